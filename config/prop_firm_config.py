@@ -1,0 +1,84 @@
+"""The guide's configuration API, served from the validated, cached Settings.
+
+These functions keep the guide's names and return plain dicts the engines take, so code written
+against the guide keeps working; none of them re-reads the environment per call.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings, get_settings
+from prop_firm_registry import get_firm_by_code
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings if settings is not None else get_settings()
+
+
+def get_firm_config(firm_code: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Registry metadata of a firm plus its configured routing (empty dict for an unknown firm)."""
+    info = get_firm_by_code(firm_code)
+    if info is None:
+        return {}
+    cfg = _settings(settings)
+    firm = cfg.firm(info.code)
+    data = info.to_dict()
+    data.update(
+        {
+            "routed": firm is not None,
+            "program_ids": list(firm.program_ids) if firm else [],
+            "dry_run": firm.dry_run if firm else cfg.dry_run,
+            "risk_rules": get_firm_risk_rules(info.code, cfg),
+        }
+    )
+    if firm is not None:
+        data["trading_day_start"] = firm.trading_day_start.strftime("%H:%M")
+        data["trading_day_timezone"] = firm.trading_day_timezone
+    return data
+
+
+def get_routing_rules_for_task(
+    task_payload: dict[str, Any] | None, settings: Settings | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """Firms to route a task to and their program ids: `(["FTMO"], {"program_ids": {"FTMO": [1]}})`.
+
+    Every signal goes to every routed firm (as in the guide); the payload is accepted for
+    forward compatibility with per-signal routing.
+    """
+    cfg = _settings(settings)
+    firm_codes = list(cfg.route_to_firms)
+    return firm_codes, {"program_ids": {code: list(cfg.firms[code].program_ids) for code in firm_codes}}
+
+
+def get_firm_risk_rules(firm_code: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Firm-wide risk rules; a rule that is not configured is None (disabled)."""
+    firm = _settings(settings).firm(firm_code)
+    return {
+        "max_position_size": firm.max_position_size if firm else None,
+        "max_daily_loss": firm.max_daily_loss if firm else None,
+        "max_total_loss": firm.max_total_loss if firm else None,
+    }
+
+
+def get_program_scaling_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> dict[str, Any]:
+    """Sizing inputs of one firm/program plus the configured point-value overrides."""
+    cfg = _settings(settings)
+    firm = cfg.firm(firm_code)
+    program = firm.programs.get(int(program_id)) if firm else None
+    return {
+        "account_size": program.account_size if program else None,
+        "risk_per_trade": program.risk_per_trade if program else None,
+        "max_contracts": program.max_contracts if program else None,
+        "point_value_overrides": dict(cfg.point_value_overrides),
+    }
+
+
+def get_account_breach_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> dict[str, Any]:
+    """Account breach limits of one firm/program; a limit that is not configured is None."""
+    firm = _settings(settings).firm(firm_code)
+    program = firm.programs.get(int(program_id)) if firm else None
+    return {
+        "max_daily_loss": program.max_daily_loss if program else None,
+        "max_total_loss": program.max_total_loss if program else None,
+        "max_drawdown": program.max_drawdown if program else None,
+    }

@@ -1,0 +1,48 @@
+"""`check-config`: the effective routing table in plain text, every rule with its source."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from config.settings import Settings
+from instruments import CONTRACT_SPECS
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}" if value >= 1 else str(value)
+    return str(value)
+
+
+def routing_table(settings: Settings) -> str:
+    src = settings.sources
+    lines = [
+        f"Global mode: {'DRY-RUN' if settings.dry_run else 'LIVE'} (EXECUTION_DRY_RUN)",
+        f"Database: {'PostgreSQL (DATABASE_URL)' if settings.database_url else f'SQLite {settings.sqlite_path}'}",
+        f"Webhook secret: {'set' if settings.webhook_secret else 'NOT SET'} (WEBHOOK_SECRET)",
+        f"Entry event types: {', '.join(sorted(settings.entry_event_types))}",
+        f"Routed firms: {', '.join(settings.route_to_firms) or 'none (ROUTE_TO_FIRMS is empty)'}",
+    ]
+    for code in settings.route_to_firms:
+        firm = settings.firms[code]
+        lines.append("")
+        lines.append(
+            f"{code}  mode={'DRY-RUN' if firm.dry_run else 'LIVE'} ({firm.dry_run_source})  "
+            f"trading day starts {firm.trading_day_start.strftime('%H:%M')} {firm.trading_day_timezone}"
+        )
+        for rule in ("max_position_size", "max_daily_loss", "max_total_loss"):
+            value = getattr(firm, rule)
+            lines.append(f"  {rule:<18} {_fmt(value):>12}  {src.get(f'{code}.{rule}', '(not set: disabled)')}")
+        for pid, program in firm.programs.items():
+            lines.append(f"  program {pid}")
+            for rule in ("account_size", "risk_per_trade", "max_contracts", "max_daily_loss", "max_total_loss", "max_drawdown"):
+                value = getattr(program, rule)
+                lines.append(f"    {rule:<16} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
+    lines.append("")
+    lines.append("Point values ($ per 1.00 point):")
+    for root, spec in CONTRACT_SPECS.items():
+        override = settings.point_value_overrides.get(root)
+        lines.append(f"  {root:<4} {override if override is not None else spec.point_value:>8}  "
+                     f"{f'{root}_POINT_VALUE' if override is not None else 'exchange spec'}")
+    return "\n".join(lines)

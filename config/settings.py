@@ -1,0 +1,326 @@
+"""Typed, immutable settings parsed once from the environment (and an optional `.env` file).
+
+Why a strict parser: the original guide silently parsed bad values to fallbacks, so a typo such as
+`FTMO_1_RISK_PER_TRADE=1` (100% of the account per trade) or `ROUTE_TO_FIRMS=FTM0` would start a
+service that sizes wrongly or routes nowhere. Here every problem is collected and start-up is
+refused with one line per variable (DESIGN.md, Decision 2).
+
+Variable names are the guide's public contract: `EXECUTION_DRY_RUN`, `ROUTE_TO_FIRMS`,
+`{FIRM}_PROGRAM_IDS`, `{FIRM}_MAX_POSITION_SIZE|MAX_DAILY_LOSS|MAX_TOTAL_LOSS`,
+`{FIRM}_{ID}_ACCOUNT_SIZE|RISK_PER_TRADE|MAX_CONTRACTS|MAX_DAILY_LOSS|MAX_TOTAL_LOSS|MAX_DRAWDOWN`,
+`{SYMBOL}_POINT_VALUE`.
+"""
+from __future__ import annotations
+
+import os
+from datetime import time
+from decimal import Decimal
+from typing import Annotated, Any, Callable, Mapping, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+
+from instruments import CONTRACT_SPECS
+from prop_firm_registry import get_firm_by_code, get_firm_registry
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+DEFAULT_ENTRY_EVENT_TYPES = ("SIGNAL_CREATED", "ENTRY")
+
+PositiveMoney = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+RiskFraction = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; `problems` holds one `VARIABLE: what is wrong` line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Invalid configuration:\n  " + "\n  ".join(problems))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+
+class ProgramSettings(_Frozen):
+    """One firm/program (an account): sizing inputs and breach limits. None = rule disabled."""
+
+    firm_code: str
+    program_id: int
+    account_size: Decimal | None = None
+    risk_per_trade: Decimal | None = None
+    max_contracts: int | None = None
+    max_daily_loss: Decimal | None = None
+    max_total_loss: Decimal | None = None
+    max_drawdown: Decimal | None = None
+
+
+class FirmSettings(_Frozen):
+    """One routed firm: its programs, firm-wide risk rules, mode and trading-day boundary."""
+
+    code: str
+    program_ids: tuple[int, ...]
+    programs: dict[int, ProgramSettings]
+    max_position_size: int | None = None
+    max_daily_loss: Decimal | None = None
+    max_total_loss: Decimal | None = None
+    dry_run: bool = True
+    dry_run_source: str = "EXECUTION_DRY_RUN"
+    trading_day_start: time
+    trading_day_timezone: str
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Raw `{FIRM}_*` values the connectors read (URLs, account ids). Secrets are in `secrets`."""
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class Settings(_Frozen):
+    """Everything the service reads from its environment, validated once at start-up."""
+
+    dry_run: bool = True
+    route_to_firms: tuple[str, ...] = ()
+    firms: dict[str, FirmSettings] = Field(default_factory=dict)
+    point_value_overrides: dict[str, Decimal] = Field(default_factory=dict)
+    entry_event_types: frozenset[str] = frozenset(DEFAULT_ENTRY_EVENT_TYPES)
+    database_url: SecretStr | None = None
+    sqlite_path: str = "instance/execution_router.db"
+    webhook_secret: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    max_body_bytes: int = 65_536
+    log_level: str = "INFO"
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Which variable each effective rule came from, for `check-config`."""
+
+    def firm(self, code: str) -> FirmSettings | None:
+        return self.firms.get(code.upper())
+
+
+# Variables whose value is a secret: never logged, never echoed back (suffixes of `{FIRM}_...`).
+SECRET_SUFFIXES = ("API_KEY", "API_SECRET", "PASSWORD", "TOKEN", "SECRET")
+
+
+class _Reader:
+    """Reads typed values from a string mapping, collecting one problem per bad variable."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def typed(self, name: str, adapter: TypeAdapter[T], what: str) -> T | None:
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        try:
+            return adapter.validate_python(raw)
+        except ValidationError as exc:
+            detail = exc.errors()[0].get("msg", "invalid value")
+            self.problems.append(f"{name}={raw!r}: must be {what} ({detail})")
+            return None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        self.problems.append(f"{name}={raw!r}: must be true or false")
+        return default
+
+    def csv(self, name: str) -> list[str]:
+        raw = self.raw(name)
+        return [part.strip() for part in raw.split(",") if part.strip()] if raw else []
+
+
+_MONEY = TypeAdapter(PositiveMoney)
+_FRACTION = TypeAdapter(RiskFraction)
+_COUNT = TypeAdapter(NonNegativeInt)
+_BYTES = TypeAdapter(Annotated[int, Field(ge=1024, le=10_000_000)])
+
+
+def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> ProgramSettings:
+    prefix = f"{firm}_{pid}_"
+    fields: dict[str, Any] = {}
+    specs: list[tuple[str, TypeAdapter[Any], str]] = [
+        ("ACCOUNT_SIZE", _MONEY, "a positive dollar amount"),
+        ("RISK_PER_TRADE", _FRACTION, "a fraction between 0 and 1, e.g. 0.01 for 1%"),
+        ("MAX_CONTRACTS", _COUNT, "a whole number of contracts >= 0"),
+        ("MAX_DAILY_LOSS", _MONEY, "a positive dollar amount"),
+        ("MAX_TOTAL_LOSS", _MONEY, "a positive dollar amount"),
+        ("MAX_DRAWDOWN", _MONEY, "a positive dollar amount"),
+    ]
+    for suffix, adapter, what in specs:
+        value = r.typed(prefix + suffix, adapter, what)
+        if value is not None:
+            fields[suffix.lower()] = value
+            sources[f"{firm}.{pid}.{suffix.lower()}"] = prefix + suffix
+    if r.raw(prefix + "ACCOUNT_SIZE") is None:
+        r.problems.append(f"{prefix}ACCOUNT_SIZE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
+    if r.raw(prefix + "RISK_PER_TRADE") is None:
+        r.problems.append(f"{prefix}RISK_PER_TRADE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
+    return ProgramSettings(firm_code=firm, program_id=pid, **fields)
+
+
+def _read_trading_day(r: _Reader, firm: str) -> tuple[time, str]:
+    info = get_firm_by_code(firm)
+    assert info is not None
+    start, zone = info.trading_day_start, info.trading_day_timezone
+    raw_start = r.raw(f"{firm}_TRADING_DAY_START")
+    if raw_start is not None:
+        try:
+            start = time.fromisoformat(raw_start)
+        except ValueError:
+            r.problems.append(f"{firm}_TRADING_DAY_START={raw_start!r}: must be HH:MM")
+    raw_zone = r.raw(f"{firm}_TRADING_DAY_TIMEZONE")
+    if raw_zone is not None:
+        try:
+            ZoneInfo(raw_zone)
+            zone = raw_zone
+        except (ZoneInfoNotFoundError, ValueError):
+            r.problems.append(f"{firm}_TRADING_DAY_TIMEZONE={raw_zone!r}: must be an IANA zone such as America/Chicago")
+    return start, zone
+
+
+def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, str]) -> FirmSettings:
+    program_ids: list[int] = []
+    for raw in r.csv(f"{firm}_PROGRAM_IDS"):
+        pid = int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else None
+        if pid is None:
+            r.problems.append(f"{firm}_PROGRAM_IDS: {raw!r} is not a positive whole number")
+        elif pid in program_ids:
+            r.problems.append(f"{firm}_PROGRAM_IDS: program {pid} is listed twice")
+        else:
+            program_ids.append(pid)
+    if not program_ids and r.raw(f"{firm}_PROGRAM_IDS") is None:
+        r.problems.append(f"{firm}_PROGRAM_IDS: required, because {firm} is in ROUTE_TO_FIRMS (e.g. {firm}_PROGRAM_IDS=1)")
+    firm_fields: dict[str, Any] = {}
+    for suffix, adapter, what in (
+        ("MAX_POSITION_SIZE", _COUNT, "a whole number of contracts >= 0"),
+        ("MAX_DAILY_LOSS", _MONEY, "a positive dollar amount"),
+        ("MAX_TOTAL_LOSS", _MONEY, "a positive dollar amount"),
+    ):
+        value = r.typed(f"{firm}_{suffix}", adapter, what)
+        if value is not None:
+            firm_fields[suffix.lower()] = value
+            sources[f"{firm}.{suffix.lower()}"] = f"{firm}_{suffix}"
+    dry_run_var = f"{firm}_DRY_RUN"
+    has_override = r.raw(dry_run_var) is not None
+    start, zone = _read_trading_day(r, firm)
+    prefix = f"{firm}_"
+    env = {k[len(prefix):]: v for k, v in r.env.items() if k.startswith(prefix) and v}
+    secrets = {k: SecretStr(v) for k, v in env.items() if k.endswith(SECRET_SUFFIXES)}
+    plain = {k: v for k, v in env.items() if k not in secrets}
+    return FirmSettings(
+        code=firm,
+        program_ids=tuple(program_ids),
+        programs={pid: _read_program(r, firm, pid, sources) for pid in program_ids},
+        dry_run=r.boolean(dry_run_var, global_dry_run),
+        dry_run_source=dry_run_var if has_override else "EXECUTION_DRY_RUN",
+        trading_day_start=start,
+        trading_day_timezone=zone,
+        env=plain,
+        secrets=secrets,
+        **firm_fields,
+    )
+
+
+def _read_point_values(r: _Reader) -> dict[str, Decimal]:
+    overrides: dict[str, Decimal] = {}
+    for name in sorted(r.env):
+        if not name.endswith("_POINT_VALUE"):
+            continue
+        root = name[: -len("_POINT_VALUE")]
+        spec = CONTRACT_SPECS.get(root)
+        if spec is None:
+            r.problems.append(f"{name}: unknown symbol {root!r}; known roots: {', '.join(CONTRACT_SPECS)}")
+            continue
+        value = r.typed(name, _MONEY, "a positive dollar amount per 1.00 point")
+        if value is None:
+            continue
+        if value == spec.tick_value and spec.tick_value != spec.point_value:
+            r.problems.append(
+                f"{name}={value}: that is {root}'s value per tick ({spec.tick_size} points); the point value "
+                f"is dollars per 1.00 point ({spec.point_value}). Remove the variable to use the exchange spec."
+            )
+            continue
+        overrides[root] = value
+    return overrides
+
+
+def load_environment(env_file: str | None = ".env") -> dict[str, str]:
+    """os.environ over the values of `env_file` (if it exists): the real environment wins."""
+    merged: dict[str, str] = {}
+    if env_file and os.path.isfile(env_file):
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def parse_settings(env: Mapping[str, str]) -> Settings:
+    """Validate a whole environment into Settings, or raise ConfigError naming every bad variable."""
+    r = _Reader(env)
+    sources: dict[str, str] = {}
+    dry_run = r.boolean("EXECUTION_DRY_RUN", True)
+    routed: list[str] = []
+    for code in (c.upper() for c in r.csv("ROUTE_TO_FIRMS")):
+        if code not in get_firm_registry():
+            r.problems.append(f"ROUTE_TO_FIRMS: unknown firm {code!r}; known firms: {', '.join(get_firm_registry())}")
+        elif code not in routed:
+            routed.append(code)
+    firms = {code: _read_firm(r, code, dry_run, sources) for code in routed}
+    entry_types = [t.upper() for t in r.csv("ENTRY_EVENT_TYPES")] or list(DEFAULT_ENTRY_EVENT_TYPES)
+    bad_entry = [t for t in entry_types if t not in DEFAULT_ENTRY_EVENT_TYPES]
+    if bad_entry:
+        r.problems.append(f"ENTRY_EVENT_TYPES: {', '.join(bad_entry)} cannot open trades; allowed: SIGNAL_CREATED, ENTRY")
+    max_body = r.typed("WEBHOOK_MAX_BODY_BYTES", _BYTES, "a byte count between 1024 and 10000000")
+    settings = Settings(
+        dry_run=dry_run,
+        route_to_firms=tuple(routed),
+        firms=firms,
+        point_value_overrides=_read_point_values(r),
+        entry_event_types=frozenset(entry_types),
+        database_url=SecretStr(r.raw("DATABASE_URL")) if r.raw("DATABASE_URL") else None,
+        sqlite_path=r.raw("SQLITE_PATH") or "instance/execution_router.db",
+        webhook_secret=SecretStr(r.raw("WEBHOOK_SECRET")) if r.raw("WEBHOOK_SECRET") else None,
+        admin_token=SecretStr(r.raw("ADMIN_TOKEN")) if r.raw("ADMIN_TOKEN") else None,
+        max_body_bytes=max_body or 65_536,
+        log_level=(r.raw("LOG_LEVEL") or "INFO").upper(),
+        sources=sources,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def load_settings(env: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+    """Settings from `env` if given (tests), else from os.environ over `.env`."""
+    return parse_settings(env if env is not None else load_environment(env_file))
+
+
+_cached: Settings | None = None
+
+
+def get_settings(loader: Callable[[], Settings] = load_settings) -> Settings:
+    """The process-wide settings, parsed on first use and never re-parsed per signal."""
+    global _cached
+    if _cached is None:
+        _cached = loader()
+    return _cached
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Install (or, with None, forget) the process-wide settings; used by create_app and tests."""
+    global _cached
+    _cached = settings

@@ -1,0 +1,1 @@
+"""Helpers shared by the pure risk, sizing and breach engines (parsing, formatting, loss limits)."""

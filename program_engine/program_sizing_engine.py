@@ -1,0 +1,258 @@
+"""Position sizing for one firm/program: a pure function from scaling rules + signal to contracts.
+
+    risk_amount    = account_size * risk_per_trade
+    risk_distance  = |entry_price - stop_loss|              (index points)
+    calculated     = risk_amount / (risk_distance * point_value)
+    contracts      = floor(min(calculated, max_contracts, position_capacity))
+
+point_value is dollars per 1.00 point from `instruments.contract_specs` (NQ 20, not the guide's
+5.00 tick value; DESIGN.md "Money math"). `position_capacity` is what the firm's
+max_position_size still allows after open contracts; the router computes it.
+
+Why it is written this way:
+- Never risk more than risk_amount. The floor is taken with exact Decimal arithmetic
+  (`risk_amount // (distance * point_value)` in a wide context that traps any inexact step), so
+  rounding can never push 1.99999... up to 2 contracts. The invariant
+  contracts * distance * point_value <= risk_amount is re-checked before returning.
+- Fail closed (DESIGN.md Decision 1). The guide returned APPROVED with contracts=0 for a missing
+  account size and APPROVED on exceptions. Here anything that cannot produce at least one
+  contract is REJECTED with contracts=0 and a rule naming the cause, and any exception is ERROR
+  (`ENGINE_ERROR`) with contracts=0. No division error, no fractional or negative contracts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, Inexact, localcontext
+from typing import Any, Mapping
+
+from engine_common.numbers import (
+    InvalidInput,
+    InvalidNumber,
+    as_mapping,
+    describe,
+    describe_exception,
+    format_amount,
+    parse_count,
+    parse_non_negative_decimal,
+    parse_positive_decimal,
+    read_number,
+    to_float,
+)
+from instruments.contract_specs import get_contract_spec, resolve_root
+
+APPROVED = "APPROVED"
+REJECTED = "REJECTED"
+ERROR = "ERROR"
+
+NO_ACCOUNT_SIZE = "NO_ACCOUNT_SIZE"
+INVALID_ACCOUNT_SIZE = "INVALID_ACCOUNT_SIZE"
+INVALID_RISK_PER_TRADE = "INVALID_RISK_PER_TRADE"
+INVALID_MAX_CONTRACTS = "INVALID_MAX_CONTRACTS"
+INVALID_POSITION_CAPACITY = "INVALID_POSITION_CAPACITY"
+MISSING_PRICE = "MISSING_PRICE"
+INVALID_PRICE = "INVALID_PRICE"
+ZERO_STOP_DISTANCE = "ZERO_STOP_DISTANCE"
+UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+INVALID_POINT_VALUE = "INVALID_POINT_VALUE"
+BELOW_ONE_CONTRACT = "BELOW_ONE_CONTRACT"
+POSITION_CAPACITY_EXHAUSTED = "POSITION_CAPACITY_EXHAUSTED"
+MAX_CONTRACTS_ZERO = "MAX_CONTRACTS_ZERO"
+ENGINE_ERROR = "ENGINE_ERROR"
+
+# Wide enough that products of any realistic inputs are exact; a step that still is not exact
+# raises (Inexact is trapped) and the result is ERROR rather than a rounded contract count.
+_EXACT_PRECISION = 1000
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    """Contracts to trade for one firm/program; contracts is 0 unless status is APPROVED."""
+
+    firm_code: str
+    program_id: Any
+    status: str
+    contracts: int = 0
+    rule: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] | None = field(default=None)
+
+    @property
+    def approved(self) -> bool:
+        return self.status == APPROVED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "firm_code": self.firm_code,
+            "program_id": self.program_id,
+            "status": self.status,
+            "contracts": self.contracts,
+            "rule": self.rule,
+            "reason": self.reason,
+            "details": dict(self.details) if self.details is not None else None,
+        }
+
+
+class _Rejected(Exception):
+    """Internal: stop sizing with a REJECTED result (contracts=0)."""
+
+    def __init__(self, rule: str, reason: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.rule = rule
+        self.reason = reason
+        self.details = details
+
+
+def calculate_program_sizing(
+    firm_code: str,
+    program_id: Any,
+    scaling_rules: Mapping[str, Any] | None,
+    task_payload: Mapping[str, Any] | None,
+) -> SizingResult:
+    """Size one entry signal for one firm/program; never raises, never sizes on bad input."""
+    try:
+        contracts, details = _size(scaling_rules, task_payload)
+        return SizingResult(firm_code, program_id, APPROVED, contracts, None, None, details)
+    except _Rejected as rej:
+        return SizingResult(firm_code, program_id, REJECTED, 0, rej.rule, rej.reason, rej.details)
+    except InvalidInput as exc:
+        return SizingResult(firm_code, program_id, REJECTED, 0, exc.rule, exc.reason, exc.details)
+    except Exception as exc:  # fail closed: a crashed sizing is never a green light
+        error = describe_exception(exc)
+        return SizingResult(
+            firm_code, program_id, ERROR, 0, ENGINE_ERROR,
+            f"Program sizing engine failed: {error}.", {"error": error},
+        )
+
+
+def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, Any]]:
+    rules = as_mapping(scaling_rules, "scaling_rules")
+    payload = as_mapping(task_payload, "task_payload")
+
+    account_size = read_number(
+        rules, "account_size", parse_non_negative_decimal,
+        rule=INVALID_ACCOUNT_SIZE, subject="Scaling rule",
+    )
+    if not account_size:  # None (missing) or zero
+        raise _Rejected(
+            NO_ACCOUNT_SIZE, "No account size configured for this program.",
+            {"key": "account_size", "value": describe(rules.get("account_size"))},
+        )
+    risk_per_trade = _risk_per_trade(rules)
+    max_contracts = read_number(
+        rules, "max_contracts", parse_count, rule=INVALID_MAX_CONTRACTS, subject="Scaling rule"
+    )
+    capacity = read_number(
+        rules, "position_capacity", parse_count,
+        rule=INVALID_POSITION_CAPACITY, subject="Scaling rule",
+    )
+    entry = _price(payload, "entry_price")
+    stop = _price(payload, "stop_loss")
+    symbol = payload.get("symbol")
+    root = resolve_root(symbol)
+    if root is None:
+        raise _Rejected(
+            UNKNOWN_SYMBOL,
+            "Signal has no symbol." if symbol is None
+            else f"Unknown symbol {describe(symbol)}: no contract spec, so no point value.",
+            {"key": "symbol", "value": describe(symbol)},
+        )
+    point_value = _point_value(rules, symbol, root)
+
+    with localcontext() as ctx:
+        ctx.prec = _EXACT_PRECISION
+        ctx.traps[Inexact] = True
+        risk_amount = account_size * risk_per_trade
+        risk_distance = abs(entry - stop)
+        if risk_distance == 0:
+            raise _Rejected(
+                ZERO_STOP_DISTANCE,
+                f"Entry price equals stop loss ({format_amount(entry)}): risk per contract is zero.",
+                {"entry_price": to_float(entry), "stop_loss": to_float(stop)},
+            )
+        risk_per_contract = risk_distance * point_value
+        whole = int(risk_amount // risk_per_contract)  # exact floor (both operands positive)
+        final = whole
+        if max_contracts is not None:
+            final = min(final, max_contracts)
+        if capacity is not None:
+            final = min(final, capacity)
+        if final < 0 or final * risk_per_contract > risk_amount:  # invariant, fail closed
+            raise ArithmeticError("sizing invariant violated")
+    calculated = risk_amount / risk_per_contract  # display only, ordinary precision
+
+    details: dict[str, Any] = {
+        "account_size": to_float(account_size),
+        "risk_per_trade": to_float(risk_per_trade),
+        "risk_amount": to_float(risk_amount),
+        "risk_distance": to_float(risk_distance),
+        "point_value": to_float(point_value),
+        "calculated_contracts": to_float(calculated),
+        "max_contracts": max_contracts,
+        "final_contracts": final,
+    }
+    if capacity is not None:
+        details["position_capacity"] = capacity
+    if not isinstance(symbol, str) or symbol.strip().upper() != root:
+        details["symbol_root"] = root
+
+    if final >= 1:
+        return final, details
+    if max_contracts == 0:
+        raise _Rejected(MAX_CONTRACTS_ZERO, "max_contracts is 0 for this program.", details)
+    if capacity == 0:
+        raise _Rejected(
+            POSITION_CAPACITY_EXHAUSTED,
+            "No position capacity left under the firm's max_position_size.",
+            details,
+        )
+    raise _Rejected(
+        BELOW_ONE_CONTRACT,
+        f"Risk amount {format_amount(risk_amount)} is less than the "
+        f"{format_amount(risk_per_contract)} risk of one {root} contract "
+        f"({format_amount(risk_distance)} points x {format_amount(point_value)} per point).",
+        details,
+    )
+
+
+def _risk_per_trade(rules: Mapping[str, Any]) -> Decimal:
+    value = rules.get("risk_per_trade")
+    if value is None:
+        raise _Rejected(
+            INVALID_RISK_PER_TRADE, "No risk_per_trade configured for this program.",
+            {"key": "risk_per_trade", "value": describe(value)},
+        )
+    try:
+        risk = parse_positive_decimal(value)
+        if risk >= 1:
+            raise InvalidNumber(value, "must be a fraction below 1 (0.01 = 1%)")
+    except InvalidNumber as exc:
+        raise InvalidInput(
+            INVALID_RISK_PER_TRADE, "risk_per_trade", value, exc.problem, "Scaling rule"
+        ) from None
+    return risk
+
+
+def _price(payload: Mapping[str, Any], key: str) -> Decimal:
+    price = read_number(
+        payload, key, parse_positive_decimal, rule=INVALID_PRICE, subject="Signal field"
+    )
+    if price is None:
+        raise _Rejected(MISSING_PRICE, f"Signal has no {key}.", {"key": key, "value": None})
+    return price
+
+
+def _point_value(rules: Mapping[str, Any], symbol: object, root: str) -> Decimal:
+    overrides = as_mapping(rules.get("point_value_overrides"), "point_value_overrides")
+    override = overrides.get(root)
+    parsed: dict[str, Decimal] | None = None
+    if override is not None:
+        try:
+            parsed = {root: parse_positive_decimal(override)}
+        except InvalidNumber as exc:
+            raise InvalidInput(
+                INVALID_POINT_VALUE, f"{root}_POINT_VALUE", override, exc.problem, "Override"
+            ) from None
+    spec = get_contract_spec(symbol, parsed)
+    if spec is None:  # resolve_root succeeded, so this is a contract_specs inconsistency
+        raise LookupError(f"no contract spec for resolved root {root}")
+    return spec.point_value
