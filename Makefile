@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 5000
+HOST   ?= 127.0.0.1
 
 .PHONY: run test install install-dev init-db check-config bench clean
 
@@ -19,12 +20,12 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make run: install, create .env from .env.example if there is none, serve on 127.0.0.1:$(PORT)
+## make run: install, create .env from .env.example if there is none, serve on $(HOST):$(PORT)
 ## (embedded SQLite unless DATABASE_URL is set; dry-run unless EXECUTION_DRY_RUN=false).
 run: install
 	@[ -f .env ] || { cp .env.example .env && echo "Created .env from .env.example (dry-run, SQLite)."; }
 	$(VENV)/bin/flask --app web_server init-db
-	$(VENV)/bin/gunicorn 'web_server:create_app()' --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile -
+	$(VENV)/bin/gunicorn 'web_server:create_app()' --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
 ## make test: install dev tools and run the whole suite (PostgreSQL at TEST_DATABASE_URL,
 ## default postgresql://postgres@127.0.0.1:5432/test, is required: tests fail if it is unreachable).

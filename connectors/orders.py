@@ -1,0 +1,83 @@
+"""Order requests and connector results: the data that crosses the connector seam."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+SUCCESS = "SUCCESS"
+FAILED = "FAILED"
+SKIPPED = "SKIPPED"
+UNKNOWN = "UNKNOWN"  # sent, but the firm's answer never arrived: reconcile, never resend blindly
+
+
+def client_order_id(task_id: int, firm_code: str, program_id: int, action: str) -> str:
+    """Deterministic id for one order: the same task/firm/program/action always gives the same id,
+    so a retried or replayed submission is recognisable at the firm (and in our tables)."""
+    digest = hashlib.sha256(f"{task_id}:{firm_code}:{program_id}:{action}".encode()).hexdigest()[:12]
+    return f"ER-{task_id}-{firm_code[:4]}{program_id}-{action[0]}-{digest}"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What the router asks one firm/program to do. `side` is BUY/SELL for this order."""
+
+    action: str  # ENTRY or EXIT
+    firm_code: str
+    program_id: int
+    trade_id: str
+    task_id: int
+    symbol: str  # futures root, e.g. NQ
+    direction: str  # LONG/SHORT of the *position*
+    contracts: int
+    entry_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    client_order_id: str = ""
+
+    @property
+    def side(self) -> str:
+        opening = self.action == "ENTRY"
+        return "BUY" if (self.direction == "LONG") == opening else "SELL"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["side"] = self.side
+        for key in ("entry_price", "stop_loss"):
+            if data[key] is not None:
+                data[key] = float(data[key])
+        return data
+
+
+@dataclass(frozen=True)
+class ConnectorResult:
+    """One firm/program's outcome, in the guide's connector format plus what was (or would be) sent."""
+
+    firm_code: str
+    program_id: int | None
+    status: str
+    dry_run: bool | None  # None: decided before any connector (e.g. duplicate, no connector)
+    reason: str | None = None
+    order_id: str | None = None
+    message: str | None = None
+    order: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == SUCCESS
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "firm_code": self.firm_code,
+            "program_id": self.program_id,
+            "status": self.status,
+            "success": self.success,
+            "reason": self.reason,
+            "order_id": self.order_id,
+            "message": self.message,
+            "mode": None if self.dry_run is None else "DRY_RUN" if self.dry_run else "LIVE",
+            "details": self.order,
+        }
+        data.update(self.extra)
+        return data

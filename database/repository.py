@@ -1,0 +1,505 @@
+"""ExecutionRepository: the only place in the application that speaks SQL.
+
+Every public method is one unit of work in its own transaction (``engine.begin()``), so callers
+never hold a transaction open across a broker call, and what a method reports is committed.
+Correctness across gunicorn workers and instances comes from the database, never from memory:
+unique keys decide who opens a trade or records a result, row locks serialise position changes.
+
+Results are plain dicts (task, log) or frozen ``PositionRecord`` values; SQLAlchemy types never
+leave this module, and expected conflicts surface as the domain errors defined here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, Engine, Insert, Row, Table, exists, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from database.tables import (
+    POSITION_CLOSED,
+    POSITION_OPEN,
+    POSITION_RELEASED,
+    POSITION_SIDES,
+    execution_logs,
+    execution_tasks,
+    quantize_price,
+    trade_positions,
+)
+
+
+class RepositoryError(Exception):
+    """Base class for the expected, domain-level failures of the repository."""
+
+
+class TaskNotFoundError(RepositoryError, LookupError):
+    """The task id does not exist."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"execution task {task_id} does not exist")
+        self.task_id = task_id
+
+
+class PositionNotFoundError(RepositoryError, LookupError):
+    """The position id does not exist."""
+
+    def __init__(self, position_id: int) -> None:
+        super().__init__(f"trade position {position_id} does not exist")
+        self.position_id = position_id
+
+
+class TaskAlreadyFinishedError(RepositoryError):
+    """The task already has its log row: a task has exactly one result."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"execution task {task_id} already has a result in execution_logs")
+        self.task_id = task_id
+
+
+class DuplicateIdempotencyKeyError(RepositoryError):
+    """A task with this idempotency key exists already: the signal was seen before."""
+
+    def __init__(self, idempotency_key: str, existing_task_id: int) -> None:
+        super().__init__(
+            f"a task with idempotency key {idempotency_key!r} exists already "
+            f"(task {existing_task_id})"
+        )
+        self.idempotency_key = idempotency_key
+        self.existing_task_id = existing_task_id
+
+
+@dataclass(frozen=True)
+class PositionRecord:
+    """What one trade opened at one firm/program, and how much of it is still open."""
+
+    id: int
+    trade_id: str
+    firm_code: str
+    program_id: int
+    symbol: str
+    side: str
+    contracts_opened: int
+    contracts_open: int
+    entry_price: Decimal | None
+    stop_price: Decimal | None
+    status: str
+    dry_run: bool
+    client_order_id: str | None
+
+
+_POSITION_COLUMNS = (
+    trade_positions.c.id,
+    trade_positions.c.trade_id,
+    trade_positions.c.firm_code,
+    trade_positions.c.program_id,
+    trade_positions.c.symbol,
+    trade_positions.c.side,
+    trade_positions.c.contracts_opened,
+    trade_positions.c.contracts_open,
+    trade_positions.c.entry_price,
+    trade_positions.c.stop_price,
+    trade_positions.c.status,
+    trade_positions.c.dry_run,
+    trade_positions.c.client_order_id,
+)
+
+
+def _position_from_row(row: Row[Any]) -> PositionRecord:
+    m = row._mapping
+    return PositionRecord(
+        id=m["id"],
+        trade_id=m["trade_id"],
+        firm_code=m["firm_code"],
+        program_id=m["program_id"],
+        symbol=m["symbol"],
+        side=m["side"],
+        contracts_opened=m["contracts_opened"],
+        contracts_open=m["contracts_open"],
+        entry_price=m["entry_price"],
+        stop_price=m["stop_price"],
+        status=m["status"],
+        dry_run=bool(m["dry_run"]),
+        client_order_id=m["client_order_id"],
+    )
+
+
+def _price(value: Decimal | float | int | str | None, name: str) -> Decimal | None:
+    """Exact, finite price at the stored scale (floats go through their shortest repr)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    try:
+        decimal = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+    if not decimal.is_finite():
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return quantize_price(decimal)
+
+
+def _positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _document(value: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A JSON object both backends store and return unchanged, or a ValueError/TypeError.
+
+    Checked here, before the database, because PostgreSQL's jsonb refuses some values Python's
+    json module accepts (NUL characters and unpaired surrogates, both reachable from a webhook
+    body via ``\\u0000``/``\\ud800`` escapes; NaN/Infinity) while SQLite would store them: the
+    same input must fail the same way on both, with the offending path in the message.
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a JSON object (a dict), got {type(value).__name__}")
+    _check_json(value, name)
+    return dict(value)
+
+
+def _check_json(value: Any, path: str) -> None:
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path} is {value!r}, which JSON cannot represent")
+        return
+    if isinstance(value, str):
+        _check_json_text(value, path)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path} has a non-string key {key!r}; JSON keys are strings")
+            _check_json_text(key, f"{path} key {key!r}")
+            _check_json(item, f"{path}[{key!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]")
+        return
+    raise TypeError(f"{path} is a {type(value).__name__}, which is not a JSON value")
+
+
+def _check_json_text(text_value: str, path: str) -> None:
+    if "\x00" in text_value:
+        raise ValueError(f"{path} contains a NUL character, which PostgreSQL cannot store")
+    try:
+        text_value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{path} contains an unpaired surrogate (invalid Unicode)") from exc
+
+
+def _insert_ignoring_conflicts(
+    connection: Connection, table: Table, *conflict_columns: str
+) -> Insert:
+    """``INSERT ... ON CONFLICT (cols) DO NOTHING`` for the backend in use.
+
+    A conflict on one of our unique keys is an expected outcome (a repeated signal, a second
+    result for a task), not an error: letting the statement skip the row keeps the transaction
+    usable and avoids mistaking some other integrity error for "already there".
+    """
+    dialect = connection.dialect.name
+    columns = list(conflict_columns)
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=columns)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=columns)
+    raise NotImplementedError(f"unsupported database backend: {dialect}")
+
+
+class ExecutionRepository:
+    """Tasks, their logged results and the positions trades opened; one transaction per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- health ---------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """`postgresql` or `sqlite`."""
+        return self._engine.dialect.name
+
+    def ping(self) -> bool:
+        """True when the database answers ``SELECT 1`` (for ``/health``); never raises."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    # -- tasks and logs -------------------------------------------------------------------------
+
+    def create_task(
+        self,
+        trade_id: str,
+        event_type: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Record an accepted signal as a PENDING task and commit it; return the task id.
+
+        Committed before any external call so that even a crash mid-routing leaves a trace.
+        Raises ``DuplicateIdempotencyKeyError`` (carrying the existing id) when the key was used.
+        """
+        values = {
+            "trade_id": trade_id,
+            "event_type": event_type,
+            "payload": _document(payload, "payload"),
+            "status": "PENDING",
+            "idempotency_key": idempotency_key,
+        }
+        with self._engine.begin() as connection:
+            statement = _insert_ignoring_conflicts(connection, execution_tasks, "idempotency_key")
+            task_id = connection.execute(
+                statement.values(**values).returning(execution_tasks.c.id)
+            ).scalar_one_or_none()
+            if task_id is not None:
+                return int(task_id)
+            assert idempotency_key is not None  # only a non-NULL key can conflict
+            existing = connection.execute(
+                select(execution_tasks.c.id).where(
+                    execution_tasks.c.idempotency_key == idempotency_key
+                )
+            ).scalar_one()
+        raise DuplicateIdempotencyKeyError(idempotency_key, int(existing))
+
+    def find_task_by_idempotency_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        """The task created with this idempotency key, if any (to answer a resent webhook)."""
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(execution_tasks).where(execution_tasks.c.idempotency_key == idempotency_key)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    def set_task_status(self, task_id: int, status: str) -> None:
+        """Move a task to ``status`` (e.g. PROCESSING) and stamp ``updated_at``."""
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(execution_tasks)
+                .where(execution_tasks.c.id == task_id)
+                .values(status=status, updated_at=func.now())
+            )
+            if result.rowcount == 0:
+                raise TaskNotFoundError(task_id)
+
+    def finish_task(
+        self,
+        task_id: int,
+        status: str,
+        result: Mapping[str, Any],
+        error: str | None = None,
+    ) -> int:
+        """Write the task's one ``execution_logs`` row and its final status; return the log id.
+
+        One transaction, so the audit trail never shows a COMPLETED task without its result or a
+        result for a task still PROCESSING. A second call for the same task raises
+        ``TaskAlreadyFinishedError`` and changes nothing (the unique log row decides).
+        """
+        body = _document(result, "result")
+        with self._engine.begin() as connection:
+            task = connection.execute(
+                select(execution_tasks.c.trade_id, execution_tasks.c.event_type)
+                .where(execution_tasks.c.id == task_id)
+                .with_for_update()
+            ).first()
+            if task is None:
+                raise TaskNotFoundError(task_id)
+            statement = _insert_ignoring_conflicts(connection, execution_logs, "task_id")
+            log_id = connection.execute(
+                statement.values(
+                    task_id=task_id,
+                    trade_id=task.trade_id,
+                    event_type=task.event_type,
+                    response_body=body,
+                ).returning(execution_logs.c.id)
+            ).scalar_one_or_none()
+            if log_id is None:
+                raise TaskAlreadyFinishedError(task_id)
+            connection.execute(
+                update(execution_tasks)
+                .where(execution_tasks.c.id == task_id)
+                .values(status=status, error=error, updated_at=func.now())
+            )
+        return int(log_id)
+
+    def get_task(self, task_id: int) -> dict[str, Any] | None:
+        """The task row as a dict (payload as a dict), or None."""
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(execution_tasks).where(execution_tasks.c.id == task_id)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    def get_log_for_task(self, task_id: int) -> dict[str, Any] | None:
+        """The task's ``execution_logs`` row as a dict (response_body as a dict), or None."""
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(execution_logs).where(execution_logs.c.task_id == task_id)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    # -- positions ------------------------------------------------------------------------------
+
+    def open_position(
+        self,
+        *,
+        trade_id: str,
+        firm_code: str,
+        program_id: int,
+        symbol: str,
+        side: str,
+        contracts: int,
+        entry_price: Decimal | float | int | str | None,
+        stop_price: Decimal | float | int | str | None,
+        task_id: int | None,
+        client_order_id: str | None,
+        dry_run: bool,
+    ) -> PositionRecord | None:
+        """Claim the right to open ``trade_id`` at ``firm_code``/``program_id``; None if taken.
+
+        Call this *before* sending the order: the unique key (trade_id, firm_code, program_id)
+        makes exactly one worker win, so a repeated or concurrent signal never sends a second
+        order. If the order then fails, ``release_position`` records that nothing is open.
+        """
+        if side not in POSITION_SIDES:
+            raise ValueError(f"side must be one of {POSITION_SIDES}, got {side!r}")
+        _positive_int(contracts, "contracts")
+        values = {
+            "trade_id": trade_id,
+            "firm_code": firm_code,
+            "program_id": program_id,
+            "symbol": symbol,
+            "side": side,
+            "contracts_opened": contracts,
+            "contracts_open": contracts,
+            "entry_price": _price(entry_price, "entry_price"),
+            "stop_price": _price(stop_price, "stop_price"),
+            "status": POSITION_OPEN,
+            "dry_run": bool(dry_run),
+            "client_order_id": client_order_id,
+            "opened_task_id": task_id,
+        }
+        with self._engine.begin() as connection:
+            statement = _insert_ignoring_conflicts(
+                connection, trade_positions, "trade_id", "firm_code", "program_id"
+            )
+            row = connection.execute(
+                statement.values(**values).returning(*_POSITION_COLUMNS)
+            ).first()
+        return _position_from_row(row) if row is not None else None
+
+    def release_position(self, position_id: int) -> None:
+        """The entry order failed: mark the position RELEASED with nothing open.
+
+        The row stays, so the trade does not re-open at that firm/program on a repeated signal.
+        Releasing a position that is no longer OPEN changes nothing.
+        """
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(trade_positions)
+                .where(trade_positions.c.id == position_id)
+                .where(trade_positions.c.status == POSITION_OPEN)
+                .values(status=POSITION_RELEASED, contracts_open=0, updated_at=func.now())
+            )
+            if result.rowcount == 0 and not self._position_exists(connection, position_id):
+                raise PositionNotFoundError(position_id)
+
+    def open_positions_for_trade(self, trade_id: str) -> list[PositionRecord]:
+        """What this trade still has open, per firm/program (what an exit must close)."""
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                select(*_POSITION_COLUMNS)
+                .where(trade_positions.c.trade_id == trade_id)
+                .where(trade_positions.c.status == POSITION_OPEN)
+                .where(trade_positions.c.contracts_open > 0)
+                .order_by(trade_positions.c.firm_code, trade_positions.c.program_id)
+            ).all()
+        return [_position_from_row(row) for row in rows]
+
+    def has_position_history(self, trade_id: str) -> bool:
+        """Whether this trade ever opened anything (any status), e.g. to tell an exit for an
+        unknown trade from an exit for a trade that is already flat."""
+        with self._engine.begin() as connection:
+            return bool(
+                connection.execute(
+                    select(exists().where(trade_positions.c.trade_id == trade_id))
+                ).scalar()
+            )
+
+    def reduce_position(self, position_id: int, contracts: int) -> int:
+        """Take up to ``contracts`` off an OPEN position; return how many were actually taken.
+
+        Never goes below zero (an exit for more than is open closes what is open); the position
+        becomes CLOSED at zero. The row is locked (``FOR UPDATE`` on PostgreSQL; SQLite
+        transactions are already serialised) so two exits arriving together cannot both close
+        the same contracts. A position that is not OPEN yields 0.
+        """
+        _positive_int(contracts, "contracts")
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(trade_positions.c.status, trade_positions.c.contracts_open)
+                .where(trade_positions.c.id == position_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise PositionNotFoundError(position_id)
+            if row.status != POSITION_OPEN or row.contracts_open <= 0:
+                return 0
+            reduced = min(contracts, row.contracts_open)
+            remaining = row.contracts_open - reduced
+            connection.execute(
+                update(trade_positions)
+                .where(trade_positions.c.id == position_id)
+                .values(
+                    contracts_open=trade_positions.c.contracts_open - reduced,
+                    status=POSITION_CLOSED if remaining == 0 else POSITION_OPEN,
+                    updated_at=func.now(),
+                )
+            )
+        return reduced
+
+    def restore_position(self, position_id: int, contracts: int) -> None:
+        """Give back contracts an exit claimed but the firm did not close (its order FAILED),
+        so the position stays visible as open and a later exit can close it."""
+        _positive_int(contracts, "contracts")
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(trade_positions)
+                .where(trade_positions.c.id == position_id)
+                .where(trade_positions.c.status.in_((POSITION_OPEN, POSITION_CLOSED)))
+                .where(trade_positions.c.contracts_open + contracts <= trade_positions.c.contracts_opened)
+                .values(
+                    contracts_open=trade_positions.c.contracts_open + contracts,
+                    status=POSITION_OPEN,
+                    updated_at=func.now(),
+                )
+            )
+
+    def open_contracts_for_firm(self, firm_code: str) -> int:
+        """Contracts currently open at a firm (all programs), for its max_position_size cap."""
+        with self._engine.begin() as connection:
+            total = connection.execute(
+                select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
+                .where(trade_positions.c.firm_code == firm_code)
+                .where(trade_positions.c.status == POSITION_OPEN)
+            ).scalar_one()
+        return int(total)
+
+    @staticmethod
+    def _position_exists(connection: Connection, position_id: int) -> bool:
+        return bool(
+            connection.execute(select(exists().where(trade_positions.c.id == position_id))).scalar()
+        )

@@ -1,0 +1,23 @@
+"""GET /health — what a load balancer or Railway health check needs, and what an operator asks first."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from version import __version__
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health():
+    router = current_app.extensions["execution_router"]
+    db_ok = router.repository.ping()
+    body = {
+        "status": "ok" if db_ok else "degraded",
+        "database": "ok" if db_ok else "unreachable",
+        "database_backend": router.repository.backend,
+        "dry_run": router.dry_run,
+        "firm_modes": {code: ("DRY_RUN" if c.dry_run else "LIVE") for code, c in router.connectors.items()},
+        "version": __version__,
+    }
+    return jsonify(body), (200 if db_ok else 503)

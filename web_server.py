@@ -1,0 +1,87 @@
+"""Flask application factory and CLI commands.
+
+gunicorn 'web_server:create_app()'  ·  flask --app web_server init-db | check-config
+
+Nothing is built at import time; `create_app` validates settings, applies migrations (idempotent,
+serialised across workers by an advisory lock on PostgreSQL) and wires one ExecutionRouter.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask
+
+from config import ConfigError, Settings, load_settings, set_settings
+from connectors import live_problems
+from database import ExecutionRepository, create_db_engine, upgrade_to_head
+from execution_router import ExecutionRouter
+from version import __version__
+from web import health, webhook
+from web.errors import register_error_handlers
+
+log = logging.getLogger("web_server")
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """Reasons the service must not start (DESIGN.md Decision 6: live mode needs a secret)."""
+    problems = live_problems(settings)
+    any_live = any(not settings.firms[c].dry_run for c in settings.route_to_firms)
+    if any_live and settings.webhook_secret is None:
+        problems.insert(0, "WEBHOOK_SECRET: required when any firm routes live (EXECUTION_DRY_RUN=false or {FIRM}_DRY_RUN=false)")
+    return problems
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    root.setLevel(level)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app. Invalid configuration raises ConfigError naming every bad variable."""
+    try:
+        settings = settings if settings is not None else load_settings()
+        problems = startup_problems(settings)
+        if problems:
+            raise ConfigError(problems)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise
+    _configure_logging(settings.log_level)
+    set_settings(settings)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["ROUTER_SETTINGS"] = settings
+
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    engine = create_db_engine(url, settings.sqlite_path)
+    upgrade_to_head(engine)
+    router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
+    app.extensions["execution_router"] = router
+    app.extensions["db_engine"] = engine
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    register_error_handlers(app)
+    _register_cli(app)
+    log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
+    return app
+
+
+def _register_cli(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Apply database migrations (idempotent; also done at start-up)."""
+        upgrade_to_head(app.extensions["db_engine"])
+        click.echo(f"Database schema is up to date ({app.extensions['db_engine'].dialect.name}).")
+
+    @app.cli.command("check-config")
+    def check_config() -> None:
+        """Print the effective routing table: firms, programs, every rule and where it came from."""
+        from config.report import routing_table
+
+        click.echo(routing_table(app.config["ROUTER_SETTINGS"]))
