@@ -58,4 +58,4 @@ def upgrade_to_head(engine: Engine) -> None:
     with _PROCESS_LOCK, engine.begin() as connection:
         acquire_migration_lock(connection)
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")  # several feature branches may each add a head
