@@ -102,7 +102,7 @@ class ExecutionRouter:
         """Account state (ledger / live snapshot) behind the loss and drawdown checks."""
         if self._accounts is None:
             self._accounts = AccountService(
-                self.settings, LedgerRepository(self.repository.engine), self.clock, self.snapshot_provider
+                self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider
             )
         return self._accounts
 
@@ -173,6 +173,7 @@ class ExecutionRouter:
             "account_breaches": [],
             "connector_results": [],
             "account_states": [],
+            "account_closes": [],
         }
 
     # ---- entry ---------------------------------------------------------------------------------
