@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import click
 from flask import Blueprint, Flask, current_app, jsonify, request
+from flask.cli import AppGroup
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from account_service import AccountService, UnknownAccountError
@@ -126,7 +127,7 @@ def new_day(firm_code: str, program_id: int):
 
 # -- CLI ---------------------------------------------------------------------------------------
 
-account_cli = click.Group("account", help="Show and correct account state (ledger).")
+account_cli = AppGroup("account", help="Show and correct account state (ledger).")
 
 
 def _default_actor() -> str:
