@@ -92,7 +92,7 @@ class AccountService:
         firm, program = self._program(firm_code, program_id)
         now = now if now is not None else self.clock()
         entries = [
-            LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated)
+            LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id)
             for e in self.ledger.events_for_account(firm.code, program.program_id)
         ]
         common = dict(
@@ -139,19 +139,23 @@ class AccountService:
             raise ValueError("balance must be a positive amount")
         return self._record(firm_code, program_id, SET_BALANCE, Decimal(balance), actor, reason)
 
-    def adjust(self, firm_code: str, program_id: int, amount: Decimal, *, actor: str, reason: str) -> AccountEvent:
-        if not Decimal(amount).is_finite() or Decimal(amount) == 0:
+    def adjust(self, firm_code: str, program_id: int, amount: Decimal, *, actor: str, reason: str,
+               trade_id: str | None = None) -> AccountEvent:
+        """External P&L; naming a trade also settles that trade's close whose P&L was unknown
+        (then 0 is allowed: "that exit really was flat")."""
+        if not Decimal(amount).is_finite() or (Decimal(amount) == 0 and not trade_id):
             raise ValueError("amount must be a non-zero amount (negative = loss)")
-        return self._record(firm_code, program_id, ADJUSTMENT, Decimal(amount), actor, reason)
+        return self._record(firm_code, program_id, ADJUSTMENT, Decimal(amount), actor, reason, trade_id)
 
     def new_day(self, firm_code: str, program_id: int, *, actor: str, reason: str) -> AccountEvent:
         return self._record(firm_code, program_id, NEW_DAY, None, actor, reason)
 
-    def _record(self, firm_code: str, program_id: int, kind: str, amount: Decimal | None, actor: str, reason: str) -> AccountEvent:
+    def _record(self, firm_code: str, program_id: int, kind: str, amount: Decimal | None, actor: str, reason: str,
+                trade_id: str | None = None) -> AccountEvent:
         firm, program = self._program(firm_code, program_id)
         event = self.ledger.record_operator_event(
             firm_code=firm.code, program_id=program.program_id, kind=kind, amount=amount,
-            occurred_at=self.clock(), actor=actor, reason=reason,
+            occurred_at=self.clock(), actor=actor, reason=reason, trade_id=trade_id,
         )
         log.info("account %s/%s: %s by %s", firm.code, program.program_id, kind, event.actor)
         return event

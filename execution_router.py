@@ -337,7 +337,7 @@ class ExecutionRouter:
         unknown = [c for c in closes if c["realized_pl"] is None]
         if unknown:
             result["details"] += (f" P&L UNKNOWN for {len(unknown)} close(s): the signal has no exit_price; "
-                                  "record it with `flask account adjust`.")
+                                  "record it with `flask account adjust ... --trade-id`.")
 
     # ---- informational ---------------------------------------------------------------------------
     def _process_info(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:

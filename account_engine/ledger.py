@@ -47,6 +47,7 @@ class LedgerEntry:
     amount: Decimal | None
     occurred_at: datetime
     simulated: bool = False
+    trade_id: str | None = None
 
 
 def realized_pl(side: str, entry_price: Decimal, exit_price: Decimal, contracts: int, point_value: Decimal) -> Decimal:
@@ -146,6 +147,8 @@ def compute_account_state(
         elif entry.kind == NEW_DAY and entry.occurred_at > day_begin:
             day_begin = entry.occurred_at  # the operator started a new day after the firm's boundary
 
+    # An operator adjustment naming a trade settles that trade's unknown close(s).
+    settled = {e.trade_id for e in ordered if e.kind == ADJUSTMENT and e.trade_id}
     realized = adjustments = day_pl = ZERO
     closed = unknown = 0
     simulated = False
@@ -155,7 +158,7 @@ def compute_account_state(
         if entry.kind not in _PL_KINDS:
             continue
         if entry.amount is None:
-            unknown += 1
+            unknown += 0 if entry.trade_id in settled else 1
             continue
         amount = Decimal(entry.amount)
         if entry.kind == ADJUSTMENT:
@@ -169,7 +172,7 @@ def compute_account_state(
         running += amount
         hwm = max(hwm, running)
     if unknown:
-        notes.append(f"{unknown} close(s) have unknown P&L (no exit price); correct them with an adjustment.")
+        notes.append(f"{unknown} close(s) have unknown P&L (no exit price); record each with an adjustment naming its trade.")
 
     balance = start + realized + adjustments
     current_open_pl = Decimal(open_pl) if open_pl is not None else ZERO

@@ -194,6 +194,7 @@ class LedgerRepository:
         occurred_at: dt.datetime,
         actor: str,
         reason: str,
+        trade_id: str | None = None,
     ) -> AccountEvent:
         """An ADJUSTMENT, SET_BALANCE or NEW_DAY, with who and why (both required)."""
         if kind not in (EVENT_ADJUSTMENT, EVENT_SET_BALANCE, EVENT_NEW_DAY):
@@ -209,7 +210,7 @@ class LedgerRepository:
                     firm_code=firm_code, program_id=program_id, kind=kind,
                     amount=_price(amount, "amount") if amount is not None else None,
                     occurred_at=_aware(occurred_at, "occurred_at"), simulated=False,
-                    actor=_actor(actor), reason=reason.strip(),
+                    actor=_actor(actor), reason=reason.strip(), trade_id=trade_id,
                 ).returning(*account_events.c)
             ).one()
         return _event(row._mapping)

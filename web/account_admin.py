@@ -42,6 +42,7 @@ class SetBalance(_Change):
 
 class Adjustment(_Change):
     amount: Money
+    trade_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
 
 
 class NewDay(_Change):
@@ -116,7 +117,7 @@ def set_balance(firm_code: str, program_id: int):
 @require_admin
 def adjust(firm_code: str, program_id: int):
     return _change(firm_code, program_id, Adjustment,
-                   lambda s, f, p, m: s.adjust(f, p, m.amount, actor=m.by, reason=m.reason))
+                   lambda s, f, p, m: s.adjust(f, p, m.amount, actor=m.by, reason=m.reason, trade_id=m.trade_id))
 
 
 @bp.post("/<firm_code>/<int:program_id>/new-day")
@@ -184,9 +185,11 @@ def set_balance_command(firm_code: str, program_id: int, balance: Decimal, by: s
 @click.argument("amount", type=Decimal)
 @_by
 @_reason
-def adjust_command(firm_code: str, program_id: int, amount: Decimal, by: str, reason: str) -> None:
-    """Record an external P&L adjustment (negative = loss), e.g. fees or a manual trade."""
-    _cli_apply(lambda s: s.adjust(firm_code.upper(), program_id, amount, actor=by, reason=reason))
+@click.option("--trade-id", default=None, help="The trade whose unknown exit P&L this records.")
+def adjust_command(firm_code: str, program_id: int, amount: Decimal, by: str, reason: str, trade_id: str | None) -> None:
+    """Record an external P&L adjustment (negative = loss), e.g. fees, a manual trade, or the
+    P&L of an exit that arrived without a price (--trade-id)."""
+    _cli_apply(lambda s: s.adjust(firm_code.upper(), program_id, amount, actor=by, reason=reason, trade_id=trade_id))
 
 
 @account_cli.command("new-day")

@@ -102,4 +102,11 @@ def test_cli_account_commands(make_app):
     assert out.exit_code != 0 and "--reason" in out.output
     out = runner.invoke(args=["account", "show", "FTMO", "9"])
     assert out.exit_code != 0 and "not configured" in out.output
-    assert [r.kind for r in events(app)] == ["SET_BALANCE", "ADJUSTMENT", "NEW_DAY"]
+    out = runner.invoke(args=["account", "adjust", "FTMO", "1", "0", "--reason", "flat"])
+    assert out.exit_code != 0 and "non-zero" in out.output
+    out = runner.invoke(args=["account", "adjust", "FTMO", "1", "0", "--trade-id", "T9", "--reason", "exit was flat"])
+    assert out.exit_code == 0, out.output
+    assert [(r.kind, r.reason) for r in events(app)][1:] == [
+        ("ADJUSTMENT", "fees"), ("NEW_DAY", "manual reset"), ("ADJUSTMENT", "exit was flat")]
+    with app.extensions["db_engine"].begin() as conn:
+        assert conn.execute(text("SELECT trade_id FROM account_events ORDER BY id DESC LIMIT 1")).scalar_one() == "T9"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from sqlalchemy import text
 
@@ -127,3 +128,9 @@ def test_exit_without_price_uses_the_stop_or_is_marked_unknown(make_app):
     state = ftmo(nxt["account_states"])
     assert state["unknown_pl_closes"] == 1 and state["realized_pl"] == -1000.0
     assert "unknown P&L" in state["notes"][0]
+
+    # The operator records the real fill: the close is settled and its P&L counted.
+    app.extensions["execution_router"].accounts.adjust("FTMO", 1, Decimal("600"), actor="ops", reason="filled at 16515",
+                                                        trade_id="T_TP")
+    state = app.extensions["execution_router"].accounts.view("FTMO", 1).state
+    assert state.unknown_pl_closes == 0 and state.total_pl == Decimal(-400) and state.notes == ()

@@ -114,10 +114,16 @@ def test_set_balance_adjustments_and_reversals():
     assert s.closed_trades == 1
 
 
-def test_unknown_pl_is_counted_not_zeroed():
-    s = state([close(None, T0 - timedelta(minutes=5)), close(-100, T0 - timedelta(minutes=4))])
+def test_unknown_pl_is_counted_not_zeroed_until_an_adjustment_settles_it():
+    unknown = LedgerEntry(CLOSE, None, T0 - timedelta(minutes=5), True, "T1")
+    s = state([unknown, close(-100, T0 - timedelta(minutes=4))])
     assert s.unknown_pl_closes == 1 and s.realized_pl == D(-100)
     assert s.notes and "unknown P&L" in s.notes[0]
+    other = LedgerEntry(ADJUSTMENT, D(-50), T0 - timedelta(minutes=3), False, "T2")
+    assert state([unknown, other]).unknown_pl_closes == 1
+    settle = LedgerEntry(ADJUSTMENT, D(-50), T0 - timedelta(minutes=3), False, "T1")
+    s = state([unknown, settle])
+    assert s.unknown_pl_closes == 0 and s.total_pl == D(-50) and s.notes == ()
 
 
 def _path(*amounts):
