@@ -4,18 +4,23 @@ Order of durable writes (the audit trail survives a crash at any point):
 1. the execution_tasks row is committed as PENDING before anything else happens;
 2. it is set PROCESSING before the first check;
 3. for an entry, each allowed firm/program's position is *reserved* in trade_positions (unique per
-   trade/firm/program, so a trade can never open twice at one account) before its order is sent;
+   trade/firm/program, so a trade can never open twice at one account; the firm's
+   max_position_size re-checked under a per-firm database lock) before its order is sent; for an
+   exit, the contracts are taken off and their realized P&L written to the account ledger in one
+   transaction before the exit order is sent;
 4. one transaction writes the execution_logs row with the whole result and sets the task
    COMPLETED (or FAILED with the error).
 
 Engines are pure; this module only gathers their inputs, calls them and applies their verdicts.
+The loss and drawdown checks read the account state (`AccountService`: the ledger, or a live
+snapshot), computed once per firm per signal at `clock()`.
 A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 """
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable

@@ -24,7 +24,6 @@ from database.tables_ledger import (
     EVENT_ADJUSTMENT,
     EVENT_CLOSE,
     EVENT_CLOSE_REVERSED,
-    EVENT_KINDS,
     EVENT_NEW_DAY,
     EVENT_SET_BALANCE,
     account_events,
@@ -203,7 +202,6 @@ class LedgerRepository:
             raise ValueError(f"amount is required for {kind}")
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("reason must say why the change was made")
-        assert kind in EVENT_KINDS
         with self._engine.begin() as connection:
             row = connection.execute(
                 insert(account_events).values(

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from account_engine.snapshots import AccountSnapshot, SnapshotProvider
 from connectors import FAILED, SUCCESS, BaseConnector, ConnectorResult, OrderRequest
-from database import ExecutionRepository, create_db_engine
+from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD
 
@@ -56,7 +56,6 @@ def live_router(make_settings, provider, **env):
     settings = make_settings(ROUTE_TO_FIRMS="FTMO", EXECUTION_DRY_RUN="false", FTMO_MAX_DAILY_LOSS=None, **env)
     url = settings.database_url.get_secret_value() if settings.database_url else None
     engine = create_db_engine(url, settings.sqlite_path)
-    from database import upgrade_to_head
     upgrade_to_head(engine)
     connector = FakeLiveConnector(settings.firms["FTMO"])
     router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine), connectors={"FTMO": connector},

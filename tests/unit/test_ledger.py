@@ -1,7 +1,7 @@
 """The pure ledger engine: P&L from contract specs, trading days across DST, drawdown modes."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
