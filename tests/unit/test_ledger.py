@@ -5,6 +5,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from account_engine import evaluate_account_breach
 from account_engine.ledger import (
@@ -170,3 +173,21 @@ def test_bad_mode_and_naive_now_are_refused():
         state([], mode="SOMETIMES")
     with pytest.raises(ValueError):
         state([], now=datetime(2026, 1, 1))
+
+
+_amounts = st.lists(st.decimals(min_value=-3000, max_value=3000, places=2, allow_nan=False, allow_infinity=False),
+                    max_size=25)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(_amounts)
+def test_drawdown_modes_order_and_totals_hold_for_any_path(amounts):
+    entries = _path(*amounts)
+    static, trailing, until = (state(entries, mode=m) for m in ("STATIC", "TRAILING", "TRAILING_UNTIL_START"))
+    assert trailing.total_pl == sum(amounts, D(0)) == static.total_pl
+    assert trailing.high_water_mark >= max(D(100000), trailing.equity)
+    # The high-water mark is never below the start, so trailing is the strictest measure and the
+    # variant that stops trailing at the start lies between the two.
+    assert trailing.drawdown <= until.drawdown <= 0 and static.drawdown <= 0
+    assert until.drawdown_floor <= D(100000) or not until.trailing_locked
+    assert until.drawdown_floor is not None and until.drawdown_floor <= trailing.drawdown_floor
