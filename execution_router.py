@@ -86,7 +86,7 @@ class ExecutionRouter:
         self.clock: Callable[[], datetime] = clock if clock is not None else utc_now
         self.snapshot_provider = snapshot_provider
         self._accounts: AccountService | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connector")
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
 
     # ---- public API (the guide's names) -------------------------------------------------------
@@ -137,8 +137,7 @@ class ExecutionRouter:
         return self._handle_task(signal, payload if isinstance(payload, dict) else None, self._process_info)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        self._pool.shutdown(wait=False)
 
     # ---- task lifecycle ------------------------------------------------------------------------
     def _handle_task(
@@ -350,6 +349,8 @@ class ExecutionRouter:
             items = getattr(signal, "signals", None)
             count = len(items) if isinstance(items, list) else 0
             result["details"] = f"MFE batch of {count} update(s) recorded; no order sent."
+        elif signal.event_type in ENTRY_TYPES:  # an entry type left out of ENTRY_EVENT_TYPES
+            result["details"] = f"{signal.event_type} recorded; ENTRY_EVENT_TYPES does not open trades on it: no order sent."
         else:
             result["details"] = f"{signal.event_type} recorded; no order sent."
 
@@ -358,8 +359,6 @@ class ExecutionRouter:
         """Dry-run calls inline (they are pure); live calls fan out in parallel."""
         if len(calls) <= 1 or all(self.connectors[o.firm_code].dry_run for o, _ in calls):
             return [call(order) for order, call in calls]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connector")
         futures = [self._pool.submit(call, order) for order, call in calls]
         return [f.result() for f in futures]
 
