@@ -18,7 +18,7 @@ from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from execution_router import ExecutionRouter
 from version import __version__
-from web import health, webhook
+from web import account_admin, health, webhook
 from web.errors import register_error_handlers
 
 log = logging.getLogger("web_server")
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     register_error_handlers(app)
+    account_admin.init_app(app)
     _register_cli(app)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
     return app
