@@ -200,5 +200,7 @@ trade_positions = Table(
 # Serves the per-firm "contracts already open" sum used by the max_position_size cap.
 Index("idx_trade_positions_firm_code_status", trade_positions.c.firm_code, trade_positions.c.status)
 
-APP_TABLES = ("trade_positions", "execution_logs", "execution_tasks")
+APP_TABLES = ("connector_orders", "trade_positions", "execution_logs", "execution_tasks")
 """The app's tables, children first (the order to drop or truncate them in)."""
+
+import database.tables_connector_orders  # noqa: E402,F401  (registers connector_orders on `metadata`)

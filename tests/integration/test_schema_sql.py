@@ -24,13 +24,20 @@ from sqlalchemy.engine import make_url
 
 import db_fixtures
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
+from alembic.script import ScriptDirectory
+
+from database.migrate import alembic_config
 from database.tables import APP_TABLES
+
+# Every migration head (one per feature branch off 0001).
+HEADS = sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILES = [
     REPO_ROOT / "database" / "execution_tasks_schema.sql",
     REPO_ROOT / "database" / "execution_logs_schema.sql",
     REPO_ROOT / "database" / "trade_positions_schema.sql",
+    REPO_ROOT / "database" / "connector_orders_schema.sql",
 ]
 
 # The deployment guide's original tables ("DATABASE SCHEMA"), verbatim: what an operator who
@@ -412,7 +419,7 @@ def test_upgrade_adopts_a_database_created_from_the_sql_files(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == ["0001"]
+    assert sorted(alembic_versions(engine)) == HEADS
     assert describe(pg_engine, schema) == describe(pg_engine, migrated_schema)
     log = ExecutionRepository(engine).get_log_for_task(task_id)
     assert log is not None and log["response_body"] == RESULT
@@ -440,7 +447,7 @@ def test_upgrade_adopts_the_guides_original_tables(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == ["0001"]
+    assert sorted(alembic_versions(engine)) == HEADS
     assert describe(pg_engine, schema) == describe(pg_engine, migrated_schema)
     repo = ExecutionRepository(engine)
     old = repo.get_task(1)
@@ -490,7 +497,7 @@ def test_upgrade_twice_is_a_no_op(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == ["0001"]
+    assert sorted(alembic_versions(engine)) == HEADS
     assert describe(pg_engine, schema) == before
     assert task_status(engine, task_id) == "COMPLETED"
 
@@ -501,7 +508,7 @@ def test_upgrade_twice_is_a_no_op_on_sqlite(tmp_path: Path) -> None:
         upgrade_to_head(engine)
         task_id = record_guide_example(engine)
         upgrade_to_head(engine)
-        assert alembic_versions(engine) == ["0001"]
+        assert sorted(alembic_versions(engine)) == HEADS
         assert task_status(engine, task_id) == "COMPLETED"
     finally:
         engine.dispose()
@@ -534,7 +541,7 @@ def test_concurrent_upgrades_on_an_empty_database_all_succeed(scratch_database: 
     assert errors == []
     engine = create_db_engine(scratch_database)
     try:
-        assert alembic_versions(engine) == ["0001"]
+        assert sorted(alembic_versions(engine)) == HEADS
         assert ExecutionRepository(engine).ping()
         record_guide_example(engine)
     finally:
@@ -574,7 +581,7 @@ def test_concurrent_upgrades_from_several_processes_all_succeed(scratch_database
     assert failures == []
     engine = create_db_engine(scratch_database)
     try:
-        assert alembic_versions(engine) == ["0001"]
+        assert sorted(alembic_versions(engine)) == HEADS
     finally:
         engine.dispose()
 
@@ -599,4 +606,4 @@ def test_alembic_command_line_uses_database_url(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert alembic_versions(engine) == ["0001"]
+    assert sorted(alembic_versions(engine)) == HEADS
