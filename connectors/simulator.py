@@ -64,7 +64,8 @@ class Simulator:
             self.orders: list[dict[str, Any]] = []
             self.requests: list[tuple[str, str]] = []
             self.faults: dict[str, dict[str, Any]] = {f: self._default_faults() for f in FIRMS}
-            self.tokens: dict[str, str] = {}  # token -> firm
+            self.tokens: dict[str, str] = {}  # valid token -> firm
+            self.issued: list[str] = []  # every token ever issued (tests check none leaks)
             self.metaapi_positions: dict[str, list[dict[str, Any]]] = {}
             self.tradovate_net: dict[tuple[int, int], int] = {}
             self.tradovate_commands: list[dict[str, Any]] = []
@@ -157,6 +158,7 @@ class Simulator:
     def _issue(self, firm: str) -> str:
         token = f"{firm.lower()}-token-{next(self.ids)}"
         self.tokens[token] = firm
+        self.issued.append(token)
         return token
 
     def _bearer_ok(self, firm: str) -> bool:
