@@ -21,7 +21,9 @@ Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
   When the firm's position is larger than what this trade opened (another program on the same
   account), or for a partial exit, we send an opposite market order of exactly our size instead.
 - status: POST /cashBalance/getcashbalancesnapshot {accountId}.
-- reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`.
+- reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`; an exit
+  sent as a liquidation is also judged by the position (flat = it happened), since we do not
+  rely on Tradovate echoing `customTag50` for liquidations.
 """
 from __future__ import annotations
 
@@ -215,6 +217,11 @@ class ApexConnector(BaseConnector):
         for c in commands:
             if isinstance(c, dict) and order.client_order_id in (c.get("clOrdId"), c.get("customTag50")):
                 return OrderLookup(True, str(c.get("orderId")), "command found")
+        if order.action == "EXIT":  # a liquidation may not echo our tag: judge by the position
+            account, _ = self._account(order.program_id)
+            _, contract_id = self._contract(order.symbol, deadline)
+            flat = self._net_position(account, contract_id, deadline) == 0
+            return OrderLookup(flat, detail="position flat" if flat else "position still open")
         return OrderLookup(False, detail="no command with this clOrdId")
 
     def _account_status(self) -> dict[str, Any]:
