@@ -269,3 +269,16 @@ def test_reconcile_orders_cli(live_app, sim):
     post(app.test_client(), ENTRY)
     out = app.test_cli_runner().invoke(args=["reconcile-orders"]).output
     assert "FAILED" in out and "1 unresolved order(s) checked." in out
+
+
+def test_unreachable_firm_fails_cleanly_and_releases_the_position(make_app, sim, db):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(**live_env(sim.url, ROUTE_TO_FIRMS="FTMO", FTMO_API_URL=f"http://127.0.0.1:{port}"))
+    result = post(app.test_client(), ENTRY).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"], result["mode"]) == ("FAILED", "CONNECT_ERROR", "LIVE")
+    assert positions(db)["FTMO"].status == "RELEASED"
+    assert [r.status for r in journal(db).values()] == ["FAILED"]
