@@ -282,3 +282,13 @@ def test_unreachable_firm_fails_cleanly_and_releases_the_position(make_app, sim,
     assert (result["status"], result["reason"], result["mode"]) == ("FAILED", "CONNECT_ERROR", "LIVE")
     assert positions(db)["FTMO"].status == "RELEASED"
     assert [r.status for r in journal(db).values()] == ["FAILED"]
+
+
+def test_tradovate_penalty_on_an_order_is_resubmitted_with_its_ticket(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, dict(ENTRY, trade_id="T-warm"))  # logged in: the penalty now hits the order itself
+    sim.set_faults("APEX", penalty=1, penalty_time=0.3)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    mine = [o for o in opens(sim, "APEX") if o["client_id"] == result["details"]["client_order_id"]]
+    assert len(mine) == 1 and "p-ticket" in mine[0]["body"]  # executed once, on the ticketed resubmission
