@@ -19,7 +19,6 @@ A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -47,6 +46,9 @@ from connectors import (
     build_connectors,
     client_order_id,
 )
+from connectors.dispatch import Dispatcher, Submission
+from connectors.reconcile import Reconciler
+from connectors.registry import no_connector_message
 from database import ExecutionRepository, PositionLimitError, PositionRecord
 from database.ledger_repository import LedgerRepository
 from instruments import get_contract_spec
@@ -86,7 +88,8 @@ class ExecutionRouter:
         self.clock: Callable[[], datetime] = clock if clock is not None else utc_now
         self.snapshot_provider = snapshot_provider
         self._accounts: AccountService | None = None
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connector")
+        self._dispatcher: Dispatcher | None = None
+        self.reconcile_min_age: float | None = None  # None: connectors.reconcile.MIN_AGE_SECONDS
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
 
     # ---- public API (the guide's names) -------------------------------------------------------
@@ -137,7 +140,19 @@ class ExecutionRouter:
         return self._handle_task(signal, payload if isinstance(payload, dict) else None, self._process_info)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        if self._dispatcher is not None:
+            self._dispatcher.shutdown()
+        for connector in self.connectors.values():
+            connector.close()
+
+    def reconciler(self) -> Reconciler:
+        """Resolves UNKNOWN live submissions by client order id (connectors/reconcile.py)."""
+        from database.orders_repository import ConnectorOrderRepository
+
+        reconciler = Reconciler(ConnectorOrderRepository(self.repository.engine), self.repository, self.connectors)
+        if self.reconcile_min_age is not None:
+            reconciler.min_age = self.reconcile_min_age
+        return reconciler
 
     # ---- task lifecycle ------------------------------------------------------------------------
     def _handle_task(
@@ -237,7 +252,7 @@ class ExecutionRouter:
         for order in orders:
             connector = self.connectors.get(order.firm_code)
             if connector is None:
-                results.append(_skipped(order, "NO_CONNECTOR", f"{order.firm_code} has no order connector (metadata only)."))
+                results.append(_skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)))
                 continue
             try:  # re-checks the firm's max_position_size under a per-firm database lock
                 position = self.repository.open_position(
@@ -257,7 +272,7 @@ class ExecutionRouter:
                 continue
             reserved.append((order, position))
             results.append(None)
-        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_entry_order) for o, _ in reserved])
+        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_entry_order, p.id) for o, p in reserved])
         for (order, position), outcome in zip(reserved, sent):
             if outcome.status in (FAILED,):
                 self.repository.release_position(position.id)
@@ -278,6 +293,8 @@ class ExecutionRouter:
 
     # ---- exit ----------------------------------------------------------------------------------
     def _process_exit(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+        if any(not c.dry_run for c in self.connectors.values()):  # settle unknown entries first
+            self.reconciler().reconcile_unresolved(signal.trade_id)
         positions = self.repository.open_positions_for_trade(signal.trade_id)
         if not positions:
             if self.repository.has_position_history(signal.trade_id):
@@ -296,6 +313,7 @@ class ExecutionRouter:
                 trade_id=signal.trade_id, task_id=task_id, symbol=position.symbol,
                 direction=position.side, contracts=wanted, entry_price=signal.exit_price,
                 client_order_id=client_order_id(task_id, position.firm_code, position.program_id, "EXIT"),
+                entry_client_order_id=position.client_order_id or "",
             )
             connector = self.connectors.get(position.firm_code)
             if wanted <= 0:
@@ -322,7 +340,7 @@ class ExecutionRouter:
             claimed.append((order, position, taken, closed.event_id))
             closes.append(_close_summary(position, taken, exit_price, price_source, point_value, closed.amount))
             results.append(None)
-        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_exit_order) for o, _, _, _ in claimed])
+        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_exit_order, p.id) for o, p, _, _ in claimed])
         for (order, position, taken, event_id), outcome, close in zip(claimed, sent, closes):
             if outcome.status == FAILED:  # nothing was closed at the firm: keep the position open
                 assert event_id is not None
@@ -355,12 +373,17 @@ class ExecutionRouter:
             result["details"] = f"{signal.event_type} recorded; no order sent."
 
     # ---- helpers ---------------------------------------------------------------------------------
-    def _call_connectors(self, calls: list[tuple[OrderRequest, Callable[[OrderRequest], ConnectorResult]]]) -> list[ConnectorResult]:
-        """Dry-run calls inline (they are pure); live calls fan out in parallel."""
-        if len(calls) <= 1 or all(self.connectors[o.firm_code].dry_run for o, _ in calls):
-            return [call(order) for order, call in calls]
-        futures = [self._pool.submit(call, order) for order, call in calls]
-        return [f.result() for f in futures]
+    def _call_connectors(self, calls: list[tuple[OrderRequest, Callable[..., ConnectorResult], int]]) -> list[ConnectorResult]:
+        """Dry-run calls inline; live calls journalled and fanned out in parallel inside one
+        deadline (connectors/dispatch.py). An UNKNOWN result keeps its position/claim."""
+        if self._dispatcher is None:
+            from database.orders_repository import ConnectorOrderRepository
+
+            self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine))
+        return self._dispatcher.run([
+            Submission(order=o, connector=self.connectors[o.firm_code], send=call, position_id=pid)
+            for o, call, pid in calls
+        ])
 
     def _firm_is_live(self, firm_code: str) -> bool:
         connector = self.connectors.get(firm_code)

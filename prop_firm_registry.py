@@ -9,7 +9,7 @@ automated trading, because routing live to a firm that forbids bots can cost the
 - Apex: fully automated trading / bots forbidden on PA accounts,
   https://support.apextraderfunding.com (Compliance -> "Automation").
 - Topstep: automation only through TopstepX's own API from the trader's personal device,
-  https://help.topstep.com (TopstepX API access).
+  https://help.topstep.com (TopstepX API access); that API is the ProjectX Gateway, so api_enabled.
 - Leeloo: automated trading forbidden, https://leelootrading.com (Rules FAQ).
 - Bulenox: no published ban; runs on Rithmic, which has no public REST API.
 """
@@ -57,7 +57,7 @@ _FIRMS: tuple[FirmInfo, ...] = (
              time(0, 0), "Europe/Prague", ALLOWED_WITH_RESTRICTIONS, "MetaTrader 5 via MetaApi"),
     FirmInfo("APEX", "Apex Trader Funding", True, False, 2500.0, 7500.0, 15,
              time(18, 0), "America/New_York", FORBIDDEN, "Tradovate"),
-    FirmInfo("TOPSTEP", "Topstep", False, True, 2000.0, 4500.0, 15,
+    FirmInfo("TOPSTEP", "Topstep", True, True, 2000.0, 4500.0, 15,
              time(17, 0), "America/Chicago", OWN_API_ONLY, "ProjectX (TopstepX)"),
     FirmInfo("BULENOX", "Bulenox", False, False, 2500.0, 5000.0, 12,
              time(17, 0), "America/Chicago", ALLOWED, "Rithmic"),

@@ -80,6 +80,14 @@ def _register_cli(app: Flask) -> None:
         upgrade_to_head(app.extensions["db_engine"])
         click.echo(f"Database schema is up to date ({app.extensions['db_engine'].dialect.name}).")
 
+    @app.cli.command("reconcile-orders")
+    def reconcile_orders() -> None:
+        """Ask the firms about live orders whose outcome is UNKNOWN (by client order id)."""
+        outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+        for client_id, status in outcomes:
+            click.echo(f"{client_id}  {status}")
+        click.echo(f"{len(outcomes)} unresolved order(s) checked.")
+
     @app.cli.command("check-config")
     def check_config() -> None:
         """Print the effective routing table: firms, programs, every rule and where it came from."""

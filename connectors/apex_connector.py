@@ -1,21 +1,235 @@
-"""APEX (Tradovate). The live wire protocol is not implemented yet, so `live_supported` is
-False and the service refuses to start with APEX routed live."""
+"""APEX (Tradovate REST API).
+
+Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
+- auth: POST /auth/accesstokenrequest {name, password, appId, appVersion, cid, sec} ->
+  {accessToken, expirationTime}; tokens live 90 minutes and should be renewed ~15 minutes before
+  `expirationTime` with GET /auth/renewaccesstoken
+  (https://partner.ninjatrader.com/api/rest-api-endpoints/authentication/access-token-request).
+- time penalty: a request over the rate caps is answered {"p-ticket", "p-time", "p-captcha"}
+  instead of being processed; the client waits p-time seconds and sends the same request again
+  with "p-ticket" added (https://community.tradovate.com/t/understanding-tradovates-time-penalty-mechanism/2121).
+  That resubmission is not a blind resend: the penalty answer states the request was NOT
+  processed, and the ticket ties the resubmission to it. We only do it if p-time fits inside the
+  request deadline, and never with p-captcha (a human must solve it).
+- orders: POST /order/placeOSO (entry with a `bracket1` stop) or /order/placeorder, both with
+  `isAutomated: true` ("must be true if this isn't an order made directly by a human") and our
+  client order id as `clOrdId` (https://partner.ninjatrader.com/api/rest-api-endpoints/orders/place-oso).
+- exits: POST /order/liquidateposition {accountId, contractId, admin} closes the account's
+  position in that contract and cancels its working orders (the stop bracket)
+  (https://partner.ninjatrader.com/eval/api/rest-api-endpoints/orders/liquidate-position); the
+  contract id comes from GET /contract/find?name= (https://community.tradovate.com/t/api-json-syntax/2773).
+  When the firm's position is larger than what this trade opened (another program on the same
+  account), or for a partial exit, we send an opposite market order of exactly our size instead.
+- status: POST /cashBalance/getcashbalancesnapshot {accountId}.
+- reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`; an exit
+  sent as a liquidation is also judged by the position (flat = it happened), since we do not
+  rely on Tradovate echoing `customTag50` for liquidations.
+"""
 from __future__ import annotations
 
+import re
+import threading
+import time
+from datetime import datetime, timezone
 from typing import Any
 
-from connectors.base_connector import BaseConnector
-from connectors.orders import ConnectorResult, OrderRequest
+from connectors import live_config
+from connectors.base_connector import BaseConnector, OrderLookup
+from connectors.http_client import Deadline, FirmHttp, NotSent, Rejected
+from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
+
+RENEW_MARGIN = 15 * 60
+"""Renew the token this many seconds before `expirationTime` (Tradovate's advice)."""
+MONTH_CODES = "FGHJKMNQUVXZ"
 
 
 class ApexConnector(BaseConnector):
     firm_code = "APEX"
+    live_supported = True
 
-    def _place_entry(self, order: OrderRequest) -> ConnectorResult:
-        raise NotImplementedError("APEX live orders are not implemented")
+    def __init__(self, firm, *, dry_run: bool):
+        super().__init__(firm, dry_run=dry_run)
+        self._http: FirmHttp | None = None
+        self._token: str | None = None
+        self._expires: float = 0.0
+        self._lock = threading.Lock()
+        self._contracts: dict[str, tuple[str, int]] = {}
 
-    def _place_exit(self, order: OrderRequest) -> ConnectorResult:
-        raise NotImplementedError("APEX live orders are not implemented")
+    @property
+    def http(self) -> FirmHttp:
+        if self._http is None:
+            self._http = FirmHttp(self.firm_code, live_config.value(self.firm, "API_URL") or "",
+                                  live_config.secret_values(self.firm))
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    # ---- authentication -------------------------------------------------------------------------
+    def _with_penalty(self, send, body: dict[str, Any], deadline: Deadline) -> Any:
+        """Call `send(body)`; on a time-penalty answer wait p-time and resubmit with the ticket."""
+        data = send(body)
+        for _ in range(2):
+            if not (isinstance(data, dict) and "p-ticket" in data):
+                return data
+            if data.get("p-captcha"):
+                raise NotSent("PENALTY_CAPTCHA", "Tradovate requires a captcha; log in by hand once")
+            wait = float(data.get("p-time") or 0)
+            if wait > deadline.remaining() - 0.3:
+                raise NotSent("PENALTY", f"Tradovate time penalty of {wait:g}s exceeds the request deadline; not sent")
+            time.sleep(wait)
+            data = send({**body, "p-ticket": data["p-ticket"]})
+        raise NotSent("PENALTY", "Tradovate kept answering with a time penalty")
+
+    def _auth(self, deadline: Deadline, force: bool = False) -> str:
+        with self._lock:
+            now = time.time()
+            if self._token and not force and now < self._expires - RENEW_MARGIN:
+                return self._token
+            if self._token and not force and now < self._expires:
+                renewed = self.http.read("GET", "/auth/renewaccesstoken", deadline=deadline,
+                                         headers={"Authorization": f"Bearer {self._token}"})
+                if isinstance(renewed, dict) and renewed.get("accessToken"):
+                    return self._store(renewed)
+            body = {
+                "name": live_config.value(self.firm, "USERNAME"),
+                "password": live_config.value(self.firm, "PASSWORD"),
+                "appId": live_config.value(self.firm, "APP_ID"),
+                "appVersion": "1.0",
+                "cid": live_config.value(self.firm, "CID"),
+                "sec": live_config.value(self.firm, "API_SECRET"),
+            }
+            data = self._with_penalty(
+                lambda b: self.http.read("POST", "/auth/accesstokenrequest", deadline=deadline, json=b), body, deadline)
+            if not isinstance(data, dict) or not data.get("accessToken"):
+                text = data.get("errorText") if isinstance(data, dict) else None
+                raise NotSent("AUTH_FAILED", self.http.redact(str(text or "no access token")) or "")
+            return self._store(data)
+
+    def _store(self, data: dict[str, Any]) -> str:
+        self._token = str(data["accessToken"])
+        self.http.add_secret(self._token)
+        try:
+            self._expires = datetime.fromisoformat(str(data["expirationTime"]).replace("Z", "+00:00")).timestamp()
+        except (KeyError, ValueError):
+            self._expires = time.time() + 60 * 60
+        return self._token
+
+    def _headers(self, deadline: Deadline, force: bool = False) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._auth(deadline, force)}"}
+
+    def _read(self, method: str, path: str, deadline: Deadline, **kw: Any) -> Any:
+        try:
+            return self.http.read(method, path, deadline=deadline, headers=self._headers(deadline), **kw)
+        except Rejected as exc:
+            if exc.reason != "HTTP_401":
+                raise
+            return self.http.read(method, path, deadline=deadline, headers=self._headers(deadline, force=True), **kw)
+
+    def _submit(self, path: str, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        """One order submission. A 401 (expired token) is answered before anything is processed,
+        so it is re-sent once with a fresh token; a penalty ticket is honoured as documented."""
+        def send(b: dict[str, Any]) -> Any:
+            status, data = self.http.submit("POST", path, deadline=deadline, headers=self._headers(deadline), json=b)
+            if status == 401:
+                status, data = self.http.submit("POST", path, deadline=deadline,
+                                                headers=self._headers(deadline, force=True), json=b)
+            if status >= 400:
+                text = data.get("errorText") if isinstance(data, dict) else None
+                raise Rejected(f"HTTP_{status}", self.http.redact(str(text or "refused")) or "")
+            return data
+        data = self._with_penalty(send, body, deadline)
+        return data if isinstance(data, dict) else {}
+
+    # ---- contracts and accounts ----------------------------------------------------------------
+    def _account(self, program_id: int) -> tuple[int, str]:
+        account = live_config.account_id(self.firm, program_id)
+        if not account or not account.isdigit():
+            raise Rejected("NO_ACCOUNT_ID", f"APEX_{program_id}_ACCOUNT_ID is not set")
+        spec = (self.firm.env.get(f"{program_id}_ACCOUNT_SPEC") or self.firm.env.get("ACCOUNT_SPEC")
+                or live_config.value(self.firm, "USERNAME") or "")
+        return int(account), spec
+
+    def _contract(self, root: str, deadline: Deadline) -> tuple[str, int]:
+        """(symbol, contract id) of the contract to trade for a futures root."""
+        if root in self._contracts:
+            return self._contracts[root]
+        symbol = live_config.symbol_map(self.firm).get(root)
+        if symbol is None:
+            found = self._read("GET", "/contract/suggest", deadline, params={"t": root, "l": 10}) or []
+            pattern = re.compile(rf"^{re.escape(root)}[{MONTH_CODES}]\d{{1,2}}$")
+            names = [c.get("name") for c in found if isinstance(c, dict) and pattern.match(str(c.get("name", "")))]
+            if not names:
+                raise Rejected("UNKNOWN_CONTRACT", f"no Tradovate contract found for {root}")
+            symbol = names[0]
+        contract = self._read("GET", "/contract/find", deadline, params={"name": symbol})
+        if not isinstance(contract, dict) or "id" not in contract:
+            raise Rejected("UNKNOWN_CONTRACT", f"Tradovate does not know {symbol}")
+        self._contracts[root] = (symbol, int(contract["id"]))
+        return self._contracts[root]
+
+    def _net_position(self, account: int, contract_id: int, deadline: Deadline) -> int:
+        positions = self._read("GET", "/position/list", deadline) or []
+        return sum(int(p.get("netPos", 0)) for p in positions
+                   if isinstance(p, dict) and p.get("accountId") == account and p.get("contractId") == contract_id)
+
+    def _order_result(self, order: OrderRequest, data: dict[str, Any], body: dict[str, Any]) -> ConnectorResult:
+        if data.get("orderId") is not None and not data.get("failureReason"):
+            return self._result(order, SUCCESS, None, "accepted", order_id=str(data["orderId"]), firm_request=body)
+        return self._result(order, "FAILED", str(data.get("failureReason") or "REJECTED"),
+                            self.http.redact(str(data.get("failureText") or data.get("errorText") or "refused")),
+                            firm_request=body)
+
+    # ---- protocol --------------------------------------------------------------------------------
+    def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
+        account, spec = self._account(order.program_id)
+        symbol, _ = self._contract(order.symbol, deadline)
+        body: dict[str, Any] = {
+            "accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
+            "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
+            "orderQty": order.contracts, "orderType": "Market", "isAutomated": True,
+        }
+        path = "/order/placeorder"
+        if order.stop_loss is not None:
+            path = "/order/placeOSO"
+            body["bracket1"] = {"action": "Sell" if order.side == "BUY" else "Buy", "orderType": "Stop",
+                                "stopPrice": float(order.stop_loss)}
+        return self._order_result(order, self._submit(path, body, deadline), body)
+
+    def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
+        account, spec = self._account(order.program_id)
+        symbol, contract_id = self._contract(order.symbol, deadline)
+        net = self._net_position(account, contract_id, deadline)
+        if net == 0:
+            return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM", "No open APEX position; nothing to close.")
+        if abs(net) == order.contracts:
+            body: dict[str, Any] = {"accountId": account, "contractId": contract_id, "admin": False,
+                                    "customTag50": order.client_order_id}
+            return self._order_result(order, self._submit("/order/liquidateposition", body, deadline), body)
+        body = {"accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
+                "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
+                "orderQty": min(order.contracts, abs(net)), "orderType": "Market", "isAutomated": True}
+        return self._order_result(order, self._submit("/order/placeorder", body, deadline), body)
+
+    def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
+        commands = self._read("GET", "/command/list", deadline) or []
+        for c in commands:
+            if isinstance(c, dict) and order.client_order_id in (c.get("clOrdId"), c.get("customTag50")):
+                return OrderLookup(True, str(c.get("orderId")), "command found")
+        if order.action == "EXIT":  # a liquidation may not echo our tag: judge by the position
+            account, _ = self._account(order.program_id)
+            _, contract_id = self._contract(order.symbol, deadline)
+            flat = self._net_position(account, contract_id, deadline) == 0
+            return OrderLookup(flat, detail="position flat" if flat else "position still open")
+        return OrderLookup(False, detail="no command with this clOrdId")
 
     def _account_status(self) -> dict[str, Any]:
-        raise NotImplementedError("APEX account status is not implemented")
+        deadline = Deadline(2.0)
+        accounts = {}
+        for pid in self.firm.program_ids:
+            account, _ = self._account(pid)
+            snap = self._read("POST", "/cashBalance/getcashbalancesnapshot", deadline, json={"accountId": account}) or {}
+            accounts[pid] = {"total_cash_value": snap.get("totalCashValue"), "realized_pnl": snap.get("realizedPnL"),
+                             "open_pnl": snap.get("openPnL")}
+        return {"firm_code": self.firm_code, "available": True, "accounts": accounts}

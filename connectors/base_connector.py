@@ -1,22 +1,36 @@
 """The one abstract connector every firm protocol implements.
 
 The public methods are templates: they own the dry-run decision (so no subclass can forget it)
-and turn an unexpected exception into a FAILED result instead of a crashed request. Subclasses
-implement only `_place_entry`, `_place_exit` and `_account_status`, the firm's wire protocol.
+and turn errors into results: NotSent/Rejected -> FAILED, OutcomeUnknown -> UNKNOWN (sent, answer
+lost: reconcile, never resend), any other exception -> FAILED. Subclasses implement only
+`_place_entry`, `_place_exit`, `_account_status` and, for reconciliation, `_find_order`.
 """
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 from config.settings import FirmSettings
-from connectors.orders import FAILED, SKIPPED, ConnectorResult, OrderRequest
+from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
+from connectors.orders import FAILED, SKIPPED, UNKNOWN, ConnectorResult, OrderRequest
 
 log = logging.getLogger(__name__)
 
 GLOBAL_DRY_RUN = "GLOBAL_DRY_RUN_ENABLED"
 FIRM_DRY_RUN = "FIRM_DRY_RUN_ENABLED"
+DEFAULT_BUDGET = 2.2
+"""Seconds one connector call may take when no request deadline is given."""
+
+
+@dataclass(frozen=True)
+class OrderLookup:
+    """What the firm says about one of our submissions: found True/False, or None (cannot tell)."""
+
+    found: bool | None
+    firm_order_id: str | None = None
+    detail: str = ""
 
 
 class BaseConnector(ABC):
@@ -29,37 +43,62 @@ class BaseConnector(ABC):
         self.dry_run = dry_run
         self.dry_run_reason = FIRM_DRY_RUN if firm.dry_run_source != "EXECUTION_DRY_RUN" else GLOBAL_DRY_RUN
 
-    def send_entry_order(self, order: OrderRequest) -> ConnectorResult:
-        return self._send(order, self._place_entry)
+    def send_entry_order(self, order: OrderRequest, deadline: Deadline | None = None) -> ConnectorResult:
+        return self._send(order, self._place_entry, deadline)
 
-    def send_exit_order(self, order: OrderRequest) -> ConnectorResult:
-        return self._send(order, self._place_exit)
+    def send_exit_order(self, order: OrderRequest, deadline: Deadline | None = None) -> ConnectorResult:
+        return self._send(order, self._place_exit, deadline)
 
     def get_account_status(self) -> dict[str, Any]:
         if self.dry_run:
             return {"firm_code": self.firm_code, "available": False, "reason": self.dry_run_reason}
         return self._account_status()
 
-    def _send(self, order: OrderRequest, place: Any) -> ConnectorResult:
+    def find_order(self, order: OrderRequest, deadline: Deadline | None = None) -> OrderLookup:
+        """Ask the firm whether `order` (by its client order id) reached it; never raises."""
+        try:
+            return self._find_order(order, deadline or Deadline(DEFAULT_BUDGET))
+        except Exception as exc:  # a failed lookup means "cannot tell", never "not there"
+            log.warning("lookup of %s at %s failed: %s", order.client_order_id, self.firm_code, type(exc).__name__)
+            return OrderLookup(None, detail=f"lookup failed: {type(exc).__name__}")
+
+    def close(self) -> None:
+        """Release pooled connections (subclasses with sessions override)."""
+
+    def _send(self, order: OrderRequest, place: Callable[[OrderRequest, Deadline], ConnectorResult],
+              deadline: Deadline | None) -> ConnectorResult:
         if self.dry_run:
             return ConnectorResult(
                 firm_code=self.firm_code, program_id=order.program_id, status=SKIPPED, dry_run=True,
                 reason=self.dry_run_reason, message="Dry-run: order not sent.", order=order.to_dict(),
             )
         try:
-            return place(order)
+            return place(order, deadline or Deadline(DEFAULT_BUDGET))
+        except OutcomeUnknown as exc:
+            log.warning("%s %s outcome unknown (%s); will reconcile", self.firm_code, order.client_order_id, exc.reason)
+            return self._result(order, UNKNOWN, exc.reason, exc.message)
+        except (NotSent, Rejected) as exc:
+            log.warning("%s %s failed: %s", self.firm_code, order.client_order_id, exc.reason)
+            return self._result(order, FAILED, exc.reason, exc.message)
         except Exception as exc:  # a connector bug must not crash the request or hide the order
             log.exception("connector %s raised", self.firm_code)
-            return ConnectorResult(
-                firm_code=self.firm_code, program_id=order.program_id, status=FAILED, dry_run=False,
-                reason="CONNECTOR_ERROR", message=type(exc).__name__, order=order.to_dict(),
-            )
+            return self._result(order, FAILED, "CONNECTOR_ERROR", type(exc).__name__)
+
+    def _result(self, order: OrderRequest, status: str, reason: str | None, message: str | None,
+                order_id: str | None = None, **extra: Any) -> ConnectorResult:
+        return ConnectorResult(
+            firm_code=self.firm_code, program_id=order.program_id, status=status, dry_run=False,
+            reason=reason, message=message, order_id=order_id, order=order.to_dict(), extra=extra,
+        )
 
     @abstractmethod
-    def _place_entry(self, order: OrderRequest) -> ConnectorResult: ...
+    def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult: ...
 
     @abstractmethod
-    def _place_exit(self, order: OrderRequest) -> ConnectorResult: ...
+    def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult: ...
 
     @abstractmethod
     def _account_status(self) -> dict[str, Any]: ...
+
+    def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
+        return OrderLookup(None, detail="this connector cannot look orders up")

@@ -34,6 +34,7 @@ class OrderRequest:
     entry_price: Decimal | None = None
     stop_loss: Decimal | None = None
     client_order_id: str = ""
+    entry_client_order_id: str = ""  # for an EXIT: the id its entry was sent with (finds the firm's position)
 
     @property
     def side(self) -> str:

@@ -172,11 +172,12 @@ def test_oversized_body_gets_413(client, db):
 
 
 def test_firm_without_connector_is_skipped_with_reason(make_app):
-    app = make_app(ROUTE_TO_FIRMS="FTMO,TOPSTEP", TOPSTEP_PROGRAM_IDS="1",
-                   TOPSTEP_1_ACCOUNT_SIZE="50000", TOPSTEP_1_RISK_PER_TRADE="0.01")
+    app = make_app(ROUTE_TO_FIRMS="FTMO,BULENOX", BULENOX_PROGRAM_IDS="1",
+                   BULENOX_1_ACCOUNT_SIZE="50000", BULENOX_1_RISK_PER_TRADE="0.01")
     body = post(app.test_client(), GUIDE_PAYLOAD).get_json()
-    topstep = by_firm(body["connector_results"])[("TOPSTEP", 1)]
-    assert topstep["status"] == "SKIPPED" and topstep["reason"] == "NO_CONNECTOR"
+    bulenox = by_firm(body["connector_results"])[("BULENOX", 1)]
+    assert bulenox["status"] == "SKIPPED" and bulenox["reason"] == "NO_CONNECTOR"
+    assert "Rithmic, which has no public REST API" in bulenox["message"]
 
 
 def test_position_limit_shared_by_programs_and_open_trades(make_app):

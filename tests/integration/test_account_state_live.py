@@ -26,16 +26,16 @@ class FakeLiveConnector(BaseConnector):
         self.exit_status = exit_status
         self.sent: list[OrderRequest] = []
 
-    def _result(self, order, status):
+    def _record(self, order, status):
         self.sent.append(order)
         return ConnectorResult(firm_code="FTMO", program_id=order.program_id, status=status, dry_run=False,
                                order_id=f"X{len(self.sent)}", order=order.to_dict())
 
-    def _place_entry(self, order):
-        return self._result(order, SUCCESS)
+    def _place_entry(self, order, deadline):
+        return self._record(order, SUCCESS)
 
-    def _place_exit(self, order):
-        return self._result(order, self.exit_status)
+    def _place_exit(self, order, deadline):
+        return self._record(order, self.exit_status)
 
     def _account_status(self):
         return {}

@@ -78,7 +78,7 @@ def test_create_app_refuses_invalid_configuration(tmp_path, capsys):
         create_app(parse_settings(dict(STEP2_ENV, SQLITE_PATH=str(tmp_path / "r.db"), EXECUTION_DRY_RUN="false")))
     err = capsys.readouterr().err
     assert "WEBHOOK_SECRET: required" in err
-    assert "live orders for FTMO are not available" in err
+    assert "FTMO_API_KEY: required to route FTMO live" in err and "FTMO_SYMBOL_MAP: required" in err
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

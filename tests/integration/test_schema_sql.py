@@ -37,6 +37,7 @@ SCHEMA_FILES = [
     REPO_ROOT / "database" / "execution_logs_schema.sql",
     REPO_ROOT / "database" / "trade_positions_schema.sql",
     REPO_ROOT / "database" / "account_events_schema.sql",
+    REPO_ROOT / "database" / "connector_orders_schema.sql",
 ]
 
 # The deployment guide's original tables ("DATABASE SCHEMA"), verbatim: what an operator who

@@ -38,7 +38,7 @@ def test_point_value_override_applies_only_to_its_root():
 
 @pytest.mark.parametrize("code,start,zone,api", [
     ("FTMO", time(0), "Europe/Prague", True), ("APEX", time(18), "America/New_York", True),
-    ("TOPSTEP", time(17), "America/Chicago", False), ("BULENOX", time(17), "America/Chicago", False),
+    ("TOPSTEP", time(17), "America/Chicago", True), ("BULENOX", time(17), "America/Chicago", False),
     ("LEELOO", time(17), "America/Chicago", False),
 ])
 def test_registry_trading_days(code, start, zone, api):

@@ -1,0 +1,106 @@
+"""Fan one request's orders out to the firms in parallel, inside one overall deadline, with a
+durable journal row per live submission.
+
+Why: TradingView gives up after 3 s, so the whole webhook must answer in about 2.5 s even when
+a firm hangs. Each live order is journalled (connector_orders, PENDING) *before* it is sent; a
+call still running at the deadline is reported UNKNOWN and left to finish in the background:
+its late answer is recorded if it is a success, while a late failure leaves the row UNKNOWN for
+the reconciler (the router kept the position for an UNKNOWN, so only reconciliation may release
+it). A client order id already in the journal is never sent again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+from connectors.base_connector import BaseConnector
+from connectors.http_client import Deadline
+from connectors.orders import FAILED, SKIPPED, SUCCESS, UNKNOWN, ConnectorResult, OrderRequest
+from database.orders_repository import ConnectorOrderRepository
+from database.tables_connector_orders import ORDER_PENDING, ORDER_UNKNOWN
+
+log = logging.getLogger(__name__)
+
+REQUEST_DEADLINE = 2.2
+"""Seconds all connector calls of one webhook may take together (TradingView waits 3 s)."""
+
+
+@dataclass
+class Submission:
+    order: OrderRequest
+    connector: BaseConnector
+    send: Callable[[OrderRequest, Deadline], ConnectorResult]
+    position_id: int | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    abandoned: bool = False
+
+
+def _journal_status(result: ConnectorResult) -> str:
+    if result.status == SKIPPED:  # e.g. ALREADY_FLAT_AT_FIRM on an exit: the goal (flat) holds
+        return SUCCESS
+    return result.status if result.status in (SUCCESS, FAILED, UNKNOWN) else UNKNOWN
+
+
+class Dispatcher:
+    def __init__(self, journal: ConnectorOrderRepository, budget: float = REQUEST_DEADLINE, max_workers: int = 8):
+        self.journal = journal
+        self.budget = budget
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="connector")
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False)
+
+    def run(self, submissions: list[Submission]) -> list[ConnectorResult]:
+        deadline = Deadline(self.budget)
+        results: list[ConnectorResult | None] = [None] * len(submissions)
+        futures: dict[int, Future[ConnectorResult]] = {}
+        for i, sub in enumerate(submissions):
+            if sub.connector.dry_run:
+                results[i] = sub.send(sub.order, deadline)
+                continue
+            fresh = self.journal.record_submission(
+                client_order_id=sub.order.client_order_id, firm_code=sub.order.firm_code,
+                program_id=sub.order.program_id, task_id=sub.order.task_id, trade_id=sub.order.trade_id,
+                action=sub.order.action, contracts=sub.order.contracts, position_id=sub.position_id,
+                request=sub.order.to_dict(),
+            )
+            if not fresh:
+                results[i] = ConnectorResult(
+                    firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=SKIPPED, dry_run=False,
+                    reason="ALREADY_SUBMITTED", order=sub.order.to_dict(),
+                    message=f"Order {sub.order.client_order_id} was submitted before; not sent again.",
+                )
+                continue
+            futures[i] = self._pool.submit(self._call, sub, deadline)
+        if futures:
+            wait(list(futures.values()), timeout=deadline.remaining() + 0.05)
+        for i, future in futures.items():
+            sub = submissions[i]
+            with sub.lock:
+                if future.done():
+                    results[i] = future.result()
+                    continue
+                sub.abandoned = True
+                self.journal.set_outcome(sub.order.client_order_id, ORDER_UNKNOWN, reason="DEADLINE_EXCEEDED",
+                                         message="no answer within the request deadline", only_if=(ORDER_PENDING,))
+            log.warning("%s %s still running at the deadline: UNKNOWN", sub.order.firm_code, sub.order.client_order_id)
+            results[i] = ConnectorResult(
+                firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=UNKNOWN, dry_run=False,
+                reason="DEADLINE_EXCEEDED", order=sub.order.to_dict(),
+                message="No answer in time; the order may have been placed. It will be reconciled, not resent.",
+            )
+        return [r for r in results if r is not None]
+
+    def _call(self, sub: Submission, deadline: Deadline) -> ConnectorResult:
+        result = sub.send(sub.order, deadline)
+        status = _journal_status(result)
+        with sub.lock:
+            if sub.abandoned and status != SUCCESS:
+                return result  # late failure: stays UNKNOWN until reconciled (the position was kept)
+            self.journal.set_outcome(sub.order.client_order_id, status, reason=result.reason,
+                                     firm_order_id=result.order_id or None, message=result.message,
+                                     only_if=(ORDER_PENDING, ORDER_UNKNOWN))
+        return result

@@ -1,0 +1,173 @@
+"""HTTP for live connectors: one pooled requests.Session per connector, a timeout on every call,
+bounded retries for reads only, and errors sorted by what they mean for the order.
+
+The three outcomes of sending an order, and why they are kept apart:
+- ``NotSent``: the request never reached the firm (connection refused, connect timeout, our own
+  rate-limit back-off, deadline already spent). Safe to report FAILED and release the position.
+- ``Rejected``: the firm answered and refused. FAILED.
+- ``OutcomeUnknown``: the request was sent but no usable answer came back (read timeout, 5xx,
+  connection dropped mid-answer). The firm may have executed it: report UNKNOWN, keep the position,
+  reconcile by client order id. Never resend it (DESIGN.md: retry reads and cancels only).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterable
+
+import requests
+from requests.adapters import HTTPAdapter
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 0.5
+"""Seconds to open a connection; loopback or a nearby cloud region needs far less."""
+READ_TIMEOUT = 1.5
+"""Seconds to wait for an answer; TradingView gives up after 3 s, so one call may not take longer."""
+READ_ATTEMPTS = 3
+BACKOFF = 0.1
+"""First retry delay for reads (doubles each attempt), unless the firm says Retry-After."""
+
+
+class Deadline:
+    """The time left for one webhook request; every HTTP call is cut to fit inside it."""
+
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+class ConnectorError(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+class NotSent(ConnectorError):
+    """Nothing reached the firm: FAILED, safe to release."""
+
+
+class Rejected(ConnectorError):
+    """The firm (or our own pre-send validation) refused the order: FAILED."""
+
+
+class OutcomeUnknown(ConnectorError):
+    """Sent, answer lost: UNKNOWN, reconcile by client order id, never resend blindly."""
+
+
+def _connect_failed(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never established (so the request cannot have been read)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text or "Failed to establish" in text
+
+
+class FirmHttp:
+    """A firm's base URL with a pooled session; knows the secret values so it can redact them."""
+
+    def __init__(self, firm_code: str, base_url: str, secrets: Iterable[str] = ()):
+        self.firm_code = firm_code
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0))
+        self.session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0))
+        self._secrets = [s for s in secrets if s]
+        self.blocked_until = 0.0  # monotonic time before which we honour the firm's 429 back-off
+
+    def add_secret(self, value: str | None) -> None:
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
+    def redact(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text[:500]
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _timeout(self, deadline: Deadline) -> tuple[float, float]:
+        left = deadline.remaining()
+        return (min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left))
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def _note_rate_limit(self, response: requests.Response) -> float:
+        """HTTP 429: remember the firm's Retry-After (default 1 s) so we do not hammer it."""
+        try:
+            wait = float(response.headers.get("Retry-After", "1"))
+        except ValueError:
+            wait = 1.0
+        wait = min(max(wait, 0.0), 60.0)
+        self.blocked_until = time.monotonic() + wait
+        return wait
+
+    def read(self, method: str, path: str, *, deadline: Deadline, headers: dict[str, str] | None = None,
+             json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """An idempotent call (a query, a login, a token renewal): retried on timeouts, 5xx and
+        429, at most READ_ATTEMPTS times, with exponential back-off, never past the deadline."""
+        last: ConnectorError = NotSent("DEADLINE_EXCEEDED", "no time left for the request")
+        for attempt in range(READ_ATTEMPTS):
+            if deadline.remaining() < 0.05:
+                break
+            try:
+                response = self.session.request(method, self.base_url + path, headers=headers, json=json,
+                                                params=params, timeout=self._timeout(deadline))
+            except requests.RequestException as exc:
+                last = NotSent("HTTP_ERROR", f"{type(exc).__name__} on {path}")
+                self._sleep(BACKOFF * 2 ** attempt, deadline)
+                continue
+            if response.status_code == 429:
+                last = NotSent("RATE_LIMITED", f"HTTP 429 on {path}")
+                self._sleep(self._note_rate_limit(response), deadline)
+                continue
+            if response.status_code >= 500:
+                last = NotSent("FIRM_ERROR", f"HTTP {response.status_code} on {path}")
+                self._sleep(BACKOFF * 2 ** attempt, deadline)
+                continue
+            if response.status_code >= 400:
+                raise Rejected(f"HTTP_{response.status_code}", self.redact(f"{path}: {response.text}") or "")
+            return self._json(response)
+        raise last
+
+    def submit(self, method: str, path: str, *, deadline: Deadline, headers: dict[str, str] | None = None,
+               json: Any = None) -> tuple[int, Any]:
+        """An order submission: exactly one attempt. Returns (status, body) for answers the
+        connector must interpret (2xx, 4xx); raises NotSent / OutcomeUnknown otherwise."""
+        if time.monotonic() < self.blocked_until:
+            raise NotSent("RATE_LIMITED", "the firm asked us to back off (HTTP 429); order not sent")
+        if deadline.remaining() < 0.1:
+            raise NotSent("DEADLINE_EXCEEDED", "no time left to send the order")
+        try:
+            response = self.session.request(method, self.base_url + path, headers=headers, json=json,
+                                            timeout=self._timeout(deadline))
+        except requests.ConnectionError as exc:
+            if _connect_failed(exc):
+                raise NotSent("CONNECT_ERROR", f"could not connect to {self.firm_code}") from None
+            raise OutcomeUnknown("CONNECTION_LOST", f"connection lost after sending to {path}") from None
+        except requests.Timeout:
+            raise OutcomeUnknown("TIMEOUT_AFTER_SEND", f"no answer from {path} in time") from None
+        except requests.RequestException as exc:
+            raise OutcomeUnknown("HTTP_ERROR", f"{type(exc).__name__} on {path}") from None
+        if response.status_code == 429:
+            # A 429 is answered before the request is processed: nothing was executed.
+            self._note_rate_limit(response)
+            raise NotSent("RATE_LIMITED", f"{self.firm_code} answered HTTP 429; order not sent")
+        if response.status_code >= 500:
+            raise OutcomeUnknown("FIRM_ERROR", f"{self.firm_code} answered HTTP {response.status_code}")
+        return response.status_code, self._json(response)
+
+    @staticmethod
+    def _sleep(seconds: float, deadline: Deadline) -> None:
+        time.sleep(max(0.0, min(seconds, deadline.remaining() - 0.05)))

@@ -1,0 +1,81 @@
+"""Resolve submissions whose outcome is unknown by asking the firm about their client order id.
+
+Never by resending: a PENDING/UNKNOWN order is looked up (connector.find_order). Found -> SUCCESS
+and the position stays as the router left it. Not found -> FAILED, and what the router held for
+it is given back: an entry's reserved position is released, an exit's claimed contracts are
+restored (so a later exit closes them). "Cannot tell" (firm unreachable) changes nothing.
+
+Rows younger than `min_age` seconds are skipped: their request may still be in flight in another
+worker, and "not found yet" must not release a position whose order is about to land.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from connectors.base_connector import BaseConnector
+from connectors.orders import OrderRequest
+from database.orders_repository import ConnectorOrderRecord, ConnectorOrderRepository
+from database.repository import ExecutionRepository
+from database.tables_connector_orders import ORDER_FAILED, ORDER_PENDING, ORDER_SUCCESS, ORDER_UNKNOWN
+
+log = logging.getLogger(__name__)
+
+MIN_AGE_SECONDS = 5.0
+"""Older than any request's deadline (connectors/dispatch.py), so nothing is still in flight."""
+
+
+def order_from_record(record: ConnectorOrderRecord) -> OrderRequest:
+    names = {f.name for f in fields(OrderRequest)}
+    data: dict[str, Any] = {k: v for k, v in record.request.items() if k in names}
+    for key in ("entry_price", "stop_loss"):
+        if data.get(key) is not None:
+            data[key] = Decimal(str(data[key]))
+    return OrderRequest(**data)
+
+
+class Reconciler:
+    def __init__(self, journal: ConnectorOrderRepository, repository: ExecutionRepository,
+                 connectors: dict[str, BaseConnector], min_age: float = MIN_AGE_SECONDS):
+        self.journal = journal
+        self.repository = repository
+        self.connectors = connectors
+        self.min_age = min_age
+
+    def reconcile(self, record: ConnectorOrderRecord) -> str:
+        """The status after asking the firm (unchanged when it cannot tell)."""
+        connector = self.connectors.get(record.firm_code)
+        if connector is None or connector.dry_run:
+            return record.status
+        lookup = connector.find_order(order_from_record(record))
+        unresolved = (ORDER_PENDING, ORDER_UNKNOWN)
+        if lookup.found is None:
+            log.info("reconcile %s: firm cannot tell (%s)", record.client_order_id, lookup.detail)
+            return record.status
+        if lookup.found:
+            self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
+                                     firm_order_id=lookup.firm_order_id, message=lookup.detail, only_if=unresolved)
+            return ORDER_SUCCESS
+        changed = self.journal.set_outcome(record.client_order_id, ORDER_FAILED, reason="RECONCILED_NOT_FOUND",
+                                           message=lookup.detail, only_if=unresolved)
+        if changed and record.position_id is not None:
+            if record.action == "ENTRY":
+                self.repository.release_position(record.position_id)
+            else:
+                self.repository.restore_position(record.position_id, record.contracts)
+        log.warning("reconcile %s: not at the firm; %s", record.client_order_id,
+                    "position released" if record.action == "ENTRY" else "claim restored")
+        return ORDER_FAILED
+
+    def reconcile_unresolved(self, trade_id: str | None = None) -> list[tuple[str, str]]:
+        """(client order id, status) for every unresolved submission old enough to judge."""
+        now = datetime.now(timezone.utc)
+        done = []
+        for record in self.journal.unresolved(trade_id):
+            if (now - record.created_at).total_seconds() < self.min_age:
+                continue
+            done.append((record.client_order_id, self.reconcile(record)))
+        return done

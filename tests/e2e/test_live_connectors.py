@@ -1,0 +1,294 @@
+"""Live mode end to end: webhook -> router -> real HTTP -> the firm simulator (PostgreSQL).
+
+Each test asserts on what the simulated firms actually received, so "no duplicate order" and
+"the exit closed the same size at the same account" are checked where they matter.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from connectors.ftmo_connector import metaapi_client_id
+from connectors.simulator import Simulator
+from tests.e2e.live_support import ENTRY, EXIT, by_firm, live_env, post
+
+
+@pytest.fixture
+def backend():
+    """Live routing is exercised on PostgreSQL, the production store."""
+    return "postgresql"
+
+
+@pytest.fixture
+def sim():
+    simulator = Simulator()
+    simulator.start(0)
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def live_app(make_app, sim):
+    def factory(**overrides: str):
+        app = make_app(**live_env(sim.url, **overrides))
+        app.extensions["execution_router"].reconcile_min_age = 0.0  # tests reconcile at once
+        return app
+    return factory
+
+
+def opens(sim, firm):
+    return [o for o in sim.orders_for(firm) if o["kind"] in ("OPEN", "ORDER")]
+
+
+def closes(sim, firm):
+    return [o for o in sim.orders_for(firm) if o["kind"] == "CLOSE"]
+
+
+def journal(db):
+    return {r.client_order_id: r for r in db.execute(text(
+        "SELECT client_order_id, firm_code, action, status, reason, contracts FROM connector_orders ORDER BY id")).all()}
+
+
+def positions(db):
+    return {r.firm_code: r for r in db.execute(text(
+        "SELECT firm_code, status, contracts_open, contracts_opened FROM trade_positions")).all()}
+
+
+def test_entry_with_stop_then_exit_closes_the_same_size_at_every_firm(live_app, sim, db):
+    client = live_app().test_client()
+    body = post(client, ENTRY).get_json()
+    results = by_firm(body["connector_results"])
+    assert body["routed"] is True and body["dry_run"] is False
+    assert body["firm_modes"] == {"FTMO": "LIVE", "APEX": "LIVE", "TOPSTEP": "LIVE"}
+    assert {f: (r["status"], r["mode"]) for f, r in results.items()} == {
+        "FTMO": ("SUCCESS", "LIVE"), "APEX": ("SUCCESS", "LIVE"), "TOPSTEP": ("SUCCESS", "LIVE")}
+
+    ftmo, = opens(sim, "FTMO")  # 2 NQ contracts x 20 lots per contract on US100.cash
+    assert (ftmo["account"], ftmo["side"], ftmo["quantity"], ftmo["symbol"], ftmo["stop"]) == (
+        "sim-mt5-1", "BUY", 40.0, "US100.cash", 16475.0)
+    assert ftmo["client_id"] == metaapi_client_id(results["FTMO"]["details"]["client_order_id"])
+    apex, = opens(sim, "APEX")
+    assert (apex["account"], apex["side"], apex["quantity"], apex["symbol"], apex["stop"]) == (201, "BUY", 3, "NQZ5", 16475.0)
+    assert apex["body"]["isAutomated"] is True and apex["body"]["bracket1"]["orderType"] == "Stop"
+    assert apex["client_id"] == results["APEX"]["details"]["client_order_id"]
+    topstep, = opens(sim, "TOPSTEP")  # 25 points / 0.25 tick = 100 ticks
+    assert (topstep["account"], topstep["side"], topstep["quantity"], topstep["symbol"], topstep["stop_ticks"]) == (
+        301, "BUY", 1, "CON.F.US.ENQ.Z25", 100)
+    assert topstep["body"]["type"] == 2 and topstep["body"]["side"] == 0
+
+    exit_body = post(client, EXIT).get_json()
+    assert {r["firm_code"]: r["status"] for r in exit_body["connector_results"]} == {
+        "FTMO": "SUCCESS", "APEX": "SUCCESS", "TOPSTEP": "SUCCESS"}
+    (fc,), (ac,), (tc,) = closes(sim, "FTMO"), closes(sim, "APEX"), closes(sim, "TOPSTEP")
+    assert (fc["account"], fc["side"], fc["quantity"], fc["body"]["actionType"]) == ("sim-mt5-1", "SELL", 40.0, "POSITION_CLOSE_ID")
+    assert (ac["account"], ac["side"], ac["quantity"]) == (201, "SELL", 3)
+    assert (tc["account"], tc["side"], tc["quantity"]) == (301, "SELL", 1)
+    assert all(p.status == "CLOSED" for p in positions(db).values())
+    assert [r.status for r in journal(db).values()] == ["SUCCESS"] * 6
+
+
+def test_short_entry_sells_and_exit_buys_back(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="TOPSTEP,APEX").test_client()
+    short = dict(ENTRY, trade_id="T-SHORT", direction="Bearish", stop_loss=16525.0)
+    assert all(r["status"] == "SUCCESS" for r in post(client, short).get_json()["connector_results"])
+    assert [o["side"] for o in opens(sim, "APEX")] == ["SELL"] and opens(sim, "APEX")[0]["body"]["bracket1"]["action"] == "Buy"
+    post(client, dict(EXIT, trade_id="T-SHORT"))
+    assert [(o["side"], o["quantity"]) for o in closes(sim, "APEX")] == [("BUY", 3)]
+    assert [(o["side"], o["quantity"]) for o in closes(sim, "TOPSTEP")] == [("BUY", 1)]
+
+
+def test_hybrid_mode_sends_only_the_live_firm(make_app, sim, db):
+    env = live_env(sim.url, EXECUTION_DRY_RUN="true", APEX_DRY_RUN="false")
+    for name in ("FTMO_API_KEY", "FTMO_SYMBOL_MAP", "TOPSTEP_API_KEY"):  # dry firms need no credentials
+        env[name] = ""
+    client = make_app(**env).test_client()
+    body = post(client, ENTRY).get_json()
+    results = by_firm(body["connector_results"])
+    assert body["firm_modes"] == {"FTMO": "DRY_RUN", "APEX": "LIVE", "TOPSTEP": "DRY_RUN"}
+    assert body["dry_run"] is False and body["routed"] is True
+    assert (results["APEX"]["status"], results["APEX"]["mode"]) == ("SUCCESS", "LIVE")
+    for firm in ("FTMO", "TOPSTEP"):
+        assert (results[firm]["status"], results[firm]["reason"], results[firm]["mode"]) == (
+            "SKIPPED", "GLOBAL_DRY_RUN_ENABLED", "DRY_RUN")
+    assert len(opens(sim, "APEX")) == 1 and sim.orders_for("FTMO") == [] and sim.orders_for("TOPSTEP") == []
+    exit_body = post(client, EXIT).get_json()
+    assert by_firm(exit_body["connector_results"])["APEX"]["status"] == "SUCCESS"
+    assert len(closes(sim, "APEX")) == 1 and sim.orders_for("FTMO") == []
+    assert [r.firm_code for r in journal(db).values()] == ["APEX", "APEX"]  # only live orders are journalled
+
+
+def test_firm_dry_run_override_inside_live_mode(live_app, sim):
+    body = post(live_app(FTMO_DRY_RUN="true").test_client(), ENTRY).get_json()
+    ftmo = by_firm(body["connector_results"])["FTMO"]
+    assert (ftmo["status"], ftmo["reason"], ftmo["mode"]) == ("SKIPPED", "FIRM_DRY_RUN_ENABLED", "DRY_RUN")
+    assert sim.orders_for("FTMO") == [] and len(opens(sim, "APEX")) == 1
+
+
+@pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
+def test_5xx_on_entry_is_unknown_then_reconciled_without_a_resend(live_app, sim, db, firm):
+    app = live_app(ROUTE_TO_FIRMS=firm)
+    client = app.test_client()
+    sim.set_faults(firm, fail_5xx=1)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("UNKNOWN", "FIRM_ERROR")
+    assert positions(db)[firm].status == "OPEN"  # kept until the firm says otherwise
+    outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+    assert [status for _, status in outcomes] == ["FAILED"]
+    assert positions(db)[firm].status == "RELEASED"
+    assert opens(sim, firm) == []
+    again = post(client, ENTRY).get_json()["connector_results"][0]  # TradingView's resend
+    assert again["reason"] == "TRADE_ALREADY_OPENED" and opens(sim, firm) == []
+
+
+@pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
+def test_429_on_entry_fails_without_sending_and_backs_off(live_app, sim, db, firm):
+    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    sim.set_faults(firm, rate_limit=1)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("FAILED", "RATE_LIMITED")
+    assert positions(db)[firm].status == "RELEASED" and opens(sim, firm) == []
+    second = post(client, dict(ENTRY, trade_id="T-2")).get_json()["connector_results"][0]
+    assert (second["status"], second["reason"]) == ("FAILED", "RATE_LIMITED")  # Retry-After honoured
+    assert opens(sim, firm) == []
+
+
+@pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
+def test_accepted_but_unanswered_entry_is_unknown_reconciled_and_closed_once(live_app, sim, db, firm):
+    app = live_app()
+    client = app.test_client()
+    sim.set_faults(firm, hang=1, hang_seconds=4.0)
+    started = time.monotonic()
+    body = post(client, ENTRY).get_json()
+    assert time.monotonic() - started < 2.9  # answered although the firm never did
+    results = by_firm(body["connector_results"])
+    assert results[firm]["status"] == "UNKNOWN"
+    assert all(r["status"] == "SUCCESS" for f, r in results.items() if f != firm)
+    assert len(opens(sim, firm)) == 1 and positions(db)[firm].status == "OPEN"
+    exit_body = post(client, EXIT).get_json()  # reconciles the entry first, then closes it
+    assert by_firm(exit_body["connector_results"])[firm]["status"] == "SUCCESS"
+    assert len(opens(sim, firm)) == 1 and len(closes(sim, firm)) == 1
+    assert closes(sim, firm)[0]["quantity"] == opens(sim, firm)[0]["quantity"]
+    assert [r.status for r in journal(db).values() if r.firm_code == firm] == ["SUCCESS", "SUCCESS"]
+
+
+@pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
+def test_unanswered_exit_keeps_its_claim_and_is_never_sent_twice(live_app, sim, db, firm):
+    app = live_app(ROUTE_TO_FIRMS=firm)
+    client = app.test_client()
+    post(client, ENTRY)
+    sim.set_faults(firm, hang=1, hang_seconds=4.0)
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert result["status"] == "UNKNOWN"
+    assert positions(db)[firm].status == "CLOSED"  # the claim is kept: no second exit can double-close
+    assert len(closes(sim, firm)) == 1
+    assert [r.status for r in journal(db).values()] == ["SUCCESS", "UNKNOWN"]
+    again = post(client, dict(EXIT, event_type="EXIT_TAKE_PROFIT")).get_json()  # reconciles first
+    assert again["connector_results"] == [] and len(closes(sim, firm)) == 1
+    assert [r.status for r in journal(db).values()] == ["SUCCESS", "SUCCESS"]
+    assert app.extensions["execution_router"].reconciler().reconcile_unresolved() == []
+
+
+def test_a_hanging_firm_does_not_delay_the_answer(live_app, sim):
+    client = live_app().test_client()
+    sim.set_faults("APEX", latency=5.0)
+    started = time.monotonic()
+    body = post(client, ENTRY).get_json()
+    assert time.monotonic() - started < 2.9
+    results = by_firm(body["connector_results"])
+    assert results["APEX"]["status"] in ("UNKNOWN", "FAILED")
+    assert results["FTMO"]["status"] == "SUCCESS" and results["TOPSTEP"]["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("firm", ["APEX", "TOPSTEP"])
+def test_expired_token_is_renewed_and_the_order_sent_once(live_app, sim, firm):
+    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    post(client, dict(ENTRY, trade_id="T-warm"))  # logs in
+    sim.set_faults(firm, expire_tokens=True)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    assert [o["client_id"] for o in opens(sim, firm)].count(result["details"]["client_order_id"]) == 1
+
+
+def test_tradovate_token_is_renewed_before_expiration_time(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    sim.set_faults("APEX", token_ttl=60)  # inside the 15-minute renewal margin
+    post(client, ENTRY)
+    post(client, EXIT)
+    assert [o["kind"] for o in sim.orders_for("APEX")].count("RENEW") >= 1
+    assert len(opens(sim, "APEX")) == 1 and len(closes(sim, "APEX")) == 1
+
+
+def test_tradovate_penalty_ticket_is_honoured_once(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    sim.set_faults("APEX", penalty=1, penalty_time=0.3)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS" and len(opens(sim, "APEX")) == 1
+
+
+def test_tradovate_penalty_longer_than_the_deadline_fails_unsent(live_app, sim, db):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, dict(ENTRY, trade_id="T-warm"))
+    sim.set_faults("APEX", penalty=1, penalty_time=30)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("FAILED", "PENALTY")
+    assert len(opens(sim, "APEX")) == 1  # only the warm-up order
+    status = db.execute(text("SELECT status FROM trade_positions WHERE trade_id = :t"), {"t": ENTRY["trade_id"]}).scalar_one()
+    assert status == "RELEASED"
+
+
+def test_exit_after_the_firm_stopped_the_position_out_sends_nothing(live_app, sim, db):
+    client = live_app(ROUTE_TO_FIRMS="FTMO").test_client()
+    post(client, ENTRY)
+    sim.metaapi_positions.clear()  # the broker-side stop loss closed it
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("SKIPPED", "ALREADY_FLAT_AT_FIRM")
+    assert closes(sim, "FTMO") == [] and positions(db)["FTMO"].status == "CLOSED"
+
+
+def test_partial_exit_closes_exactly_the_stated_part(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX,TOPSTEP,FTMO").test_client()
+    post(client, ENTRY)
+    post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1))
+    assert [o["quantity"] for o in sim.orders_for("APEX") if o["kind"] == "ORDER"] == [1]
+    assert [o["quantity"] for o in closes(sim, "TOPSTEP")] == [1]
+    assert [(o["quantity"], o["body"]["actionType"]) for o in closes(sim, "FTMO")] == [(20.0, "POSITION_PARTIAL")]
+
+
+def test_account_status_reads_balances(live_app):
+    router = live_app().extensions["execution_router"]
+    assert router.connectors["FTMO"].get_account_status()["accounts"][1]["balance"] == 100000.0
+    assert router.connectors["APEX"].get_account_status()["accounts"][1]["total_cash_value"] == 150000.0
+    assert router.connectors["TOPSTEP"].get_account_status()["accounts"][1]["balance"] == 50000.0
+
+
+def test_reconcile_orders_cli(live_app, sim):
+    app = live_app(ROUTE_TO_FIRMS="TOPSTEP")
+    sim.set_faults("TOPSTEP", fail_5xx=1)
+    post(app.test_client(), ENTRY)
+    out = app.test_cli_runner().invoke(args=["reconcile-orders"]).output
+    assert "FAILED" in out and "1 unresolved order(s) checked." in out
+
+
+def test_unreachable_firm_fails_cleanly_and_releases_the_position(make_app, sim, db):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(**live_env(sim.url, ROUTE_TO_FIRMS="FTMO", FTMO_API_URL=f"http://127.0.0.1:{port}"))
+    result = post(app.test_client(), ENTRY).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"], result["mode"]) == ("FAILED", "CONNECT_ERROR", "LIVE")
+    assert positions(db)["FTMO"].status == "RELEASED"
+    assert [r.status for r in journal(db).values()] == ["FAILED"]
+
+
+def test_tradovate_penalty_on_an_order_is_resubmitted_with_its_ticket(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, dict(ENTRY, trade_id="T-warm"))  # logged in: the penalty now hits the order itself
+    sim.set_faults("APEX", penalty=1, penalty_time=0.3)
+    result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    mine = [o for o in opens(sim, "APEX") if o["client_id"] == result["details"]["client_order_id"]]
+    assert len(mine) == 1 and "p-ticket" in mine[0]["body"]  # executed once, on the ticketed resubmission

@@ -1,0 +1,63 @@
+"""The connector_orders journal (both backends) and the dispatcher's never-twice rule."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from config import parse_settings
+from connectors import OrderRequest, client_order_id
+from connectors.dispatch import Dispatcher, Submission
+from connectors.registry import build_connectors
+from connectors.simulator import Simulator
+from database import ExecutionRepository
+from database.orders_repository import ConnectorOrderRepository
+from tests.conftest import STEP2_ENV
+from tests.e2e.live_support import live_env
+
+
+def order(task_id: int, contracts: int = 2) -> OrderRequest:
+    return OrderRequest(action="ENTRY", firm_code="TOPSTEP", program_id=1, trade_id="T1", task_id=task_id,
+                        symbol="NQ", direction="LONG", contracts=contracts, entry_price=Decimal("16500"),
+                        stop_loss=Decimal("16475"), client_order_id=client_order_id(task_id, "TOPSTEP", 1, "ENTRY"))
+
+
+def test_journal_records_once_and_guards_its_status(db_engine):
+    repo = ExecutionRepository(db_engine)
+    journal = ConnectorOrderRepository(db_engine)
+    task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
+    o = order(task_id)
+    fields = dict(client_order_id=o.client_order_id, firm_code="TOPSTEP", program_id=1, task_id=task_id,
+                  trade_id="T1", action="ENTRY", contracts=2, position_id=None, request=o.to_dict())
+    assert journal.record_submission(**fields) is True
+    assert journal.record_submission(**fields) is False  # the same client order id is recognised
+    assert [r.status for r in journal.unresolved()] == ["PENDING"]
+    assert journal.set_outcome(o.client_order_id, "UNKNOWN", reason="TIMEOUT_AFTER_SEND", only_if=("PENDING",))
+    assert journal.set_outcome(o.client_order_id, "SUCCESS", firm_order_id="9056", only_if=("PENDING", "UNKNOWN"))
+    assert not journal.set_outcome(o.client_order_id, "FAILED", only_if=("PENDING", "UNKNOWN"))
+    record = journal.get(o.client_order_id)
+    assert (record.status, record.firm_order_id, record.request["contracts"]) == ("SUCCESS", "9056", 2)
+    assert journal.unresolved() == []
+    with pytest.raises(ValueError):
+        journal.set_outcome(o.client_order_id, "DONE")
+
+
+def test_dispatcher_never_sends_a_journalled_order_twice(clean_pg):
+    sim = Simulator()
+    sim.start(0)
+    try:
+        settings = parse_settings({**STEP2_ENV, **live_env(sim.url, ROUTE_TO_FIRMS="TOPSTEP")})
+        connector = build_connectors(settings)["TOPSTEP"]
+        repo = ExecutionRepository(clean_pg)
+        dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg))
+        task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
+        sub = lambda: Submission(order=order(task_id), connector=connector, send=connector.send_entry_order, position_id=None)
+        first, = dispatcher.run([sub()])
+        second, = dispatcher.run([sub()])
+        assert first.status == "SUCCESS"
+        assert (second.status, second.reason) == ("SKIPPED", "ALREADY_SUBMITTED")
+        assert len(sim.orders_for("TOPSTEP")) == 1
+        dispatcher.shutdown()
+        connector.close()
+    finally:
+        sim.stop()

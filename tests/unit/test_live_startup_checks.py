@@ -1,0 +1,67 @@
+"""Live start-up checks: refuse to start, naming every missing or bad variable."""
+from __future__ import annotations
+
+import logging
+
+from config import parse_settings
+from connectors.simulator import DEFAULT_CREDENTIALS
+from tests.conftest import STEP2_ENV
+from tests.e2e.live_support import live_env
+from web_server import startup_problems
+
+URL = "http://127.0.0.1:9"
+
+
+def problems(**env: str) -> list[str]:
+    return startup_problems(parse_settings({k: v for k, v in {**STEP2_ENV, **env}.items() if v}))
+
+
+def test_complete_live_configuration_starts():
+    assert problems(**live_env(URL)) == []
+
+
+def test_live_without_secret_or_credentials_names_every_missing_variable():
+    found = problems(EXECUTION_DRY_RUN="false", ROUTE_TO_FIRMS="FTMO,APEX")
+    text = "\n".join(found)
+    for name in ("WEBHOOK_SECRET", "FTMO_API_URL", "FTMO_API_KEY", "FTMO_1_ACCOUNT_ID", "FTMO_SYMBOL_MAP",
+                 "FTMO_1_LOTS_PER_CONTRACT", "APEX_USERNAME", "APEX_PASSWORD", "APEX_APP_ID", "APEX_CID",
+                 "APEX_API_SECRET", "APEX_1_ACCOUNT_ID", "APEX_ALLOW_AUTOMATION"):
+        assert f"{name}" in text, name
+    assert found[0].startswith("WEBHOOK_SECRET: required")
+
+
+def test_dry_run_firms_need_no_credentials():
+    env = {k: v for k, v in live_env(URL, EXECUTION_DRY_RUN="true", APEX_DRY_RUN="false").items()
+           if not k.startswith(("FTMO_API", "TOPSTEP_API"))}
+    assert problems(**env) == []
+
+
+def test_malformed_live_values_are_named():
+    found = problems(**live_env(URL, FTMO_SYMBOL_MAP="NQ=US100", FTMO_1_LOTS_PER_CONTRACT="-2",
+                                APEX_ACCOUNT_ID="abc", TOPSTEP_API_URL="ftp://x"))
+    text = "\n".join(found)
+    assert "FTMO_SYMBOL_MAP: 'NQ=US100' is not ROOT:SYMBOL" in text
+    assert "FTMO_1_LOTS_PER_CONTRACT: '-2' must be a positive number" in text
+    assert "APEX_1_ACCOUNT_ID='abc': must be the firm's numeric account id" in text
+    assert "TOPSTEP_API_URL='ftp://x': must start with http:// or https://" in text
+
+
+def test_automation_restricted_firm_needs_explicit_opt_in_and_warns(caplog):
+    refused = problems(**live_env(URL, APEX_ALLOW_AUTOMATION="", TOPSTEP_ALLOW_AUTOMATION=""))
+    assert any(p.startswith("APEX_ALLOW_AUTOMATION: Apex Trader Funding's rules (FORBIDDEN)") for p in refused)
+    assert any(p.startswith("TOPSTEP_ALLOW_AUTOMATION:") for p in refused)
+    caplog.set_level(logging.WARNING)
+    assert problems(**live_env(URL)) == []
+    assert "APEX is routed live although its rules (FORBIDDEN)" in caplog.text
+
+
+def test_rithmic_firms_cannot_go_live_and_say_why():
+    found = problems(**live_env(URL, ROUTE_TO_FIRMS="BULENOX", BULENOX_PROGRAM_IDS="1",
+                                BULENOX_1_ACCOUNT_SIZE="50000", BULENOX_1_RISK_PER_TRADE="0.01"))
+    assert len(found) == 1 and "Rithmic, which has no public REST API" in found[0]
+
+
+def test_credentials_are_secrets_in_settings():
+    firm = parse_settings({**STEP2_ENV, **live_env(URL)}).firms["APEX"]
+    assert {"PASSWORD", "API_SECRET"} <= set(firm.secrets) and "PASSWORD" not in firm.env
+    assert DEFAULT_CREDENTIALS["APEX_PASSWORD"] not in repr(firm)
