@@ -93,6 +93,8 @@ def make_app(make_settings):
 
     yield factory
     for app in apps:
+        if "task_recovery" in app.extensions:
+            app.extensions["task_recovery"].stop()
         app.extensions["execution_router"].close()
         app.extensions["db_engine"].dispose()
 

@@ -31,6 +31,7 @@ SCHEMA_FILES = [
     REPO_ROOT / "database" / "execution_tasks_schema.sql",
     REPO_ROOT / "database" / "execution_logs_schema.sql",
     REPO_ROOT / "database" / "trade_positions_schema.sql",
+    REPO_ROOT / "database" / "trading_state_schema.sql",
 ]
 
 # The deployment guide's original tables ("DATABASE SCHEMA"), verbatim: what an operator who
@@ -233,7 +234,19 @@ def describe(engine: Engine, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def alembic_versions(engine: Engine) -> list[str]:
     with engine.connect() as connection:
-        return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        return sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def _heads() -> list[str]:
+    """Every head revision: each feature adds its own branch off 0001."""
+    from alembic.script import ScriptDirectory
+
+    from database.migrate import alembic_config
+
+    return sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+HEADS = _heads()
 
 
 def task_status(engine: Engine, task_id: int) -> str | None:
@@ -412,7 +425,7 @@ def test_upgrade_adopts_a_database_created_from_the_sql_files(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == ["0001"]
+    assert alembic_versions(engine) == HEADS
     assert describe(pg_engine, schema) == describe(pg_engine, migrated_schema)
     log = ExecutionRepository(engine).get_log_for_task(task_id)
     assert log is not None and log["response_body"] == RESULT
@@ -440,7 +453,7 @@ def test_upgrade_adopts_the_guides_original_tables(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == ["0001"]
+    assert alembic_versions(engine) == HEADS
     assert describe(pg_engine, schema) == describe(pg_engine, migrated_schema)
     repo = ExecutionRepository(engine)
     old = repo.get_task(1)
@@ -490,7 +503,7 @@ def test_upgrade_twice_is_a_no_op(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == ["0001"]
+    assert alembic_versions(engine) == HEADS
     assert describe(pg_engine, schema) == before
     assert task_status(engine, task_id) == "COMPLETED"
 
@@ -501,7 +514,7 @@ def test_upgrade_twice_is_a_no_op_on_sqlite(tmp_path: Path) -> None:
         upgrade_to_head(engine)
         task_id = record_guide_example(engine)
         upgrade_to_head(engine)
-        assert alembic_versions(engine) == ["0001"]
+        assert alembic_versions(engine) == HEADS
         assert task_status(engine, task_id) == "COMPLETED"
     finally:
         engine.dispose()
@@ -534,7 +547,7 @@ def test_concurrent_upgrades_on_an_empty_database_all_succeed(scratch_database: 
     assert errors == []
     engine = create_db_engine(scratch_database)
     try:
-        assert alembic_versions(engine) == ["0001"]
+        assert alembic_versions(engine) == HEADS
         assert ExecutionRepository(engine).ping()
         record_guide_example(engine)
     finally:
@@ -574,7 +587,7 @@ def test_concurrent_upgrades_from_several_processes_all_succeed(scratch_database
     assert failures == []
     engine = create_db_engine(scratch_database)
     try:
-        assert alembic_versions(engine) == ["0001"]
+        assert alembic_versions(engine) == HEADS
     finally:
         engine.dispose()
 
@@ -599,4 +612,4 @@ def test_alembic_command_line_uses_database_url(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert alembic_versions(engine) == ["0001"]
+    assert alembic_versions(engine) == HEADS
