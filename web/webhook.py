@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from database import DuplicateIdempotencyKeyError
+from database.repository import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
 from safety.idempotency import IdempotencyKeyError, derive_key, wait_for_result
 from signals import SignalError, parse_signal
@@ -83,6 +84,9 @@ def webhook():
         return error_response(400, "invalid_payload", "Body must be a JSON object.", {"body": "must be a JSON object"})
     if not _authenticate(data):
         return error_response(401, "unauthorized", "Missing or wrong webhook secret.")
+    problem = json_document_problem(data)
+    if problem is not None:  # NUL characters or unpaired surrogates: PostgreSQL cannot store them
+        return error_response(400, "invalid_payload", "The body contains text that cannot be stored.", {"body": problem})
     try:
         signal = parse_signal(data)
     except SignalError as exc:
