@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import Any, Callable
 
 from database.safety_repository import SafetyRepository, StuckTask
@@ -95,7 +96,9 @@ class RecoveryThread:
     """Periodic recovery in each worker (a daemon thread; stop() ends it)."""
 
     def __init__(self, router: Any, older_than_seconds: int, interval_seconds: int):
-        self._router = router
+        # A weak reference: an app that was thrown away (tests build many) ends its thread
+        # instead of leaving it to recover tasks in a database it no longer owns.
+        self._router = weakref.ref(router)
         self._older = older_than_seconds
         self._interval = interval_seconds
         self._stop = threading.Event()
@@ -110,7 +113,12 @@ class RecoveryThread:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            router = self._router()
+            if router is None:
+                return
             try:
-                recover_stuck_tasks(self._router, self._older)
+                recover_stuck_tasks(router, self._older)
             except Exception:  # database down: try again next round
                 log.warning("periodic task recovery could not run", exc_info=True)
+            finally:
+                del router

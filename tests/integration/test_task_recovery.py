@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import text, update
@@ -139,3 +140,15 @@ def test_live_exit_is_failed_for_reconciliation(app):
     assert recover_stuck_tasks(router, 60)[0]["error"] == UNKNOWN_OUTCOME
     assert connector.sent == []
     assert ExecutionRepository(app.extensions["db_engine"]).get_task(task_id)["error"] == UNKNOWN_OUTCOME
+
+
+def test_periodic_recovery_thread_finishes_stuck_tasks(make_app):
+    app = make_app(RECOVERY_INTERVAL_SECONDS="1", STUCK_TASK_SECONDS="1")
+    engine = app.extensions["db_engine"]
+    task_id = stuck_task(engine, {"event_type": "BE_TRIGGERED", "trade_id": "T5"})
+    repo = ExecutionRepository(engine)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and repo.get_task(task_id)["status"] != "COMPLETED":
+        time.sleep(0.1)
+    assert repo.get_task(task_id)["status"] == "COMPLETED"
+    assert repo.get_log_for_task(task_id)["response_body"]["recovered"] is True
