@@ -298,3 +298,10 @@ def test_openapi_document_describes_the_webhook(client):
     assert {"event_type", "trade_id", "entry_price", "stop_loss", "secret"} <= set(signal["properties"])
     assert "MFE_UPDATE" in signal["properties"]["event_type"]["enum"]
     assert signal["required"] == ["event_type", "trade_id"]
+
+
+def test_check_config_shows_safety_settings(make_app):
+    app = make_app(FTMO_MAX_ORDERS_PER_MINUTE="3", FTMO_1_MAX_CONSECUTIVE_LOSSES="2", WEBHOOK_ALLOWED_IPS="tradingview")
+    out = app.test_cli_runner().invoke(args=["check-config"]).output
+    assert "FTMO_MAX_ORDERS_PER_MINUTE" in out and "FTMO_1_MAX_CONSECUTIVE_LOSSES" in out
+    assert "52.89.214.238/32" in out and "TRUSTED_PROXY_COUNT" in out
