@@ -4,21 +4,31 @@ Order of durable writes (the audit trail survives a crash at any point):
 1. the execution_tasks row is committed as PENDING before anything else happens;
 2. it is set PROCESSING before the first check;
 3. for an entry, each allowed firm/program's position is *reserved* in trade_positions (unique per
-   trade/firm/program, so a trade can never open twice at one account) before its order is sent;
+   trade/firm/program, so a trade can never open twice at one account; the firm's
+   max_position_size re-checked under a per-firm database lock) before its order is sent; for an
+   exit, the contracts are taken off and their realized P&L written to the account ledger in one
+   transaction before the exit order is sent;
 4. one transaction writes the execution_logs row with the whole result and sets the task
    COMPLETED (or FAILED with the error).
 
 Engines are pure; this module only gathers their inputs, calls them and applies their verdicts.
+The loss and drawdown checks read the account state (`AccountService`: the ledger, or a live
+snapshot), computed once per firm per signal at `clock()`.
 A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 """
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable
 
-from account_engine import evaluate_account_breach
+from account_engine import BreachResult, evaluate_account_breach
+from account_engine.ledger import realized_pl
+from account_engine.snapshots import SnapshotProvider
+from account_service import AccountService, AccountView, utc_now
 from config import (
     Settings,
     get_account_breach_rules,
@@ -37,7 +47,9 @@ from connectors import (
     build_connectors,
     client_order_id,
 )
-from database import ExecutionRepository, PositionRecord
+from database import ExecutionRepository, PositionLimitError, PositionRecord
+from database.ledger_repository import LedgerRepository
+from instruments import get_contract_spec
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
 from safety.guard import SafetyGuard
@@ -46,6 +58,8 @@ from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 log = logging.getLogger(__name__)
 
 APPROVED = "APPROVED"
+# Per-signal cache of account views (context-local, so concurrent requests never share it).
+_VIEWS: ContextVar[dict[str, dict[int, AccountView]] | None] = ContextVar("account_views", default=None)
 DRY_RUN_DETAILS = "ExecutionRouter dry-run: no external order sent."
 
 
@@ -59,6 +73,8 @@ class ExecutionRouter:
         settings: Settings | None = None,
         repository: ExecutionRepository | None = None,
         connectors: dict[str, BaseConnector] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        snapshot_provider: SnapshotProvider | None = None,
     ):
         self.settings = settings if settings is not None else get_settings()
         # An explicit dry_run=True forces every firm dry; None follows EXECUTION_DRY_RUN/{FIRM}_DRY_RUN.
@@ -67,7 +83,11 @@ class ExecutionRouter:
         routed = [self.settings.firms[code] for code in self.settings.route_to_firms]
         self.dry_run = self.force_dry_run or (all(f.dry_run for f in routed) if routed else self.settings.dry_run)
         self._repository = repository
-        self._pool: ThreadPoolExecutor | None = None
+        # Injected so tests can script a trading day; every ledger time comes from here.
+        self.clock: Callable[[], datetime] = clock if clock is not None else utc_now
+        self.snapshot_provider = snapshot_provider
+        self._accounts: AccountService | None = None
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connector")
         self._guard: SafetyGuard | None = None
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
 
@@ -83,6 +103,15 @@ class ExecutionRouter:
             upgrade_to_head(engine)
             self._repository = ExecutionRepository(engine)
         return self._repository
+
+    @property
+    def accounts(self) -> AccountService:
+        """Account state (ledger / live snapshot) behind the loss and drawdown checks."""
+        if self._accounts is None:
+            self._accounts = AccountService(
+                self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider
+            )
+        return self._accounts
 
     @property
     def guard(self) -> SafetyGuard:
@@ -126,8 +155,7 @@ class ExecutionRouter:
         return self._handle_task(signal, payload if isinstance(payload, dict) else None, self._process_info)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        self._pool.shutdown(wait=False)
 
     # ---- task lifecycle ------------------------------------------------------------------------
     def _handle_task(
@@ -181,15 +209,26 @@ class ExecutionRouter:
             "program_sizing": [],
             "account_breaches": [],
             "connector_results": [],
+            "account_states": [],
+            "account_closes": [],
         }
 
     # ---- entry ---------------------------------------------------------------------------------
     def _process_entry(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+        token = _VIEWS.set({})  # account views computed once per firm for this signal
+        try:
+            self._route_entry(task_id, signal, result)
+        finally:
+            _VIEWS.reset(token)
+
+    def _route_entry(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
         firm_codes, meta = get_routing_rules_for_task(signal.payload(), self.settings)
         task_payload = signal.payload()
         allowed: list[tuple[str, int, int]] = []
         for firm_code in firm_codes:
             open_contracts = self.repository.open_contracts_for_firm(firm_code)
+            views = self._cached_views(firm_code)
+            result["account_states"].extend(v.to_dict() for v in views.values())
             metrics = {"open_contracts": open_contracts, **self._get_account_metrics_for_firm(firm_code)}
             risk_rules = get_firm_risk_rules(firm_code, self.settings)
             risk = evaluate_risk(firm_code, risk_rules, task_payload, metrics)
@@ -205,11 +244,7 @@ class ExecutionRouter:
                     scaling["position_capacity"] = capacity
                 sizing = calculate_program_sizing(firm_code, program_id, scaling, task_payload)
                 result["program_sizing"].append(sizing.to_dict())
-                breach = evaluate_account_breach(
-                    firm_code, program_id,
-                    self._get_account_metrics_for_program(firm_code, program_id),
-                    get_account_breach_rules(firm_code, program_id, self.settings),
-                )
+                breach = self._check_breach(firm_code, program_id, views.get(program_id))
                 result["account_breaches"].append(breach.to_dict())
                 if sizing.status == APPROVED and sizing.contracts > 0 and breach.status == APPROVED:
                     allowed.append((firm_code, program_id, sizing.contracts))
@@ -238,12 +273,18 @@ class ExecutionRouter:
             if connector is None:
                 results.append(_skipped(order, "NO_CONNECTOR", f"{order.firm_code} has no order connector (metadata only)."))
                 continue
-            position = self.repository.open_position(
-                trade_id=order.trade_id, firm_code=order.firm_code, program_id=order.program_id,
-                symbol=order.symbol, side=order.direction, contracts=order.contracts,
-                entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
-                client_order_id=order.client_order_id, dry_run=connector.dry_run,
-            )
+            try:  # re-checks the firm's max_position_size under a per-firm database lock
+                position = self.repository.open_position(
+                    trade_id=order.trade_id, firm_code=order.firm_code, program_id=order.program_id,
+                    symbol=order.symbol, side=order.direction, contracts=order.contracts,
+                    entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
+                    client_order_id=order.client_order_id, dry_run=connector.dry_run,
+                    firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings)["max_position_size"],
+                )
+            except PositionLimitError as exc:
+                results.append(_skipped(order, "POSITION_LIMIT_REACHED",
+                                        f"{exc}; a simultaneous entry took the capacity first."))
+                continue
             if position is None:
                 results.append(_skipped(order, "TRADE_ALREADY_OPENED",
                                         f"Trade {order.trade_id} already opened at {order.firm_code} program {order.program_id}."))
@@ -278,7 +319,9 @@ class ExecutionRouter:
             else:
                 result["details"] = f"Trade {signal.trade_id} opened no position: no exit order sent."
             return
-        claimed: list[tuple[OrderRequest, PositionRecord, int]] = []
+        claimed: list[tuple[OrderRequest, PositionRecord, int, int | None]] = []
+        closes: list[dict[str, Any]] = []
+        now = self.clock()
         results: list[dict[str, Any] | None] = []
         for position in positions:
             wanted = _exit_quantity(signal, position)
@@ -299,24 +342,43 @@ class ExecutionRouter:
             if (blocked := self.guard.exit_block(order, result)) is not None:
                 results.append(blocked)
                 continue
-            taken = self.repository.reduce_position(position.id, wanted)
+            exit_price, price_source = _exit_price(signal, position)
+            point_value = self._point_value(position.symbol)
+            closed = self.accounts.ledger.close_position(  # reduce + P&L row in one transaction
+                position_id=position.id, contracts=wanted,
+                amount_for=lambda n, p=position, x=exit_price, pv=point_value: _close_pl(p, x, pv, n),
+                exit_price=exit_price, price_source=price_source, occurred_at=now,
+                task_id=task_id, actor=f"router:{signal.event_type}",
+            )
+            taken = closed.contracts
             if taken <= 0:  # a concurrent exit closed it first
                 results.append(_skipped(order, "ALREADY_CLOSED", "Position was closed by another exit."))
                 continue
             if taken != wanted:
                 order = OrderRequest(**{**order.__dict__, "contracts": taken})
-            claimed.append((order, position, taken))
+            claimed.append((order, position, taken, closed.event_id))
+            closes.append(_close_summary(position, taken, exit_price, price_source, point_value, closed.amount))
             results.append(None)
-        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_exit_order) for o, _, _ in claimed])
-        for (order, position, taken), outcome in zip(claimed, sent):
+        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_exit_order) for o, _, _, _ in claimed])
+        for (order, position, taken, event_id), outcome, close in zip(claimed, sent, closes):
             if outcome.status == FAILED:  # nothing was closed at the firm: keep the position open
-                self.repository.restore_position(position.id, taken)
+                assert event_id is not None
+                self.accounts.ledger.reopen_position(
+                    position_id=position.id, contracts=taken, close_event_id=event_id,
+                    actor=f"router:{signal.event_type}", reason="exit order FAILED at the firm",
+                )
+                close["reversed"] = True
+        result["account_closes"] = closes
         it = iter(sent)
         result["connector_results"] = [r if r is not None else next(it).to_dict() for r in results]
         result["routed"] = any(r["status"] == SUCCESS for r in result["connector_results"])
-        closed = sum(o.contracts for o, _, _ in claimed)
+        closed_count = sum(o.contracts for o, _, _, _ in claimed)
         mode = "sent" if result["routed"] else "recorded (dry-run, not sent)" if self.dry_run else "not accepted"
-        result["details"] = f"Exit of {closed} contract(s) across {len(claimed)} firm/program(s) {mode}."
+        result["details"] = f"Exit of {closed_count} contract(s) across {len(claimed)} firm/program(s) {mode}."
+        unknown = [c for c in closes if c["realized_pl"] is None]
+        if unknown:
+            result["details"] += (f" P&L UNKNOWN for {len(unknown)} close(s): the signal has no exit_price; "
+                                  "record it with `flask account adjust ... --trade-id`.")
 
     # ---- informational ---------------------------------------------------------------------------
     def _process_info(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
@@ -324,6 +386,8 @@ class ExecutionRouter:
             items = getattr(signal, "signals", None)
             count = len(items) if isinstance(items, list) else 0
             result["details"] = f"MFE batch of {count} update(s) recorded; no order sent."
+        elif signal.event_type in ENTRY_TYPES:  # an entry type left out of ENTRY_EVENT_TYPES
+            result["details"] = f"{signal.event_type} recorded; ENTRY_EVENT_TYPES does not open trades on it: no order sent."
         else:
             result["details"] = f"{signal.event_type} recorded; no order sent."
 
@@ -332,18 +396,53 @@ class ExecutionRouter:
         """Dry-run calls inline (they are pure); live calls fan out in parallel."""
         if len(calls) <= 1 or all(self.connectors[o.firm_code].dry_run for o, _ in calls):
             return [call(order) for order, call in calls]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connector")
         futures = [self._pool.submit(call, order) for order, call in calls]
         return [f.result() for f in futures]
 
+    def _firm_is_live(self, firm_code: str) -> bool:
+        connector = self.connectors.get(firm_code)
+        return connector is not None and not connector.dry_run
+
+    def _account_views(self, firm_code: str) -> dict[int, AccountView]:
+        """Every program's account state at one instant (live firms consult their snapshot)."""
+        return self.accounts.views_for_firm(firm_code, live=self._firm_is_live(firm_code), now=self.clock())
+
+    def _cached_views(self, firm_code: str) -> dict[int, AccountView]:
+        """This entry's views of the firm (one snapshot fetch per account per signal)."""
+        cache = _VIEWS.get()
+        if cache is None:
+            return self._account_views(firm_code)
+        if firm_code not in cache:
+            cache[firm_code] = self._account_views(firm_code)
+        return cache[firm_code]
+
     def _get_account_metrics_for_firm(self, firm_code: str) -> dict[str, Any]:
-        """Firm-level P&L for the risk engine's loss rules; empty until the account ledger exists."""
-        return {}
+        """Firm-level P&L for the risk engine's loss rules: the sum of its programs' accounts."""
+        return AccountService.firm_metrics(self._cached_views(firm_code))
 
     def _get_account_metrics_for_program(self, firm_code: str, program_id: int) -> dict[str, Any]:
-        """Account P&L for the breach engine; empty (rules approve: no data) until the ledger exists."""
-        return {}
+        """Account P&L (day_pl, total_pl, drawdown, open_contracts) for the breach engine."""
+        view = self._cached_views(firm_code).get(program_id)
+        return view.state.metrics() if view is not None else {}
+
+    def _check_breach(self, firm_code: str, program_id: int, view: AccountView | None) -> BreachResult:
+        """The breach engine on the account's state; a blocked live snapshot is an ERROR (fail closed)."""
+        if view is not None and view.blocked:
+            return BreachResult(
+                firm_code, program_id, "ERROR", "ACCOUNT_SNAPSHOT_UNAVAILABLE",
+                f"Live account snapshot unusable ({view.snapshot_problem}); "
+                f"{firm_code}_SNAPSHOT_POLICY=BLOCK blocks entries.",
+                {"snapshot_problem": view.snapshot_problem, "source": view.source},
+            )
+        return evaluate_account_breach(
+            firm_code, program_id,
+            self._get_account_metrics_for_program(firm_code, program_id),
+            get_account_breach_rules(firm_code, program_id, self.settings),
+        )
+
+    def _point_value(self, symbol: str) -> Decimal | None:
+        spec = get_contract_spec(symbol, self.settings.point_value_overrides)
+        return spec.point_value if spec is not None else None
 
 
 def _skipped(order: OrderRequest, reason: str, message: str) -> dict[str, Any]:
@@ -362,3 +461,39 @@ def _exit_quantity(signal: Signal, position: PositionRecord) -> int:
         return min(signal.exit_contracts, open_now)
     assert signal.exit_fraction is not None  # the signal model requires one of the two
     return int((Decimal(open_now) * signal.exit_fraction).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _exit_price(signal: Signal, position: PositionRecord) -> tuple[Decimal | None, str]:
+    """The price an exit filled at, and where it came from.
+
+    The signal's exit_price when given; otherwise a stop-loss exit is assumed filled at the
+    entry's stop, a break-even exit at the entry price; anything else is UNKNOWN (the P&L row is
+    written with no amount and the result says so: never a silent zero).
+    """
+    if signal.exit_price is not None:
+        return Decimal(str(signal.exit_price)), "SIGNAL_EXIT_PRICE"
+    if signal.event_type == "EXIT_STOP_LOSS" and position.stop_price is not None:
+        return position.stop_price, "ENTRY_STOP_LOSS"
+    if signal.event_type == "EXIT_BREAK_EVEN" and position.entry_price is not None:
+        return position.entry_price, "ENTRY_PRICE"
+    return None, "UNKNOWN"
+
+
+def _close_pl(position: PositionRecord, exit_price: Decimal | None, point_value: Decimal | None, contracts: int) -> Decimal | None:
+    if exit_price is None or point_value is None or position.entry_price is None:
+        return None
+    return realized_pl(position.side, position.entry_price, exit_price, contracts, point_value)
+
+
+def _close_summary(position: PositionRecord, contracts: int, exit_price: Decimal | None, price_source: str,
+                   point_value: Decimal | None, amount: Decimal | None) -> dict[str, Any]:
+    return {
+        "firm_code": position.firm_code, "program_id": position.program_id, "symbol": position.symbol,
+        "side": position.side, "contracts": contracts,
+        "entry_price": float(position.entry_price) if position.entry_price is not None else None,
+        "exit_price": float(exit_price) if exit_price is not None else None, "price_source": price_source,
+        "point_value": float(point_value) if point_value is not None else None,
+        "realized_pl": float(amount) if amount is not None else None,
+        "pl_status": "KNOWN" if amount is not None else "UNKNOWN",
+        "simulated": position.dry_run, "reversed": False,
+    }

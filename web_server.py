@@ -18,7 +18,7 @@ from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from execution_router import ExecutionRouter
 from version import __version__
-from web import admin_trading_state, health, openapi, webhook
+from web import account_admin, admin_trading_state, health, openapi, webhook
 from web.db_errors import register_db_error_handlers
 from web.errors import register_error_handlers
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin_trading_state.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
+    account_admin.init_app(app)
     register_db_error_handlers(app)
     _register_cli(app)
     _install_safety(app, settings, router)

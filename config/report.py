@@ -36,12 +36,16 @@ def routing_table(settings: Settings) -> str:
         for rule in ("max_position_size", "max_daily_loss", "max_total_loss", "max_orders_per_minute"):
             value = getattr(firm, rule)
             lines.append(f"  {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{rule}', '(not set: disabled)')}")
+        lines.append(f"  {'snapshot_policy':<22} {firm.snapshot_policy:>12}  live snapshot stale after "
+                     f"{firm.snapshot_max_age_seconds}s ({code}_SNAPSHOT_POLICY / _SNAPSHOT_MAX_AGE_SECONDS)")
         for pid, program in firm.programs.items():
             lines.append(f"  program {pid}")
             for rule in ("account_size", "risk_per_trade", "max_contracts", "max_daily_loss", "max_total_loss", "max_drawdown",
                          "max_consecutive_losses"):
                 value = getattr(program, rule)
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
+            lines.append(f"    {'drawdown_mode':<22} {program.drawdown_mode:>12}  "
+                         f"{src.get(f'{code}.{pid}.drawdown_mode', '(default)')}")
     lines.append("")
     lines.append("Point values ($ per 1.00 point):")
     for root, spec in CONTRACT_SPECS.items():

@@ -29,6 +29,8 @@ T = TypeVar("T")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 DEFAULT_ENTRY_EVENT_TYPES = ("SIGNAL_CREATED", "ENTRY")
+DRAWDOWN_MODES = ("STATIC", "TRAILING", "TRAILING_UNTIL_START")  # account_engine.ledger
+SNAPSHOT_POLICIES = ("BLOCK", "LEDGER")  # account_engine.snapshots
 
 PositiveMoney = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 RiskFraction = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
@@ -60,6 +62,8 @@ class ProgramSettings(_Frozen):
     max_drawdown: Decimal | None = None
     max_consecutive_losses: int | None = None
     """Streak limit (safety/limits.py): entries pause until the next trading day once reached."""
+    drawdown_mode: str = "TRAILING"
+    """STATIC | TRAILING | TRAILING_UNTIL_START (`{FIRM}_{ID}_DRAWDOWN_MODE`, see account_engine.ledger)."""
 
 
 class FirmSettings(_Frozen):
@@ -77,6 +81,9 @@ class FirmSettings(_Frozen):
     dry_run_source: str = "EXECUTION_DRY_RUN"
     trading_day_start: time
     trading_day_timezone: str
+    snapshot_policy: str = "BLOCK"
+    """Live mode, stale/failed account snapshot: BLOCK entries or fall back to the LEDGER."""
+    snapshot_max_age_seconds: int = 60
     env: dict[str, str] = Field(default_factory=dict, repr=False)
     """Raw `{FIRM}_*` values the connectors read (URLs, account ids). Secrets are in `secrets`."""
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
@@ -159,6 +166,7 @@ class _Reader:
 _MONEY = TypeAdapter(PositiveMoney)
 _FRACTION = TypeAdapter(RiskFraction)
 _COUNT = TypeAdapter(NonNegativeInt)
+_AGE = TypeAdapter(Annotated[int, Field(ge=1, le=3600)])
 _BYTES = TypeAdapter(Annotated[int, Field(ge=1024, le=10_000_000)])
 _POS_COUNT = TypeAdapter(Annotated[int, Field(ge=1, le=100_000)])
 _PROXIES = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
@@ -211,6 +219,13 @@ def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> P
         if value is not None:
             fields[suffix.lower()] = value
             sources[f"{firm}.{pid}.{suffix.lower()}"] = prefix + suffix
+    mode = r.raw(prefix + "DRAWDOWN_MODE")
+    if mode is not None:
+        if mode.upper() in DRAWDOWN_MODES:
+            fields["drawdown_mode"] = mode.upper()
+            sources[f"{firm}.{pid}.drawdown_mode"] = prefix + "DRAWDOWN_MODE"
+        else:
+            r.problems.append(f"{prefix}DRAWDOWN_MODE={mode!r}: must be one of {', '.join(DRAWDOWN_MODES)}")
     if r.raw(prefix + "ACCOUNT_SIZE") is None:
         r.problems.append(f"{prefix}ACCOUNT_SIZE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
     if r.raw(prefix + "RISK_PER_TRADE") is None:
@@ -261,6 +276,15 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
         if value is not None:
             firm_fields[suffix.lower()] = value
             sources[f"{firm}.{suffix.lower()}"] = f"{firm}_{suffix}"
+    policy = r.raw(f"{firm}_SNAPSHOT_POLICY")
+    if policy is not None:
+        if policy.upper() in SNAPSHOT_POLICIES:
+            firm_fields["snapshot_policy"] = policy.upper()
+        else:
+            r.problems.append(f"{firm}_SNAPSHOT_POLICY={policy!r}: must be BLOCK or LEDGER")
+    max_age = r.typed(f"{firm}_SNAPSHOT_MAX_AGE_SECONDS", _AGE, "a number of seconds between 1 and 3600")
+    if max_age is not None:
+        firm_fields["snapshot_max_age_seconds"] = max_age
     dry_run_var = f"{firm}_DRY_RUN"
     has_override = r.raw(dry_run_var) is not None
     start, zone = _read_trading_day(r, firm)

@@ -9,6 +9,7 @@ from database.migrate import upgrade_to_head
 from database.repository import (
     DuplicateIdempotencyKeyError,
     ExecutionRepository,
+    PositionLimitError,
     PositionNotFoundError,
     PositionRecord,
     RepositoryError,
@@ -19,6 +20,7 @@ from database.repository import (
 __all__ = [
     "DuplicateIdempotencyKeyError",
     "ExecutionRepository",
+    "PositionLimitError",
     "PositionNotFoundError",
     "PositionRecord",
     "RepositoryError",

@@ -2,7 +2,7 @@
 
 Alembic is configured here rather than through ``alembic.ini`` so the service migrates itself
 from any working directory, with the engine it already has. The root ``alembic.ini`` exists only
-for operators who want ``alembic upgrade head`` / ``alembic current`` by hand; both routes run the
+for operators who want ``alembic upgrade heads`` / ``alembic current`` by hand; both routes run the
 same ``database/migrations/env.py``.
 """
 from __future__ import annotations

@@ -71,6 +71,20 @@ class DuplicateIdempotencyKeyError(RepositoryError):
         self.existing_task_id = existing_task_id
 
 
+class PositionLimitError(RepositoryError):
+    """Reserving would take the firm past its max_position_size (another entry got there first)."""
+
+    def __init__(self, firm_code: str, open_contracts: int, requested: int, limit: int) -> None:
+        super().__init__(
+            f"{firm_code}: {open_contracts} contract(s) already open + {requested} requested "
+            f"exceeds max_position_size {limit}"
+        )
+        self.firm_code = firm_code
+        self.open_contracts = open_contracts
+        self.requested = requested
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class PositionRecord:
     """What one trade opened at one firm/program, and how much of it is still open."""
@@ -222,6 +236,74 @@ def _insert_ignoring_conflicts(
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=columns)
     raise NotImplementedError(f"unsupported database backend: {dialect}")
+
+
+def _open_contracts(connection: Connection, firm_code: str) -> int:
+    total = connection.execute(
+        select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
+        .where(trade_positions.c.firm_code == firm_code)
+        .where(trade_positions.c.status == POSITION_OPEN)
+    ).scalar_one()
+    return int(total)
+
+
+def reduce_position_locked(connection: Connection, position_id: int, contracts: int) -> int:
+    """``reduce_position`` inside the caller's transaction (the ledger records the realized
+    P&L in the same transaction, so a close is never committed without its P&L row)."""
+    row = connection.execute(
+        select(trade_positions.c.status, trade_positions.c.contracts_open)
+        .where(trade_positions.c.id == position_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise PositionNotFoundError(position_id)
+    if row.status != POSITION_OPEN or row.contracts_open <= 0:
+        return 0
+    reduced = min(contracts, row.contracts_open)
+    remaining = row.contracts_open - reduced
+    connection.execute(
+        update(trade_positions)
+        .where(trade_positions.c.id == position_id)
+        .values(
+            contracts_open=trade_positions.c.contracts_open - reduced,
+            status=POSITION_CLOSED if remaining == 0 else POSITION_OPEN,
+            updated_at=func.now(),
+        )
+    )
+    return reduced
+
+
+def restore_position_in(connection: Connection, position_id: int, contracts: int) -> None:
+    """``restore_position`` inside the caller's transaction."""
+    connection.execute(
+        update(trade_positions)
+        .where(trade_positions.c.id == position_id)
+        .where(trade_positions.c.status.in_((POSITION_OPEN, POSITION_CLOSED)))
+        .where(trade_positions.c.contracts_open + contracts <= trade_positions.c.contracts_opened)
+        .values(
+            contracts_open=trade_positions.c.contracts_open + contracts,
+            status=POSITION_OPEN,
+            updated_at=func.now(),
+        )
+    )
+
+
+# Namespace of the per-firm position advisory locks (ASCII "posl"); the second key is the firm.
+POSITION_LOCK_NAMESPACE = 0x706F736C
+
+
+def lock_firm_positions(connection: Connection, firm_code: str) -> None:
+    """Serialise "read open contracts -> reserve" per firm across processes and instances.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the firm (released at commit or
+    rollback, so a crash cannot leave it held). SQLite: our transactions begin IMMEDIATE,
+    which already serialises writers, so nothing is needed.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:firm))"),
+            {"ns": POSITION_LOCK_NAMESPACE, "firm": firm_code},
+        )
 
 
 class ExecutionRepository:
@@ -377,12 +459,17 @@ class ExecutionRepository:
         task_id: int | None,
         client_order_id: str | None,
         dry_run: bool,
+        firm_position_limit: int | None = None,
     ) -> PositionRecord | None:
         """Claim the right to open ``trade_id`` at ``firm_code``/``program_id``; None if taken.
 
         Call this *before* sending the order: the unique key (trade_id, firm_code, program_id)
         makes exactly one worker win, so a repeated or concurrent signal never sends a second
         order. If the order then fails, ``release_position`` records that nothing is open.
+
+        With ``firm_position_limit`` the firm's open contracts are re-counted under a per-firm
+        lock in the same transaction, and ``PositionLimitError`` is raised if this reservation
+        would exceed it: two simultaneous entries can never both pass a limit only one fits.
         """
         if side not in POSITION_SIDES:
             raise ValueError(f"side must be one of {POSITION_SIDES}, got {side!r}")
@@ -403,6 +490,11 @@ class ExecutionRepository:
             "opened_task_id": task_id,
         }
         with self._engine.begin() as connection:
+            if firm_position_limit is not None:
+                lock_firm_positions(connection, firm_code)
+                open_now = _open_contracts(connection, firm_code)
+                if open_now + contracts > firm_position_limit:
+                    raise PositionLimitError(firm_code, open_now, contracts, firm_position_limit)
             statement = _insert_ignoring_conflicts(
                 connection, trade_positions, "trade_id", "firm_code", "program_id"
             )
@@ -459,54 +551,19 @@ class ExecutionRepository:
         """
         _positive_int(contracts, "contracts")
         with self._engine.begin() as connection:
-            row = connection.execute(
-                select(trade_positions.c.status, trade_positions.c.contracts_open)
-                .where(trade_positions.c.id == position_id)
-                .with_for_update()
-            ).first()
-            if row is None:
-                raise PositionNotFoundError(position_id)
-            if row.status != POSITION_OPEN or row.contracts_open <= 0:
-                return 0
-            reduced = min(contracts, row.contracts_open)
-            remaining = row.contracts_open - reduced
-            connection.execute(
-                update(trade_positions)
-                .where(trade_positions.c.id == position_id)
-                .values(
-                    contracts_open=trade_positions.c.contracts_open - reduced,
-                    status=POSITION_CLOSED if remaining == 0 else POSITION_OPEN,
-                    updated_at=func.now(),
-                )
-            )
-        return reduced
+            return reduce_position_locked(connection, position_id, contracts)
 
     def restore_position(self, position_id: int, contracts: int) -> None:
         """Give back contracts an exit claimed but the firm did not close (its order FAILED),
         so the position stays visible as open and a later exit can close it."""
         _positive_int(contracts, "contracts")
         with self._engine.begin() as connection:
-            connection.execute(
-                update(trade_positions)
-                .where(trade_positions.c.id == position_id)
-                .where(trade_positions.c.status.in_((POSITION_OPEN, POSITION_CLOSED)))
-                .where(trade_positions.c.contracts_open + contracts <= trade_positions.c.contracts_opened)
-                .values(
-                    contracts_open=trade_positions.c.contracts_open + contracts,
-                    status=POSITION_OPEN,
-                    updated_at=func.now(),
-                )
-            )
+            restore_position_in(connection, position_id, contracts)
 
     def open_contracts_for_firm(self, firm_code: str) -> int:
         """Contracts currently open at a firm (all programs), for its max_position_size cap."""
         with self._engine.begin() as connection:
-            total = connection.execute(
-                select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
-                .where(trade_positions.c.firm_code == firm_code)
-                .where(trade_positions.c.status == POSITION_OPEN)
-            ).scalar_one()
-        return int(total)
+            return _open_contracts(connection, firm_code)
 
     @staticmethod
     def _position_exists(connection: Connection, position_id: int) -> bool:

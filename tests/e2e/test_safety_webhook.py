@@ -256,10 +256,16 @@ def test_velocity_counts_programs_of_the_same_signal(make_app):
     assert reasons == {("FTMO", 1): "GLOBAL_DRY_RUN_ENABLED", ("FTMO", 2): "MAX_ORDERS_PER_MINUTE"}
 
 
+# Small price moves, so the account ledger's daily-loss rules (issue 5) stay far from their limits
+# and only the streak rule can block.
+EXIT_PRICES = {"EXIT_STOP_LOSS": 16499.0, "EXIT_SL": 16499.0, "EXIT_TAKE_PROFIT": 16501.0, "EXIT_BREAK_EVEN": 16500.0}
+
+
 def _trade(client, n: int, exit_event: str) -> None:
     trade = f"STREAK_{n}"
     assert post(client, dict(GUIDE_PAYLOAD, trade_id=trade)).status_code == 200
-    assert post(client, {"event_type": exit_event, "trade_id": trade}).status_code == 200
+    exit_ = {"event_type": exit_event, "trade_id": trade, "exit_price": EXIT_PRICES[exit_event]}
+    assert post(client, exit_).status_code == 200
 
 
 def test_losing_streak_pauses_entries_for_the_program(make_app):

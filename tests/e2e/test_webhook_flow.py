@@ -203,3 +203,13 @@ def test_cli_check_config_and_init_db(app):
     assert "FTMO  mode=DRY-RUN (EXECUTION_DRY_RUN)" in out and "FTMO_1_ACCOUNT_SIZE" in out
     assert re.search(r"\n  NQ\s+20\s+exchange spec\n", out)
     assert "up to date" in runner.invoke(args=["init-db"]).output
+
+
+def test_entry_types_not_configured_to_open_are_recorded_only(make_app):
+    app = make_app(ENTRY_EVENT_TYPES="ENTRY")
+    client = app.test_client()
+    created = post(client, GUIDE_PAYLOAD).get_json()
+    assert created["connector_results"] == [] and created["program_sizing"] == []
+    assert "does not open trades" in created["details"]
+    confirmed = post(client, dict(GUIDE_PAYLOAD, event_type="ENTRY")).get_json()
+    assert [r["details"]["contracts"] for r in confirmed["connector_results"]] == [2, 3]

@@ -9,6 +9,12 @@ import pytest
 from config import ConfigError, parse_settings, set_settings
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
+from tests.guide_queries import (
+    GUIDE_LATEST_LOG,
+    GUIDE_LATEST_TASK,
+    GUIDE_RECENT_EXECUTION_SUMMARY,
+    GUIDE_TASKS_BY_STATUS,
+)
 
 
 def test_guide_integration_example_with_a_standalone_router(tmp_path):
@@ -75,46 +81,6 @@ def test_create_app_refuses_invalid_configuration(tmp_path, capsys):
     assert "live orders for FTMO are not available" in err
 
 
-GUIDE_QUERIES = {
-    "latest task": "SELECT * FROM execution_tasks ORDER BY created_at DESC LIMIT 1;",
-    "check execution logs": """
-SELECT 
-    el.trade_id,
-    el.event_type,
-    el.response_body->>'dry_run' as dry_run,
-    el.response_body->'risk_checks' as risk_checks,
-    el.response_body->'program_sizing' as program_sizing,
-    el.response_body->'account_breaches' as account_breaches,
-    el.response_body->'connector_results' as connector_results
-FROM execution_logs el
-ORDER BY el.created_at DESC
-LIMIT 1;""",
-    "tasks by status": """
-SELECT 
-    status,
-    COUNT(*) as count
-FROM execution_tasks
-WHERE created_at > NOW() - INTERVAL '24 hours'
-GROUP BY status;""",
-    "recent execution summary": """
-SELECT 
-    et.id,
-    et.trade_id,
-    et.event_type,
-    et.status,
-    el.response_body->>'dry_run' as dry_run,
-    jsonb_array_length(el.response_body->'risk_checks') as risk_checks_count,
-    jsonb_array_length(el.response_body->'program_sizing') as sizing_count,
-    jsonb_array_length(el.response_body->'account_breaches') as breach_checks_count,
-    jsonb_array_length(el.response_body->'connector_results') as connector_count,
-    et.created_at
-FROM execution_tasks et
-LEFT JOIN execution_logs el ON et.id = el.task_id
-ORDER BY et.created_at DESC
-LIMIT 10;""",
-}
-
-
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_guides_psql_queries_show_the_signal_just_routed(client, backend):
     assert client.post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD).status_code == 200
@@ -125,10 +91,10 @@ def test_guides_psql_queries_show_the_signal_just_routed(client, backend):
         assert out.returncode == 0, out.stderr
         return out.stdout
 
-    assert GUIDE_PAYLOAD["trade_id"] in psql(GUIDE_QUERIES["latest task"])
-    logs = psql(GUIDE_QUERIES["check execution logs"]).splitlines()[1].split("|")
+    assert GUIDE_PAYLOAD["trade_id"] in psql(GUIDE_LATEST_TASK)
+    logs = psql(GUIDE_LATEST_LOG).splitlines()[1].split("|")
     assert logs[0] == GUIDE_PAYLOAD["trade_id"] and logs[2] == "true"
     assert json.loads(logs[6])[0]["reason"] == "GLOBAL_DRY_RUN_ENABLED"
-    assert "COMPLETED|1" in psql(GUIDE_QUERIES["tasks by status"])
-    summary = psql(GUIDE_QUERIES["recent execution summary"]).splitlines()[1].split("|")
+    assert "COMPLETED|1" in psql(GUIDE_TASKS_BY_STATUS)
+    summary = psql(GUIDE_RECENT_EXECUTION_SUMMARY).splitlines()[1].split("|")
     assert summary[1:9] == [GUIDE_PAYLOAD["trade_id"], "SIGNAL_CREATED", "COMPLETED", "true", "2", "2", "2", "2"]

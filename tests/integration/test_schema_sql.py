@@ -23,15 +23,21 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 import db_fixtures
+from alembic.script import ScriptDirectory
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
+from database.migrate import alembic_config
 from database.tables import APP_TABLES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Every feature branch's newest revision (several issues each add one on top of 0001).
+HEADS = sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
 SCHEMA_FILES = [
     REPO_ROOT / "database" / "execution_tasks_schema.sql",
     REPO_ROOT / "database" / "execution_logs_schema.sql",
     REPO_ROOT / "database" / "trade_positions_schema.sql",
     REPO_ROOT / "database" / "trading_state_schema.sql",
+    REPO_ROOT / "database" / "account_events_schema.sql",
 ]
 
 # The deployment guide's original tables ("DATABASE SCHEMA"), verbatim: what an operator who
@@ -234,19 +240,7 @@ def describe(engine: Engine, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def alembic_versions(engine: Engine) -> list[str]:
     with engine.connect() as connection:
-        return sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
-
-
-def _heads() -> list[str]:
-    """Every head revision: each feature adds its own branch off 0001."""
-    from alembic.script import ScriptDirectory
-
-    from database.migrate import alembic_config
-
-    return sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
-
-
-HEADS = _heads()
+        return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def task_status(engine: Engine, task_id: int) -> str | None:
@@ -425,7 +419,7 @@ def test_upgrade_adopts_a_database_created_from_the_sql_files(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == HEADS
+    assert sorted(alembic_versions(engine)) == HEADS
     assert describe(pg_engine, schema) == describe(pg_engine, migrated_schema)
     log = ExecutionRepository(engine).get_log_for_task(task_id)
     assert log is not None and log["response_body"] == RESULT
@@ -453,7 +447,7 @@ def test_upgrade_adopts_the_guides_original_tables(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == HEADS
+    assert sorted(alembic_versions(engine)) == HEADS
     assert describe(pg_engine, schema) == describe(pg_engine, migrated_schema)
     repo = ExecutionRepository(engine)
     old = repo.get_task(1)
@@ -503,7 +497,7 @@ def test_upgrade_twice_is_a_no_op(
 
     upgrade_to_head(engine)
 
-    assert alembic_versions(engine) == HEADS
+    assert sorted(alembic_versions(engine)) == HEADS
     assert describe(pg_engine, schema) == before
     assert task_status(engine, task_id) == "COMPLETED"
 
@@ -514,7 +508,7 @@ def test_upgrade_twice_is_a_no_op_on_sqlite(tmp_path: Path) -> None:
         upgrade_to_head(engine)
         task_id = record_guide_example(engine)
         upgrade_to_head(engine)
-        assert alembic_versions(engine) == HEADS
+        assert sorted(alembic_versions(engine)) == HEADS
         assert task_status(engine, task_id) == "COMPLETED"
     finally:
         engine.dispose()
@@ -547,7 +541,7 @@ def test_concurrent_upgrades_on_an_empty_database_all_succeed(scratch_database: 
     assert errors == []
     engine = create_db_engine(scratch_database)
     try:
-        assert alembic_versions(engine) == HEADS
+        assert sorted(alembic_versions(engine)) == HEADS
         assert ExecutionRepository(engine).ping()
         record_guide_example(engine)
     finally:
@@ -587,7 +581,7 @@ def test_concurrent_upgrades_from_several_processes_all_succeed(scratch_database
     assert failures == []
     engine = create_db_engine(scratch_database)
     try:
-        assert alembic_versions(engine) == HEADS
+        assert sorted(alembic_versions(engine)) == HEADS
     finally:
         engine.dispose()
 
@@ -595,7 +589,8 @@ def test_concurrent_upgrades_from_several_processes_all_succeed(scratch_database
 def test_alembic_command_line_uses_database_url(
     scratch_schema: Callable[[], tuple[str, Engine]], tmp_path: Path
 ) -> None:
-    """``DATABASE_URL=postgres://... alembic -c alembic.ini upgrade head`` from any directory."""
+    """``DATABASE_URL=postgres://... alembic -c alembic.ini upgrade heads`` from any directory
+    (``heads``: each feature adds its own branch off 0001)."""
     schema, engine = scratch_schema()
     url = make_url(db_fixtures.postgres_url_for(search_path=schema))
     env = dict(os.environ)
@@ -603,7 +598,7 @@ def test_alembic_command_line_uses_database_url(
         "postgresql+psycopg2://", "postgres://", 1
     )
     completed = subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / "alembic.ini"), "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / "alembic.ini"), "upgrade", "heads"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -612,4 +607,4 @@ def test_alembic_command_line_uses_database_url(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert alembic_versions(engine) == HEADS
+    assert sorted(alembic_versions(engine)) == HEADS

@@ -1,0 +1,205 @@
+"""The account ledger engine: plain data and `now` in, a frozen AccountState out.
+
+Why recomputed from events instead of kept as running totals: every figure the breach and risk
+checks act on (day P&L, total P&L, drawdown) must be explainable from rows an operator can read
+(`account_events`), and a corrected starting balance or a late adjustment must give the same
+answer as if it had been there from the start. Money is Decimal throughout.
+
+P&L of a closed position = (exit - entry) x contracts x point_value, negated for SHORT.
+
+Drawdown modes (per program, `{FIRM}_{ID}_DRAWDOWN_MODE`):
+- STATIC: measured from the starting balance (equity - start, never above 0);
+- TRAILING: measured from the equity high-water mark (equity - HWM);
+- TRAILING_UNTIL_START: trails like TRAILING until the floor (HWM - max_drawdown) reaches the
+  starting balance, then the floor stays at the starting balance (the common "trailing stops at
+  the initial balance" rule of Apex/Topstep-style evaluations). Reported drawdown is then
+  equity - (start + max_drawdown), so the breach engine fires exactly when equity <= floor.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any, Iterable
+
+from account_engine.trading_day import next_trading_day_start, trading_day_start
+
+STATIC = "STATIC"
+TRAILING = "TRAILING"
+TRAILING_UNTIL_START = "TRAILING_UNTIL_START"
+DRAWDOWN_MODES = (STATIC, TRAILING, TRAILING_UNTIL_START)
+
+CLOSE = "CLOSE"
+CLOSE_REVERSED = "CLOSE_REVERSED"
+ADJUSTMENT = "ADJUSTMENT"
+SET_BALANCE = "SET_BALANCE"
+NEW_DAY = "NEW_DAY"
+_PL_KINDS = (CLOSE, CLOSE_REVERSED, ADJUSTMENT)
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One ledger event as the engine needs it (the repository row minus bookkeeping)."""
+
+    kind: str
+    amount: Decimal | None
+    occurred_at: datetime
+    simulated: bool = False
+    trade_id: str | None = None
+
+
+def realized_pl(side: str, entry_price: Decimal, exit_price: Decimal, contracts: int, point_value: Decimal) -> Decimal:
+    """(exit - entry) x contracts x point_value, sign by side (LONG gains when price rises)."""
+    if side not in ("LONG", "SHORT"):
+        raise ValueError(f"side must be LONG or SHORT, got {side!r}")
+    move = Decimal(exit_price) - Decimal(entry_price)
+    pl = move * Decimal(contracts) * Decimal(point_value)
+    return pl if side == "LONG" else -pl
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """An account's figures at `as_of`; P&L negative = loss, drawdown <= 0."""
+
+    firm_code: str
+    program_id: int
+    as_of: datetime
+    trading_day_start: datetime
+    next_trading_day_start: datetime
+    starting_balance: Decimal
+    starting_balance_source: str
+    realized_pl: Decimal
+    adjustments: Decimal
+    open_pl: Decimal
+    balance: Decimal
+    equity: Decimal
+    day_pl: Decimal
+    total_pl: Decimal
+    high_water_mark: Decimal
+    drawdown: Decimal
+    drawdown_mode: str
+    drawdown_floor: Decimal | None
+    trailing_locked: bool
+    open_contracts: int
+    closed_trades: int
+    unknown_pl_closes: int
+    simulated: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def metrics(self) -> dict[str, Any]:
+        """What `evaluate_account_breach` / `evaluate_risk` read (Decimal, compared exactly)."""
+        return {
+            "day_pl": self.day_pl,
+            "total_pl": self.total_pl,
+            "drawdown": self.drawdown,
+            "open_contracts": self.open_contracts,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly: money as floats (display), instants as ISO-8601 UTC."""
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, Decimal):
+                out[key] = float(value)
+            elif isinstance(value, datetime):
+                out[key] = value.isoformat()
+            elif isinstance(value, tuple):
+                out[key] = list(value)
+            else:
+                out[key] = value
+        return out
+
+
+def compute_account_state(
+    *,
+    firm_code: str,
+    program_id: int,
+    account_size: Decimal,
+    entries: Iterable[LedgerEntry],
+    open_contracts: int,
+    now: datetime,
+    day_start: time,
+    day_timezone: str,
+    drawdown_mode: str = TRAILING,
+    max_drawdown: Decimal | None = None,
+    open_pl: Decimal | None = None,
+    equity: Decimal | None = None,
+) -> AccountState:
+    """Fold the ledger up to `now` into an AccountState.
+
+    `open_pl`/`equity` come from a live account snapshot when one is used; without them open
+    positions are valued at entry (0 open P&L): the ledger has no market data.
+    Events after `now` are ignored, so a state can be recomputed for any past instant.
+    """
+    if drawdown_mode not in DRAWDOWN_MODES:
+        raise ValueError(f"drawdown_mode must be one of {DRAWDOWN_MODES}, got {drawdown_mode!r}")
+    day_begin = trading_day_start(now, day_start, day_timezone)
+    day_next = next_trading_day_start(now, day_start, day_timezone)
+    ordered = sorted((e for e in entries if e.occurred_at <= now), key=lambda e: e.occurred_at)
+    notes: list[str] = []
+
+    start, start_source = Decimal(account_size), "ACCOUNT_SIZE"
+    for entry in ordered:
+        if entry.kind == SET_BALANCE and entry.amount is not None:
+            start, start_source = Decimal(entry.amount), "SET_BALANCE"
+        elif entry.kind == NEW_DAY and entry.occurred_at > day_begin:
+            day_begin = entry.occurred_at  # the operator started a new day after the firm's boundary
+
+    # An operator adjustment naming a trade settles that trade's unknown close(s).
+    settled = {e.trade_id for e in ordered if e.kind == ADJUSTMENT and e.trade_id}
+    realized = adjustments = day_pl = ZERO
+    closed = unknown = 0
+    simulated = False
+    running = start
+    hwm = start
+    for entry in ordered:
+        if entry.kind not in _PL_KINDS:
+            continue
+        if entry.amount is None:
+            unknown += 0 if entry.trade_id in settled else 1
+            continue
+        amount = Decimal(entry.amount)
+        if entry.kind == ADJUSTMENT:
+            adjustments += amount
+        else:
+            realized += amount
+            closed += 1 if entry.kind == CLOSE else -1
+        simulated = simulated or entry.simulated
+        if entry.occurred_at >= day_begin:
+            day_pl += amount
+        running += amount
+        hwm = max(hwm, running)
+    if unknown:
+        notes.append(f"{unknown} close(s) have unknown P&L (no exit price); record each with an adjustment naming its trade.")
+
+    balance = start + realized + adjustments
+    current_open_pl = Decimal(open_pl) if open_pl is not None else ZERO
+    current_equity = Decimal(equity) if equity is not None else balance + current_open_pl
+    day_pl += current_open_pl  # open positions' P&L counts toward today (firms measure equity)
+    hwm = max(hwm, current_equity)
+    total_pl = current_equity - start
+
+    floor: Decimal | None = None
+    locked = False
+    if drawdown_mode == STATIC:
+        reference = start
+    elif drawdown_mode == TRAILING_UNTIL_START and max_drawdown is not None and hwm - max_drawdown >= start:
+        reference, locked = start + max_drawdown, True
+    else:
+        reference = hwm
+    drawdown = min(ZERO, current_equity - reference)
+    if max_drawdown is not None:
+        floor = reference - max_drawdown
+
+    return AccountState(
+        firm_code=firm_code, program_id=program_id, as_of=now,
+        trading_day_start=day_begin, next_trading_day_start=day_next,
+        starting_balance=start, starting_balance_source=start_source,
+        realized_pl=realized, adjustments=adjustments, open_pl=current_open_pl,
+        balance=balance, equity=current_equity, day_pl=day_pl, total_pl=total_pl,
+        high_water_mark=hwm, drawdown=drawdown, drawdown_mode=drawdown_mode,
+        drawdown_floor=floor, trailing_locked=locked, open_contracts=open_contracts,
+        closed_trades=closed, unknown_pl_closes=unknown, simulated=simulated, notes=tuple(notes),
+    )

@@ -1,0 +1,57 @@
+"""The seam between live broker connectors and the account state: account snapshots.
+
+In live mode a fresh snapshot from the firm (balance, equity, open P&L) takes precedence over
+the ledger, because the firm's own numbers are what it breaches accounts on. The connectors
+that fetch them are written separately (issue 4); they plug in by subclassing
+`SnapshotProvider`. A snapshot that is older than `{FIRM}_SNAPSHOT_MAX_AGE_SECONDS` or that
+could not be fetched is handled by `{FIRM}_SNAPSHOT_POLICY`: BLOCK entries, or fall back to
+the LEDGER; either way the result says which source was used and why.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+SOURCE_LEDGER = "LEDGER"
+SOURCE_SNAPSHOT = "SNAPSHOT"
+SOURCE_LEDGER_FALLBACK = "LEDGER_FALLBACK"
+SOURCE_BLOCKED = "BLOCKED"
+
+POLICY_BLOCK = "BLOCK"
+POLICY_LEDGER = "LEDGER"
+SNAPSHOT_POLICIES = (POLICY_BLOCK, POLICY_LEDGER)
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """The firm's view of one account at `taken_at` (timezone-aware)."""
+
+    balance: Decimal
+    equity: Decimal
+    open_pl: Decimal
+    taken_at: datetime
+
+
+class SnapshotProvider(ABC):
+    """Fetches the live snapshot of one account; raise on any failure (it is reported)."""
+
+    @abstractmethod
+    def fetch(self, firm_code: str, program_id: int) -> AccountSnapshot:
+        """The current snapshot; raising means "failed" (timeout, HTTP error, bad data)."""
+
+
+def snapshot_problem(snapshot: AccountSnapshot, now: datetime, max_age_seconds: int) -> str | None:
+    """Why a snapshot must not be used (stale, from the future, not aware), or None."""
+    if snapshot.taken_at.tzinfo is None:
+        return "snapshot time has no time zone"
+    age = (now - snapshot.taken_at).total_seconds()
+    if age > max_age_seconds:
+        return f"snapshot is stale ({age:.0f}s old, limit {max_age_seconds}s)"
+    if age < -5:
+        return "snapshot time is in the future"
+    for name in ("balance", "equity", "open_pl"):
+        if not Decimal(getattr(snapshot, name)).is_finite():
+            return f"snapshot {name} is not a finite number"
+    return None

@@ -1,0 +1,99 @@
+"""max_position_size holds under parallel entries for one account (PostgreSQL, separate engines).
+
+Each thread has its own engine (its own connection pool), like separate gunicorn workers or
+instances; only the database can serialise them.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import text
+
+from config import parse_settings
+from database import ExecutionRepository, PositionLimitError, create_db_engine
+from database.repository import lock_firm_positions
+from execution_router import ExecutionRouter
+from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
+from tests.db_fixtures import postgres_test_url
+
+WORKERS = 8
+
+
+def _reserve(barrier: threading.Barrier, index: int, limit: int) -> str:
+    engine = create_db_engine(postgres_test_url())
+    try:
+        repo = ExecutionRepository(engine)
+        barrier.wait(timeout=30)
+        try:
+            position = repo.open_position(
+                trade_id=f"T{index}", firm_code="FTMO", program_id=1, symbol="NQ", side="LONG", contracts=2,
+                entry_price="16500", stop_price="16475", task_id=None, client_order_id=None, dry_run=True,
+                firm_position_limit=limit,
+            )
+        except PositionLimitError:
+            return "LIMIT"
+        return "RESERVED" if position is not None else "DUPLICATE"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_parallel_reservations_never_exceed_the_firm_limit(clean_pg, round_):
+    barrier = threading.Barrier(WORKERS)
+    with ThreadPoolExecutor(WORKERS) as pool:
+        outcomes = list(pool.map(lambda i: _reserve(barrier, i, 5), range(WORKERS)))
+    assert outcomes.count("RESERVED") == 2 and outcomes.count("LIMIT") == WORKERS - 2
+    assert ExecutionRepository(clean_pg).open_contracts_for_firm("FTMO") == 4
+
+
+def test_reservation_waits_for_the_firm_lock(clean_pg):
+    """Deterministic: while another transaction holds FTMO's lock, a reservation cannot proceed."""
+    done = threading.Event()
+
+    def reserve() -> None:
+        _reserve(threading.Barrier(1), 99, 10)
+        done.set()
+
+    with clean_pg.connect() as holder:
+        with holder.begin():
+            lock_firm_positions(holder, "FTMO")
+            worker = threading.Thread(target=reserve, daemon=True)
+            worker.start()
+            assert not done.wait(timeout=0.5), "reservation ran while the firm lock was held"
+        worker.join(timeout=30)
+    assert done.is_set()
+    # Another firm's lock is independent.
+    with clean_pg.connect() as holder, holder.begin():
+        lock_firm_positions(holder, "APEX")
+        assert _reserve(threading.Barrier(1), 100, 10) == "RESERVED"
+
+
+def test_parallel_webhook_entries_for_one_account_respect_max_position_size(clean_pg):
+    """Routers in parallel (own engines), each entry sized 2 contracts, FTMO_MAX_POSITION_SIZE=3."""
+    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_POSITION_SIZE="3", DATABASE_URL=PG_URL))
+    barrier = threading.Barrier(WORKERS)
+
+    def enter(index: int) -> dict:
+        engine = create_db_engine(PG_URL)
+        router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
+        try:
+            barrier.wait(timeout=30)
+            return router.route(dict(GUIDE_PAYLOAD, trade_id=f"20260310_1400000{index:02d}_BULLISH"))
+        finally:
+            router.close()
+            engine.dispose()
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        results = list(pool.map(enter, range(WORKERS)))
+    with clean_pg.begin() as conn:
+        total = conn.execute(text(
+            "SELECT COALESCE(SUM(contracts_open), 0) FROM trade_positions WHERE firm_code = 'FTMO' AND status = 'OPEN'")).scalar_one()
+    assert 2 <= total <= 3
+    reserved = [r for res in results for r in res["connector_results"] if r["reason"] == "GLOBAL_DRY_RUN_ENABLED"]
+    assert sum(r["details"]["contracts"] for r in reserved) == total
+    refused = [r for res in results for r in res["connector_results"] if r["reason"] == "POSITION_LIMIT_REACHED"]
+    rejected = [res for res in results if any(c["rule"] == "MAX_POSITION_SIZE" for c in res["risk_checks"])
+                or any(s["status"] != "APPROVED" for s in res["program_sizing"])]
+    assert len(reserved) + len(refused) + len(rejected) == WORKERS
