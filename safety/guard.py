@@ -42,6 +42,7 @@ class SafetyGuard:
         if fault:  # TEST-ONLY: TESTING_FAULT_SLEEP_AFTER_PROCESSING makes the task hang here
             log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING=%s: task %s hangs", fault, result.get("task_id"))
             time.sleep(fault)
+        result["trading_state"] = "UNKNOWN"  # stays so only if the read below fails (task then FAILS)
         result["trading_state"] = self.repository.get_trading_state().state
         result.setdefault("safety_checks", [])
 

@@ -35,7 +35,7 @@ _RESULT = {
         "event_type": {"type": "string"},
         "trade_id": {"type": "string"},
         "task_id": {"type": "integer"},
-        "trading_state": {"type": "string", "enum": ["ACTIVE", "REDUCING", "HALTED"]},
+        "trading_state": {"type": "string", "enum": ["ACTIVE", "REDUCING", "HALTED", "UNKNOWN"]},
         "risk_checks": {"type": "array", "items": {"type": "object"}},
         "program_sizing": {"type": "array", "items": {"type": "object"}},
         "account_breaches": {"type": "array", "items": {"type": "object"}},
