@@ -54,6 +54,7 @@ from database.ledger_repository import LedgerRepository
 from instruments import get_contract_spec
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
+from safety.guard import SafetyGuard
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class ExecutionRouter:
         self._accounts: AccountService | None = None
         self._dispatcher: Dispatcher | None = None
         self.reconcile_min_age: float | None = None  # None: connectors.reconcile.MIN_AGE_SECONDS
+        self._guard: SafetyGuard | None = None
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
 
     # ---- public API (the guide's names) -------------------------------------------------------
@@ -114,14 +116,30 @@ class ExecutionRouter:
             )
         return self._accounts
 
-    def route(self, payload: dict[str, Any] | Signal, raw_payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Dispatch any signal by its event type."""
+    @property
+    def guard(self) -> SafetyGuard:
+        """Trading state, limits and fault hooks (safety/guard.py), built on first use."""
+        if self._guard is None:
+            self._guard = SafetyGuard(self.repository.engine, self.settings)
+        return self._guard
+
+    def route(
+        self,
+        payload: dict[str, Any] | Signal,
+        raw_payload: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Dispatch any signal by its event type. A used idempotency key raises
+        DuplicateIdempotencyKeyError before anything is written (see safety/idempotency.py)."""
         signal = payload if isinstance(payload, Signal) else parse_signal(payload)
+        return self._handle_task(signal, raw_payload, self._processor(signal), idempotency_key)
+
+    def _processor(self, signal: Signal) -> Callable[[int, Signal, dict[str, Any]], None]:
         if signal.event_type in self.settings.entry_event_types:
-            return self._handle_task(signal, raw_payload, self._process_entry)
+            return self._process_entry
         if signal.event_type in EXIT_TYPES:
-            return self._handle_task(signal, raw_payload, self._process_exit)
-        return self._handle_task(signal, raw_payload, self._process_info)
+            return self._process_exit
+        return self._process_info
 
     def handle_entry_signal(self, payload: dict[str, Any] | Signal) -> dict[str, Any]:
         signal = payload if isinstance(payload, Signal) else parse_signal(payload)
@@ -160,14 +178,29 @@ class ExecutionRouter:
         signal: Signal,
         raw_payload: dict[str, Any] | None,
         process: Callable[[int, Signal, dict[str, Any]], None],
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
-        task_id = repo.create_task(signal.trade_id, signal.event_type, stored)
+        task_id = repo.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
         repo.set_task_status(task_id, "PROCESSING")
+        return self.run_task(task_id, signal, process)
+
+    def run_task(
+        self,
+        task_id: int,
+        signal: Signal,
+        process: Callable[[int, Signal, dict[str, Any]], None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Process an existing PROCESSING task and record its one result (also used by recovery)."""
+        repo = self.repository
         result = self._empty_result(task_id, signal)
+        result.update(extra or {})
         try:
-            process(task_id, signal, result)
+            self.guard.begin(result)
+            (process or self._processor(signal))(task_id, signal, result)
+            self.guard.annotate(result)
         except Exception as exc:  # the task must end FAILED with its error, never stay PROCESSING
             log.exception("task %s failed", task_id)
             result["error"] = f"{type(exc).__name__}: {exc}"
@@ -241,7 +274,8 @@ class ExecutionRouter:
                 client_order_id=client_order_id(task_id, firm_code, program_id, "ENTRY"),
             )
             orders.append(order)
-        result["connector_results"] = self._send_entries(orders, signal)
+        orders, blocked = self.guard.filter_entries(orders, result)
+        result["connector_results"] = blocked + self._send_entries(orders, signal)
         result["routed"] = any(r["status"] == SUCCESS for r in result["connector_results"])
         result["details"] = self._entry_details(firm_codes, allowed, result)
 
@@ -322,6 +356,9 @@ class ExecutionRouter:
                 continue
             if connector is None:
                 results.append(_skipped(order, "NO_CONNECTOR", f"{position.firm_code} is no longer routed; close it by hand."))
+                continue
+            if (blocked := self.guard.exit_block(order, result)) is not None:
+                results.append(blocked)
                 continue
             exit_price, price_source = _exit_price(signal, position)
             point_value = self._point_value(position.symbol)

@@ -18,7 +18,8 @@ from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from execution_router import ExecutionRouter
 from version import __version__
-from web import account_admin, health, webhook
+from web import account_admin, admin_trading_state, health, openapi, webhook
+from web.db_errors import register_db_error_handlers
 from web.errors import register_error_handlers
 
 log = logging.getLogger("web_server")
@@ -66,11 +67,36 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin_trading_state.bp)
+    app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     account_admin.init_app(app)
+    register_db_error_handlers(app)
     _register_cli(app)
+    _install_safety(app, settings, router)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
     return app
+
+
+def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> None:
+    """Trusted proxies, safety CLI, and crash recovery at start-up plus periodically (issue 6)."""
+    from safety.cli import register_safety_cli
+    from safety.recovery import RecoveryThread, recover_stuck_tasks
+
+    if settings.trusted_proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
+    register_safety_cli(app)
+    if settings.testing_fault_sleep_after_processing:
+        log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING is set: every task will hang. TEST-ONLY; unset it.")
+    recovered = recover_stuck_tasks(router, settings.stuck_task_seconds)
+    if recovered:
+        log.warning("recovered %d stuck task(s) at start-up: %s", len(recovered), recovered)
+    if settings.recovery_interval_seconds:
+        app.extensions["task_recovery"] = RecoveryThread(
+            router, settings.stuck_task_seconds, settings.recovery_interval_seconds
+        ).start()
 
 
 def _register_cli(app: Flask) -> None:

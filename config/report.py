@@ -21,6 +21,8 @@ def routing_table(settings: Settings) -> str:
         f"Global mode: {'DRY-RUN' if settings.dry_run else 'LIVE'} (EXECUTION_DRY_RUN)",
         f"Database: {'PostgreSQL (DATABASE_URL)' if settings.database_url else f'SQLite {settings.sqlite_path}'}",
         f"Webhook secret: {'set' if settings.webhook_secret else 'NOT SET'} (WEBHOOK_SECRET)",
+        f"Webhook sources: {', '.join(settings.webhook_allowed_networks) or 'any'} (WEBHOOK_ALLOWED_IPS); "
+        f"trusted proxies: {settings.trusted_proxy_count} (TRUSTED_PROXY_COUNT)",
         f"Entry event types: {', '.join(sorted(settings.entry_event_types))}",
         f"Routed firms: {', '.join(settings.route_to_firms) or 'none (ROUTE_TO_FIRMS is empty)'}",
     ]
@@ -31,17 +33,18 @@ def routing_table(settings: Settings) -> str:
             f"{code}  mode={'DRY-RUN' if firm.dry_run else 'LIVE'} ({firm.dry_run_source})  "
             f"trading day starts {firm.trading_day_start.strftime('%H:%M')} {firm.trading_day_timezone}"
         )
-        for rule in ("max_position_size", "max_daily_loss", "max_total_loss"):
+        for rule in ("max_position_size", "max_daily_loss", "max_total_loss", "max_orders_per_minute"):
             value = getattr(firm, rule)
-            lines.append(f"  {rule:<18} {_fmt(value):>12}  {src.get(f'{code}.{rule}', '(not set: disabled)')}")
-        lines.append(f"  {'snapshot_policy':<18} {firm.snapshot_policy:>12}  live snapshot stale after "
+            lines.append(f"  {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{rule}', '(not set: disabled)')}")
+        lines.append(f"  {'snapshot_policy':<22} {firm.snapshot_policy:>12}  live snapshot stale after "
                      f"{firm.snapshot_max_age_seconds}s ({code}_SNAPSHOT_POLICY / _SNAPSHOT_MAX_AGE_SECONDS)")
         for pid, program in firm.programs.items():
             lines.append(f"  program {pid}")
-            for rule in ("account_size", "risk_per_trade", "max_contracts", "max_daily_loss", "max_total_loss", "max_drawdown"):
+            for rule in ("account_size", "risk_per_trade", "max_contracts", "max_daily_loss", "max_total_loss", "max_drawdown",
+                         "max_consecutive_losses"):
                 value = getattr(program, rule)
-                lines.append(f"    {rule:<16} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
-            lines.append(f"    {'drawdown_mode':<16} {program.drawdown_mode:>12}  "
+                lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
+            lines.append(f"    {'drawdown_mode':<22} {program.drawdown_mode:>12}  "
                          f"{src.get(f'{code}.{pid}.drawdown_mode', '(default)')}")
     lines.append("")
     lines.append("Point values ($ per 1.00 point):")

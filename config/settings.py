@@ -60,6 +60,8 @@ class ProgramSettings(_Frozen):
     max_daily_loss: Decimal | None = None
     max_total_loss: Decimal | None = None
     max_drawdown: Decimal | None = None
+    max_consecutive_losses: int | None = None
+    """Streak limit (safety/limits.py): entries pause until the next trading day once reached."""
     drawdown_mode: str = "TRAILING"
     """STATIC | TRAILING | TRAILING_UNTIL_START (`{FIRM}_{ID}_DRAWDOWN_MODE`, see account_engine.ledger)."""
 
@@ -73,6 +75,8 @@ class FirmSettings(_Frozen):
     max_position_size: int | None = None
     max_daily_loss: Decimal | None = None
     max_total_loss: Decimal | None = None
+    max_orders_per_minute: int | None = None
+    """Velocity limit on entry orders (safety/limits.py); None = off."""
     dry_run: bool = True
     dry_run_source: str = "EXECUTION_DRY_RUN"
     trading_day_start: time
@@ -98,6 +102,14 @@ class Settings(_Frozen):
     webhook_secret: SecretStr | None = None
     admin_token: SecretStr | None = None
     max_body_bytes: int = 65_536
+    webhook_allowed_networks: tuple[str, ...] = ()
+    """WEBHOOK_ALLOWED_IPS expanded (presets resolved) to CIDR strings; empty = any source."""
+    trusted_proxy_count: int = 0
+    """TRUSTED_PROXY_COUNT: how many proxies' X-Forwarded-For entries to trust (0 = none)."""
+    stuck_task_seconds: int = 120
+    recovery_interval_seconds: int = 60
+    testing_fault_sleep_after_processing: float | None = None
+    """TEST-ONLY (TESTING_FAULT_SLEEP_AFTER_PROCESSING): hang a task after PROCESSING."""
     log_level: str = "INFO"
     sources: dict[str, str] = Field(default_factory=dict)
     """Which variable each effective rule came from, for `check-config`."""
@@ -156,6 +168,38 @@ _FRACTION = TypeAdapter(RiskFraction)
 _COUNT = TypeAdapter(NonNegativeInt)
 _AGE = TypeAdapter(Annotated[int, Field(ge=1, le=3600)])
 _BYTES = TypeAdapter(Annotated[int, Field(ge=1024, le=10_000_000)])
+_POS_COUNT = TypeAdapter(Annotated[int, Field(ge=1, le=100_000)])
+_PROXIES = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
+_SECONDS = TypeAdapter(Annotated[int, Field(ge=1, le=86_400)])
+_INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
+_FAULT_SLEEP = TypeAdapter(Annotated[float, Field(gt=0, le=600)])
+
+# TradingView's published webhook source addresses:
+# https://www.tradingview.com/support/solutions/43000529348/ (checked 2026-11)
+IP_PRESETS: dict[str, tuple[str, ...]] = {
+    "tradingview": ("52.89.214.238/32", "34.212.75.30/32", "54.218.53.128/32", "52.32.178.7/32"),
+    "localhost": ("127.0.0.0/8", "::1/128"),
+}
+
+
+def _read_allowed_networks(r: "_Reader") -> tuple[str, ...]:
+    """WEBHOOK_ALLOWED_IPS: addresses, CIDR ranges and preset names, comma-separated."""
+    import ipaddress
+
+    networks: list[str] = []
+    for item in r.csv("WEBHOOK_ALLOWED_IPS"):
+        preset = IP_PRESETS.get(item.lower())
+        if preset is not None:
+            networks.extend(preset)
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            r.problems.append(
+                f"WEBHOOK_ALLOWED_IPS: {item!r} is not an IP address, CIDR range or preset "
+                f"({', '.join(IP_PRESETS)})"
+            )
+    return tuple(dict.fromkeys(networks))
 
 
 def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> ProgramSettings:
@@ -168,6 +212,7 @@ def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> P
         ("MAX_DAILY_LOSS", _MONEY, "a positive dollar amount"),
         ("MAX_TOTAL_LOSS", _MONEY, "a positive dollar amount"),
         ("MAX_DRAWDOWN", _MONEY, "a positive dollar amount"),
+        ("MAX_CONSECUTIVE_LOSSES", _POS_COUNT, "a whole number of losing trades >= 1"),
     ]
     for suffix, adapter, what in specs:
         value = r.typed(prefix + suffix, adapter, what)
@@ -225,6 +270,7 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
         ("MAX_POSITION_SIZE", _COUNT, "a whole number of contracts >= 0"),
         ("MAX_DAILY_LOSS", _MONEY, "a positive dollar amount"),
         ("MAX_TOTAL_LOSS", _MONEY, "a positive dollar amount"),
+        ("MAX_ORDERS_PER_MINUTE", _POS_COUNT, "a whole number of orders >= 1"),
     ):
         value = r.typed(f"{firm}_{suffix}", adapter, what)
         if value is not None:
@@ -283,6 +329,10 @@ def _read_point_values(r: _Reader) -> dict[str, Decimal]:
     return overrides
 
 
+def _or_default(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
 def load_environment(env_file: str | None = ".env") -> dict[str, str]:
     """os.environ over the values of `env_file` (if it exists): the real environment wins."""
     merged: dict[str, str] = {}
@@ -320,6 +370,13 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         webhook_secret=SecretStr(r.raw("WEBHOOK_SECRET")) if r.raw("WEBHOOK_SECRET") else None,
         admin_token=SecretStr(r.raw("ADMIN_TOKEN")) if r.raw("ADMIN_TOKEN") else None,
         max_body_bytes=max_body or 65_536,
+        webhook_allowed_networks=_read_allowed_networks(r),
+        trusted_proxy_count=r.typed("TRUSTED_PROXY_COUNT", _PROXIES, "a whole number of proxies between 0 and 10") or 0,
+        stuck_task_seconds=r.typed("STUCK_TASK_SECONDS", _SECONDS, "a number of seconds between 1 and 86400") or 120,
+        recovery_interval_seconds=_or_default(
+            r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
+        testing_fault_sleep_after_processing=r.typed(
+            "TESTING_FAULT_SLEEP_AFTER_PROCESSING", _FAULT_SLEEP, "TEST-ONLY: seconds between 0 and 600"),
         log_level=(r.raw("LOG_LEVEL") or "INFO").upper(),
         sources=sources,
     )

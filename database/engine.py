@@ -58,14 +58,18 @@ def _create_postgres_engine(url: str) -> Engine:
     """PostgreSQL: a small pool per worker, checked before use, failing fast when unreachable.
 
     ``pool_pre_ping`` survives the hosted database restarting or dropping idle connections;
-    ``connect_timeout`` keeps a dead database from eating TradingView's 3 s answer budget.
+    ``connect_timeout`` (2 s, libpq's smallest effective value), ``pool_timeout`` and
+    ``tcp_user_timeout`` keep a dead or unreachable database from eating TradingView's 3 s
+    answer budget: the webhook answers 503 instead (web/db_errors.py). A refused connection
+    (database down, host up) fails in milliseconds.
     """
     return create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        connect_args={"connect_timeout": 3},
+        pool_timeout=2,
+        connect_args={"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 30, "tcp_user_timeout": 5000},
         json_serializer=_json_serializer,
     )
 

@@ -177,6 +177,16 @@ def _document(value: Mapping[str, Any], name: str) -> dict[str, Any]:
     return dict(value)
 
 
+def json_document_problem(value: Mapping[str, Any], name: str = "body") -> str | None:
+    """Why ``value`` cannot be stored as a JSON document on every backend, or None (lets the
+    webhook answer 400 for such input instead of failing when the task is written)."""
+    try:
+        _document(value, name)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def _check_json(value: Any, path: str) -> None:
     if value is None or isinstance(value, (bool, int)):
         return

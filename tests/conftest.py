@@ -7,7 +7,7 @@ import pytest
 
 from config import Settings, parse_settings, set_settings
 from database import upgrade_to_head
-from tests.db_fixtures import connect_postgres_or_fail, postgres_test_url, truncate_app_tables
+from tests.db_fixtures import connect_postgres_or_fail, postgres_test_url, prepare_postgres, truncate_app_tables
 
 PG_URL = postgres_test_url()
 
@@ -47,8 +47,18 @@ GUIDE_PAYLOAD = {
     "symbol": "NQ",
 }
 
+_pg_rebuilt = False
+
+
 def reset_pg() -> None:
-    """Migrate the PostgreSQL test database and empty the app's tables; fail loudly if unreachable."""
+    """Empty the app's tables in the PostgreSQL test database; fail loudly if it is unreachable.
+
+    The first call of a session drops and re-migrates the schema, so whatever an earlier run
+    (or an older migration history) left in the database cannot leak into this one."""
+    global _pg_rebuilt
+    if not _pg_rebuilt:
+        prepare_postgres(PG_URL).dispose()
+        _pg_rebuilt = True
     engine = connect_postgres_or_fail(PG_URL)
     upgrade_to_head(engine)
     truncate_app_tables(engine)
@@ -93,6 +103,8 @@ def make_app(make_settings):
 
     yield factory
     for app in apps:
+        if "task_recovery" in app.extensions:
+            app.extensions["task_recovery"].stop()
         app.extensions["execution_router"].close()
         app.extensions["db_engine"].dispose()
 

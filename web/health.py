@@ -12,11 +12,18 @@ bp = Blueprint("health", __name__)
 def health():
     router = current_app.extensions["execution_router"]
     db_ok = router.repository.ping()
+    state = None
+    if db_ok:
+        try:
+            state = router.guard.repository.get_trading_state().state
+        except Exception:  # the database went away between the two queries
+            db_ok = False
     body = {
         "status": "ok" if db_ok else "degraded",
         "database": "ok" if db_ok else "unreachable",
         "database_backend": router.repository.backend,
         "dry_run": router.dry_run,
+        "trading_state": state or "UNKNOWN",
         "firm_modes": {code: ("DRY_RUN" if c.dry_run else "LIVE") for code, c in router.connectors.items()},
         "version": __version__,
     }

@@ -8,11 +8,17 @@ PostgreSQL's JSONB would reject them after the task was half-written.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from database import DuplicateIdempotencyKeyError
+from database.repository import json_document_problem
+from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
+from safety.idempotency import IdempotencyKeyError, derive_key, wait_for_result
 from signals import SignalError, parse_signal
 from web.errors import error_response
 
@@ -20,6 +26,29 @@ bp = Blueprint("webhook", __name__)
 
 SECRET_FIELDS = ("secret", "passphrase")
 SECRET_HEADER = "X-Webhook-Secret"
+DUPLICATE_WAIT_SECONDS = 1.5
+"""How long a copy waits for the first copy's result before answering 409 (TradingView: 3 s)."""
+
+
+@lru_cache(maxsize=16)
+def _networks(cidrs: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(ipaddress.ip_network(c) for c in cidrs)
+
+
+def source_allowed() -> bool:
+    """WEBHOOK_ALLOWED_IPS check on the client address. ``request.remote_addr`` is the socket
+    peer unless TRUSTED_PROXY_COUNT installed ProxyFix, which then takes it from
+    X-Forwarded-For - a header anyone can forge, so it is only trusted when configured."""
+    cidrs = current_app.config["ROUTER_SETTINGS"].webhook_allowed_networks
+    if not cidrs:
+        return True
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").split("%")[0])
+    except ValueError:
+        return False
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    return any(address in net for net in _networks(cidrs))
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,6 +74,8 @@ def _authenticate(data: dict[str, Any]) -> bool:
 
 @bp.post("/api/automated-signals/webhook")
 def webhook():
+    if not source_allowed():
+        return error_response(403, "forbidden_source", "Requests from this address are not allowed (WEBHOOK_ALLOWED_IPS).")
     try:
         data = decode_json_body(request.get_data(cache=False))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -53,9 +84,27 @@ def webhook():
         return error_response(400, "invalid_payload", "Body must be a JSON object.", {"body": "must be a JSON object"})
     if not _authenticate(data):
         return error_response(401, "unauthorized", "Missing or wrong webhook secret.")
+    problem = json_document_problem(data)
+    if problem is not None:  # NUL characters or unpaired surrogates: PostgreSQL cannot store them
+        return error_response(400, "invalid_payload", "The body contains text that cannot be stored.", {"body": problem})
     try:
         signal = parse_signal(data)
     except SignalError as exc:
         return error_response(400, "invalid_payload", "The signal has invalid fields; nothing was recorded.", exc.fields)
-    result = current_app.extensions["execution_router"].route(signal, raw_payload=data)
+    try:
+        key = derive_key(signal, data, request.headers.get(IDEMPOTENCY_HEADER))
+    except IdempotencyKeyError as exc:
+        return error_response(400, "invalid_header", "The Idempotency-Key header is invalid.", {IDEMPOTENCY_HEADER: str(exc)})
+    router = current_app.extensions["execution_router"]
+    try:
+        result = router.route(signal, raw_payload=data, idempotency_key=key)
+    except DuplicateIdempotencyKeyError as exc:
+        first = wait_for_result(router.repository.get_log_for_task, exc.existing_task_id, DUPLICATE_WAIT_SECONDS)
+        if first is None:
+            return error_response(
+                409, "duplicate_in_progress",
+                "The same signal is still being processed; it will not run twice. Retry to get its result.",
+                task_id=exc.existing_task_id, duplicate=True,
+            )
+        return jsonify(first), 200
     return jsonify(result), 200

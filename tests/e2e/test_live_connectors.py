@@ -138,8 +138,11 @@ def test_5xx_on_entry_is_unknown_then_reconciled_without_a_resend(live_app, sim,
     assert [status for _, status in outcomes] == ["FAILED"]
     assert positions(db)[firm].status == "RELEASED"
     assert opens(sim, firm) == []
-    again = post(client, ENTRY).get_json()["connector_results"][0]  # TradingView's resend
-    assert again["reason"] == "TRADE_ALREADY_OPENED" and opens(sim, firm) == []
+    again = post(client, ENTRY).get_json()  # TradingView's resend: the first answer, nothing sent
+    assert again["duplicate"] is True and again["task_id"] == result["details"]["task_id"]
+    assert opens(sim, firm) == []
+    other = post(client, dict(ENTRY, event_type="ENTRY")).get_json()["connector_results"][0]
+    assert other["reason"] == "TRADE_ALREADY_OPENED" and opens(sim, firm) == []  # a trade opens once
 
 
 @pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])

@@ -36,6 +36,7 @@ SCHEMA_FILES = [
     REPO_ROOT / "database" / "execution_tasks_schema.sql",
     REPO_ROOT / "database" / "execution_logs_schema.sql",
     REPO_ROOT / "database" / "trade_positions_schema.sql",
+    REPO_ROOT / "database" / "trading_state_schema.sql",
     REPO_ROOT / "database" / "account_events_schema.sql",
     REPO_ROOT / "database" / "connector_orders_schema.sql",
 ]
@@ -589,7 +590,8 @@ def test_concurrent_upgrades_from_several_processes_all_succeed(scratch_database
 def test_alembic_command_line_uses_database_url(
     scratch_schema: Callable[[], tuple[str, Engine]], tmp_path: Path
 ) -> None:
-    """``DATABASE_URL=postgres://... alembic -c alembic.ini upgrade head`` from any directory."""
+    """``DATABASE_URL=postgres://... alembic -c alembic.ini upgrade head`` from any directory
+    (``heads``: each feature adds its own branch off 0001)."""
     schema, engine = scratch_schema()
     url = make_url(db_fixtures.postgres_url_for(search_path=schema))
     env = dict(os.environ)

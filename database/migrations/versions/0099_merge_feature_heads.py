@@ -4,12 +4,12 @@ Features were developed side by side, each adding its tables on top of 0001; thi
 revision makes `alembic upgrade head` (the operators' command) unambiguous again.
 
 Revision ID: 0099_merge_feature_heads
-Revises: 0004_connector_orders, 0005_account_ledger
+Revises: 0004_connector_orders, 0005_account_ledger, 0006_trading_state
 """
 from __future__ import annotations
 
 revision = "0099_merge_feature_heads"
-down_revision = ("0004_connector_orders", "0005_account_ledger")
+down_revision = ("0004_connector_orders", "0005_account_ledger", "0006_trading_state")
 branch_labels = None
 depends_on = None
 

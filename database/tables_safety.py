@@ -1,0 +1,27 @@
+"""The trading-state table (issue 6): the operator's kill switch, persisted so every worker and
+instance obeys it and it survives restarts.
+
+One row (``id = 1``); no row means ACTIVE, so a fresh database trades as before. The CHECK
+constraints make a typo in a hand-written UPDATE fail instead of silently meaning "ACTIVE".
+Schema owners: the migration ``0006_trading_state`` and ``database/trading_state_schema.sql``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, Column, Integer, PrimaryKeyConstraint, String, Table, Text, func, text
+
+from database.tables import Timestamp, metadata
+
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+
+trading_state = Table(
+    "trading_state",
+    metadata,
+    Column("id", Integer, autoincrement=False),
+    Column("state", String(16), nullable=False, server_default=text("'ACTIVE'")),
+    Column("reason", Text, nullable=True),
+    Column("changed_by", String(64), nullable=True),
+    Column("updated_at", Timestamp, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("id", name="trading_state_pkey"),
+    CheckConstraint("id = 1", name="trading_state_id_check"),
+    CheckConstraint("state IN ('ACTIVE', 'REDUCING', 'HALTED')", name="trading_state_state_check"),
+)

@@ -1,0 +1,72 @@
+"""Idempotency keys: the same signal is processed once, however often it arrives.
+
+TradingView resends a webhook up to 3 times when it sees a 5xx or no answer within 3 s, and
+strategies repeat alerts. The key is stored in ``execution_tasks.idempotency_key`` (UNIQUE), so
+the database decides which of several concurrent copies runs; the others get its result.
+
+Key derivation (documented in the README):
+- an ``Idempotency-Key`` header wins (``hdr:<value>``), for senders that can set headers;
+- entries and full exits: ``<trade_id>:<event_type>`` (canonical type, so ``EXIT_SL`` and
+  ``EXIT_STOP_LOSS`` are the same signal) - a trade opens once and closes once;
+- informational events (MFE_UPDATE, BE_TRIGGERED, MFE_UPDATE_BATCH) and EXIT_PARTIAL repeat
+  legitimately for one trade with different contents, so their key adds a SHA-256 of the
+  canonical payload (sorted keys, secret removed): a byte-identical resend is a duplicate, a new
+  MFE value is a new signal.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Callable
+
+from signals import ENTRY_TYPES, EXIT_TYPES, Signal
+
+HEADER = "Idempotency-Key"
+MAX_HEADER_LENGTH = 200
+_REPEATABLE = frozenset({"EXIT_PARTIAL"})
+
+
+class IdempotencyKeyError(ValueError):
+    """The Idempotency-Key header is unusable (empty, too long, control characters)."""
+
+
+def payload_digest(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def derive_key(signal: Signal, payload: dict[str, Any], header: str | None) -> str:
+    if header is not None:
+        value = header.strip()
+        if not value or len(value) > MAX_HEADER_LENGTH or not value.isprintable():
+            raise IdempotencyKeyError(f"must be 1-{MAX_HEADER_LENGTH} printable characters")
+        return f"hdr:{value}"
+    base = f"{signal.trade_id}:{signal.event_type}"
+    if (signal.event_type in ENTRY_TYPES or signal.event_type in EXIT_TYPES) and signal.event_type not in _REPEATABLE:
+        key = base
+    else:
+        key = f"{base}:{payload_digest(payload)}"
+    if len(key) > 255:  # trade ids may be 255 characters themselves
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def wait_for_result(
+    load_result: Callable[[int], dict[str, Any] | None],
+    task_id: int,
+    wait_seconds: float,
+    poll_seconds: float = 0.05,
+) -> dict[str, Any] | None:
+    """The first copy's stored result, waiting up to ``wait_seconds`` for it to finish (well
+    inside TradingView's 3 s); None if it is still running."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        log = load_result(task_id)
+        if log is not None:
+            body = dict(log["response_body"])
+            body["duplicate"] = True
+            return body
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(poll_seconds)

@@ -1,0 +1,124 @@
+"""Crash recovery: tasks left PENDING/PROCESSING by a killed worker are finished exactly once.
+
+Run at start-up of every worker and periodically (RECOVERY_INTERVAL_SECONDS) by a daemon thread,
+and by hand with ``flask --app web_server recover-tasks``. A task counts as stuck when it has not
+moved for STUCK_TASK_SECONDS (default 120 s, far above a request's 3 s budget, so a task that is
+merely slow in another worker is never taken). ``SafetyRepository.claim_stuck_tasks`` uses
+``FOR UPDATE SKIP LOCKED`` and bumps ``updated_at``, so concurrent workers never claim the same task.
+
+What happens to a claimed task:
+- every firm it touches is in dry-run: it is re-run (checks and the dry-run "send" are pure;
+  positions it had already reserved stay, and are reported TRADE_ALREADY_OPENED, never doubled);
+- a live entry that had reserved no live position yet: nothing was sent; it is FAILED with
+  ``RECOVERED_ENTRY_NOT_SENT`` rather than sent minutes late;
+- a live firm is involved otherwise: the outcome at the firm is unknown (the order may or may not have
+  been sent), so the task is FAILED with ``UNKNOWN_OUTCOME_NEEDS_RECONCILIATION`` and nothing is
+  resent. ``LIVE_RECONCILERS`` is the hook for live connectors (issue 4) to look the order up by
+  its client order id and settle the position; until one is registered, an operator must check.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import Any, Callable
+
+from database.safety_repository import SafetyRepository, StuckTask
+from signals import SignalError, parse_signal
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME_NEEDS_RECONCILIATION"
+STALE_ENTRY = "RECOVERED_ENTRY_NOT_SENT"
+
+Reconciler = Callable[[StuckTask, list[dict[str, Any]]], dict[str, Any] | None]
+LIVE_RECONCILERS: list[Reconciler] = []
+"""Hook for live connectors: called with the task and the positions of its trade; return a
+result document to finish the task with, or None to leave it to the operator (FAILED)."""
+
+
+def recover_stuck_tasks(router: Any, older_than_seconds: int) -> list[dict[str, Any]]:
+    """Finish every stuck task once; returns one summary per recovered task."""
+    safety = SafetyRepository(router.repository.engine)
+    summaries = []
+    for task in safety.claim_stuck_tasks(older_than_seconds):
+        try:
+            summaries.append(_recover(router, safety, task))
+        except Exception:  # one bad task must not stop the others; it stays visible as PROCESSING
+            log.exception("recovery of task %s failed", task.id)
+    return summaries
+
+
+def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str, Any]:
+    try:
+        signal = parse_signal(task.payload)
+    except SignalError as exc:
+        error = f"RECOVERY_UNPARSEABLE: {exc}"
+        router.repository.finish_task(task.id, "FAILED", {"task_id": task.id, "recovered": True, "error": error}, error=error)
+        return {"task_id": task.id, "outcome": "FAILED", "error": error}
+    positions = safety.positions_touched_by_task(task.id, task.trade_id)
+    any_live = any(not c.dry_run for c in router.connectors.values())
+    if signal.action == "ENTRY":
+        positions = [p for p in positions if p["opened_task_id"] == task.id]
+    if signal.action == "ENTRY" and any_live and not any(not p["dry_run"] for p in positions):
+        # Died before reserving a live position: nothing was sent. A minutes-old entry is not
+        # sent late (fail closed); the trader sees why.
+        error = STALE_ENTRY
+        result = router._empty_result(task.id, signal)
+        result.update({"recovered": True, "error": error,
+                       "details": "Worker died before any live entry order was sent; the stale entry was not sent late."})
+        router.repository.finish_task(task.id, "FAILED", result, error=error)
+        return {"task_id": task.id, "outcome": "FAILED", "error": error}
+    live_involved = any(not p["dry_run"] for p in positions) or (signal.action == "EXIT" and any_live)
+    if live_involved:
+        for reconcile in LIVE_RECONCILERS:
+            result = reconcile(task, positions)
+            if result is not None:
+                router.repository.finish_task(task.id, "COMPLETED", {**result, "recovered": True})
+                return {"task_id": task.id, "outcome": "RECONCILED"}
+        error = UNKNOWN_OUTCOME
+        result = router._empty_result(task.id, signal)
+        result.update({
+            "recovered": True, "error": error,
+            "details": "Worker died mid-task with a live firm involved; the order may or may not have been sent. "
+                       "Nothing was resent: check the firm by client order id and reconcile the position.",
+            "positions": [{k: p[k] for k in ("firm_code", "program_id", "client_order_id", "status", "dry_run")} for p in positions],
+        })
+        router.repository.finish_task(task.id, "FAILED", result, error=error)
+        log.error("task %s: %s", task.id, error)
+        return {"task_id": task.id, "outcome": "FAILED", "error": error}
+    result = router.run_task(task.id, signal, extra={"recovered": True})
+    log.warning("task %s recovered after a crash by re-running it (dry-run)", task.id)
+    return {"task_id": task.id, "outcome": "RERUN", "error": result.get("error")}
+
+
+class RecoveryThread:
+    """Periodic recovery in each worker (a daemon thread; stop() ends it)."""
+
+    def __init__(self, router: Any, older_than_seconds: int, interval_seconds: int):
+        # A weak reference: an app that was thrown away (tests build many) ends its thread
+        # instead of leaving it to recover tasks in a database it no longer owns.
+        self._router = weakref.ref(router)
+        self._older = older_than_seconds
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="task-recovery", daemon=True)
+
+    def start(self) -> "RecoveryThread":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            router = self._router()
+            if router is None:
+                return
+            try:
+                recover_stuck_tasks(router, self._older)
+            except Exception:  # database down: try again next round
+                log.warning("periodic task recovery could not run", exc_info=True)
+            finally:
+                del router

@@ -1,0 +1,126 @@
+"""Against a real gunicorn with several workers and PostgreSQL: 50 identical concurrent requests,
+a worker SIGKILLed mid-task, and the database cut off and restored (loopback proxy)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from tests.conftest import GUIDE_PAYLOAD, reset_pg
+from tests.db_fixtures import connect_postgres_or_fail
+from tests.e2e.gunicorn_harness import CuttableProxy, Gunicorn
+
+WEBHOOK = "/api/automated-signals/webhook"
+
+
+@pytest.fixture
+def pg():
+    reset_pg()
+    engine = connect_postgres_or_fail()
+    yield engine
+    engine.dispose()
+
+
+def scalar(engine, sql: str, **params):
+    with engine.begin() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+def test_fifty_identical_concurrent_requests_make_one_task_and_one_order_per_program(pg, tmp_path):
+    with Gunicorn({}, workers=4, log_path=tmp_path / "gunicorn.log") as server:
+        barrier = threading.Barrier(50)
+
+        def send(_: int) -> requests.Response:
+            barrier.wait(timeout=30)
+            return requests.post(server.url + WEBHOOK, data=json.dumps(GUIDE_PAYLOAD),
+                                 headers={"Content-Type": "text/plain"}, timeout=30)
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            responses = list(pool.map(send, range(50)))
+
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 409}, statuses
+    bodies = [r.json() for r in responses]
+    originals = [b for r, b in zip(responses, bodies) if r.status_code == 200 and "duplicate" not in b]
+    assert len(originals) == 1
+    task_id = originals[0]["task_id"]
+    assert all(b["task_id"] == task_id for b in bodies)
+    assert all(b["duplicate"] is True for r, b in zip(responses, bodies) if b is not originals[0])
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 1
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_logs") == 1
+    with pg.begin() as conn:
+        rows = conn.execute(text("SELECT firm_code, program_id, COUNT(*) FROM trade_positions GROUP BY 1, 2")).all()
+    assert sorted(tuple(r) for r in rows) == [("APEX", 1, 1), ("FTMO", 1, 1)]
+
+
+def test_worker_killed_mid_task_is_recovered_once_after_restart(pg, tmp_path):
+    env = {"STUCK_TASK_SECONDS": "3"}
+    hung = Gunicorn(dict(env, TESTING_FAULT_SLEEP_AFTER_PROCESSING="60"), workers=2, log_path=tmp_path / "g1.log")
+    with hung:
+        def send() -> None:
+            try:
+                requests.post(hung.url + WEBHOOK, json=GUIDE_PAYLOAD, timeout=30)
+            except requests.RequestException:
+                pass  # the worker dies under it
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and scalar(pg, "SELECT COUNT(*) FROM execution_tasks WHERE status = 'PROCESSING'") == 0:
+            time.sleep(0.1)
+        assert scalar(pg, "SELECT status FROM execution_tasks") == "PROCESSING"
+        for pid in hung.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        sender.join(timeout=30)
+    assert scalar(pg, "SELECT status FROM execution_tasks") == "PROCESSING"  # visible, not lost
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_logs") == 0
+    time.sleep(max(0.0, 3.5 - (time.monotonic() - killed_at)))
+
+    with Gunicorn(env, workers=2, log_path=tmp_path / "g2.log") as restarted:  # each worker recovers at start-up
+        # Health may answer from the worker that lost the claim while the other still recovers.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and scalar(pg, "SELECT status FROM execution_tasks") != "COMPLETED":
+            time.sleep(0.1)
+        assert scalar(pg, "SELECT status FROM execution_tasks") == "COMPLETED"
+        resent = requests.post(restarted.url + WEBHOOK, json=GUIDE_PAYLOAD, timeout=10).json()
+    assert resent["duplicate"] is True and resent["recovered"] is True
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 1
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_logs") == 1
+    assert scalar(pg, "SELECT COUNT(*) FROM trade_positions") == 2
+
+
+def test_database_outage_gives_fast_503_and_recovers_without_restart(pg, tmp_path):
+    proxy = CuttableProxy()
+    try:
+        with Gunicorn({"DATABASE_URL": proxy.url()}, workers=2, log_path=tmp_path / "g.log") as server:
+            first = requests.post(server.url + WEBHOOK, json=GUIDE_PAYLOAD, timeout=10)
+            assert first.status_code == 200
+
+            proxy.cut()
+            second = dict(GUIDE_PAYLOAD, trade_id="DURING_OUTAGE")
+            started = time.monotonic()
+            down = requests.post(server.url + WEBHOOK, json=second, timeout=10)
+            elapsed = time.monotonic() - started
+            assert down.status_code == 503 and down.json()["error"] == "database_unavailable"
+            assert elapsed < 3, f"503 took {elapsed:.2f}s; TradingView gives up after 3 s"
+            health = requests.get(server.url + "/health", timeout=10)
+            assert health.status_code == 503 and health.json()["database"] == "unreachable"
+
+            proxy.restore()
+            back = requests.post(server.url + WEBHOOK, json=second, timeout=10)  # TradingView's resend
+            assert back.status_code == 200 and "duplicate" not in back.json()
+            again = requests.post(server.url + WEBHOOK, json=second, timeout=10)
+            assert again.json()["duplicate"] is True
+            assert requests.get(server.url + "/health", timeout=10).status_code == 200
+    finally:
+        proxy.close()
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks WHERE trade_id = 'DURING_OUTAGE'") == 1
+    assert scalar(pg, "SELECT COUNT(*) FROM trade_positions WHERE trade_id = 'DURING_OUTAGE'") == 2

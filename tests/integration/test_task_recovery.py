@@ -1,0 +1,154 @@
+"""Crash recovery of tasks stuck in PENDING/PROCESSING (SQLite and PostgreSQL; concurrency on PG)."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import text, update
+
+from connectors import SUCCESS, BaseConnector, ConnectorResult, OrderRequest
+from database import ExecutionRepository
+from database.tables import execution_tasks
+from execution_router import ExecutionRouter
+from safety.recovery import STALE_ENTRY, UNKNOWN_OUTCOME, recover_stuck_tasks
+from tests.conftest import GUIDE_PAYLOAD
+
+
+def stuck_task(engine, payload: dict[str, Any], status: str = "PROCESSING", age_seconds: int = 3600) -> int:
+    repo = ExecutionRepository(engine)
+    task_id = repo.create_task(payload["trade_id"], payload["event_type"], payload,
+                               idempotency_key=f"{payload['trade_id']}:{payload['event_type']}")
+    repo.set_task_status(task_id, status)
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=age_seconds)
+    with engine.begin() as conn:
+        conn.execute(update(execution_tasks).where(execution_tasks.c.id == task_id).values(updated_at=old))
+    return task_id
+
+
+def test_stuck_dry_run_entry_is_rerun_exactly_once(app):
+    engine = app.extensions["db_engine"]
+    task_id = stuck_task(engine, dict(GUIDE_PAYLOAD, event_type="SIGNAL_CREATED"))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["recover-tasks"])
+    assert first.exit_code == 0 and f"task {task_id}: RERUN" in first.output
+    second = runner.invoke(args=["recover-tasks"])
+    assert "Recovered 0 task(s)." in second.output
+    repo = ExecutionRepository(engine)
+    assert repo.get_task(task_id)["status"] == "COMPLETED"
+    body = repo.get_log_for_task(task_id)["response_body"]
+    assert body["recovered"] is True and {r["reason"] for r in body["connector_results"]} == {"GLOBAL_DRY_RUN_ENABLED"}
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM trade_positions")).scalar_one() == 2
+    # The resent webhook now gets the recovered result, not a second run.
+    resent = app.test_client().post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD).get_json()
+    assert resent["duplicate"] is True and resent["task_id"] == task_id
+
+
+def test_recent_tasks_are_left_alone(app):
+    engine = app.extensions["db_engine"]
+    task_id = stuck_task(engine, GUIDE_PAYLOAD, age_seconds=0)
+    assert recover_stuck_tasks(app.extensions["execution_router"], 120) == []
+    assert ExecutionRepository(engine).get_task(task_id)["status"] == "PROCESSING"
+
+
+def test_stuck_tasks_are_recovered_at_start_up(make_app, app):
+    task_id = stuck_task(app.extensions["db_engine"], GUIDE_PAYLOAD, status="PENDING")
+    second = make_app()  # a restarted worker
+    assert ExecutionRepository(second.extensions["db_engine"]).get_task(task_id)["status"] == "COMPLETED"
+
+
+def test_concurrent_recoverers_claim_each_task_once(make_app, backend):
+    app = make_app(RECOVERY_INTERVAL_SECONDS="0")
+    engine = app.extensions["db_engine"]
+    ids = [stuck_task(engine, {"event_type": "MFE_UPDATE", "trade_id": f"T{i}", "be_mfe": i}) for i in range(6)]
+    routers = [ExecutionRouter(settings=app.config["ROUTER_SETTINGS"], repository=ExecutionRepository(engine)) for _ in range(4)]
+    barrier = threading.Barrier(len(routers))
+    outcomes: list[dict[str, Any]] = []
+
+    def work(router):
+        barrier.wait(timeout=10)
+        outcomes.extend(recover_stuck_tasks(router, 60))
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in routers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(o["task_id"] for o in outcomes) == ids
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM execution_logs")).scalar_one() == 6
+
+
+class RecordingLiveConnector(BaseConnector):
+    """A live connector that records submissions (recovery must never call it)."""
+
+    firm_code = "FTMO"
+    live_supported = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.sent: list[OrderRequest] = []
+
+    def _place_entry(self, order: OrderRequest) -> ConnectorResult:
+        self.sent.append(order)
+        return ConnectorResult("FTMO", order.program_id, SUCCESS, False, order_id="X")
+
+    _place_exit = _place_entry
+
+    def _account_status(self) -> dict[str, Any]:
+        return {}
+
+
+def _live_router(app) -> tuple[ExecutionRouter, RecordingLiveConnector]:
+    settings = app.config["ROUTER_SETTINGS"]
+    connector = RecordingLiveConnector(settings.firms["FTMO"], dry_run=False)
+    router = ExecutionRouter(settings=settings, repository=ExecutionRepository(app.extensions["db_engine"]),
+                             connectors={"FTMO": connector})
+    return router, connector
+
+
+def test_live_entry_with_a_reserved_position_is_failed_for_reconciliation_not_resent(app):
+    engine = app.extensions["db_engine"]
+    router, connector = _live_router(app)
+    task_id = stuck_task(engine, GUIDE_PAYLOAD)
+    ExecutionRepository(engine).open_position(
+        trade_id=GUIDE_PAYLOAD["trade_id"], firm_code="FTMO", program_id=1, symbol="NQ", side="LONG", contracts=2,
+        entry_price=16500, stop_price=16475, task_id=task_id, client_order_id="ER-x", dry_run=False)
+    [summary] = recover_stuck_tasks(router, 60)
+    assert summary == {"task_id": task_id, "outcome": "FAILED", "error": UNKNOWN_OUTCOME}
+    task = ExecutionRepository(engine).get_task(task_id)
+    assert task["status"] == "FAILED" and task["error"] == UNKNOWN_OUTCOME
+    body = ExecutionRepository(engine).get_log_for_task(task_id)["response_body"]
+    assert body["positions"][0]["client_order_id"] == "ER-x"
+    assert connector.sent == []
+    assert recover_stuck_tasks(router, 60) == []
+
+
+def test_live_entry_that_reserved_nothing_is_not_sent_late(app):
+    router, connector = _live_router(app)
+    task_id = stuck_task(app.extensions["db_engine"], GUIDE_PAYLOAD)
+    assert recover_stuck_tasks(router, 60)[0]["error"] == STALE_ENTRY
+    assert connector.sent == []
+    assert ExecutionRepository(app.extensions["db_engine"]).get_task(task_id)["status"] == "FAILED"
+
+
+def test_live_exit_is_failed_for_reconciliation(app):
+    router, connector = _live_router(app)
+    task_id = stuck_task(app.extensions["db_engine"], {"event_type": "EXIT_STOP_LOSS", "trade_id": "T9"})
+    assert recover_stuck_tasks(router, 60)[0]["error"] == UNKNOWN_OUTCOME
+    assert connector.sent == []
+    assert ExecutionRepository(app.extensions["db_engine"]).get_task(task_id)["error"] == UNKNOWN_OUTCOME
+
+
+def test_periodic_recovery_thread_finishes_stuck_tasks(make_app):
+    app = make_app(RECOVERY_INTERVAL_SECONDS="1", STUCK_TASK_SECONDS="1")
+    engine = app.extensions["db_engine"]
+    task_id = stuck_task(engine, {"event_type": "BE_TRIGGERED", "trade_id": "T5"})
+    repo = ExecutionRepository(engine)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and repo.get_task(task_id)["status"] != "COMPLETED":
+        time.sleep(0.1)
+    assert repo.get_task(task_id)["status"] == "COMPLETED"
+    assert repo.get_log_for_task(task_id)["response_body"]["recovered"] is True

@@ -1,0 +1,112 @@
+"""GET /openapi.json - an OpenAPI 3.1 document for the webhook, so senders and fuzzers
+(schemathesis) know the contract. The request schema is generated from the pydantic Signal model
+and then tightened where the model validates in code (event types, directions, trade ids)."""
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from signals.signal_model import ALL_TYPES, EVENT_ALIASES, Signal
+from version import __version__
+
+bp = Blueprint("openapi", __name__)
+
+_DIRECTIONS = ["Bullish", "Bearish", "LONG", "SHORT", "BUY", "SELL"]
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_RESULT = {
+    "type": "object",
+    "required": ["routed", "dry_run", "event_type", "trade_id", "task_id", "trading_state",
+                 "risk_checks", "program_sizing", "account_breaches", "connector_results"],
+    "properties": {
+        "routed": {"type": "boolean"},
+        "dry_run": {"type": "boolean"},
+        "duplicate": {"type": "boolean", "description": "true when this is the stored result of an earlier identical signal"},
+        "event_type": {"type": "string"},
+        "trade_id": {"type": "string"},
+        "task_id": {"type": "integer"},
+        "trading_state": {"type": "string", "enum": ["ACTIVE", "REDUCING", "HALTED", "UNKNOWN"]},
+        "risk_checks": {"type": "array", "items": {"type": "object"}},
+        "program_sizing": {"type": "array", "items": {"type": "object"}},
+        "account_breaches": {"type": "array", "items": {"type": "object"}},
+        "connector_results": {"type": "array", "items": {"type": "object"}},
+        "safety_checks": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def signal_request_schema() -> dict[str, Any]:
+    schema = copy.deepcopy(Signal.model_json_schema())
+    props = schema.setdefault("properties", {})
+    props["event_type"] = {
+        "type": "string", "enum": sorted(ALL_TYPES | set(EVENT_ALIASES)),
+        "description": "Case-insensitive; EXIT_SL/EXIT_BE/EXIT_TP are aliases.",
+    }
+    props["trade_id"] = {"type": "string", "pattern": r"^[A-Za-z0-9_.:\-]{1,255}$", "example": "20251122_143000_BULLISH"}
+    props["direction"] = {"anyOf": [{"type": "string", "enum": _DIRECTIONS}, {"type": "null"}]}
+    props["secret"] = {"type": "string", "description": "WEBHOOK_SECRET (or send `passphrase`, `?token=`, X-Webhook-Secret). Never stored."}
+    props["passphrase"] = {"type": "string"}
+    schema["additionalProperties"] = True
+    schema["description"] = (
+        "Entries (SIGNAL_CREATED, ENTRY) also need symbol, direction, entry_price and stop_loss; "
+        "EXIT_PARTIAL needs exit_contracts or exit_fraction. Other keys are stored as received."
+    )
+    schema.pop("title", None)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    def error(description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Prop-firm execution router", "version": __version__},
+        "paths": {
+            "/api/automated-signals/webhook": {
+                "post": {
+                    "summary": "Route a TradingView signal",
+                    "operationId": "webhook",
+                    "parameters": [
+                        {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+                        {"name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Signal"}},
+                            "text/plain": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Routing result (also stored in execution_logs)",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
+                        "400": error("Invalid JSON or invalid fields (named in `fields`); nothing was recorded"),
+                        "401": error("Missing or wrong webhook secret"),
+                        "403": error("Source address not in WEBHOOK_ALLOWED_IPS"),
+                        "409": error("The same signal is still being processed"),
+                        "413": error("Body larger than WEBHOOK_MAX_BODY_BYTES"),
+                        "503": error("Database unreachable; resend later"),
+                    },
+                }
+            }
+        },
+        "components": {"schemas": {"Signal": signal_request_schema(), "Result": _RESULT, "Error": _ERROR}},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(openapi_document())
