@@ -13,6 +13,7 @@ A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_FLOOR, Decimal
@@ -38,6 +39,7 @@ from connectors import (
     client_order_id,
 )
 from database import ExecutionRepository, PositionRecord
+from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
@@ -121,6 +123,7 @@ class ExecutionRouter:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
         task_id = repo.create_task(signal.trade_id, signal.event_type, stored)
+        bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
         repo.set_task_status(task_id, "PROCESSING")
         result = self._empty_result(task_id, signal)
         try:
@@ -297,7 +300,8 @@ class ExecutionRouter:
             return [call(order) for order, call in calls]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connector")
-        futures = [self._pool.submit(call, order) for order, call in calls]
+        # Each connector thread gets a copy of the request's context, so its log lines name the task.
+        futures = [self._pool.submit(contextvars.copy_context().run, call, order) for order, call in calls]
         return [f.result() for f in futures]
 
     def _get_account_metrics_for_firm(self, firm_code: str) -> dict[str, Any]:

@@ -18,7 +18,10 @@ from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from execution_router import ExecutionRouter
 from version import __version__
-from web import health, webhook
+from dashboard import views as dashboard_views
+from observability.json_logging import install_handler, settings_secrets
+from observability.notifications import Notifier
+from web import health, metrics_view, query_api, webhook
 from web.errors import register_error_handlers
 
 log = logging.getLogger("web_server")
@@ -33,11 +36,9 @@ def startup_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    root.setLevel(level)
+def _configure_logging(settings: Settings) -> None:
+    """One JSON (or text) line per record on stderr, task ids attached, secrets redacted."""
+    install_handler(settings.log_level, settings.log_format, settings_secrets(settings))
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     set_settings(settings)
 
     app = Flask(__name__)
@@ -63,9 +64,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
     app.extensions["execution_router"] = router
     app.extensions["db_engine"] = engine
+    app.extensions["notifier"] = Notifier(
+        {channel: url.get_secret_value() for channel, url in settings.notify_urls.items()},
+        telegram_chat_id=settings.notify_telegram_chat_id,
+    )
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(query_api.bp)
+    app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(metrics_view.bp)
     register_error_handlers(app)
     _register_cli(app)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)

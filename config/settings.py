@@ -92,6 +92,11 @@ class Settings(_Frozen):
     admin_token: SecretStr | None = None
     max_body_bytes: int = 65_536
     log_level: str = "INFO"
+    log_format: str = "json"
+    """`json` (one object per line, secrets redacted) or `text`; LOG_FORMAT."""
+    notify_urls: dict[str, SecretStr] = Field(default_factory=dict)
+    """Outbound notification webhooks by channel (NOTIFY_*_URL); secret because URLs embed tokens."""
+    notify_telegram_chat_id: str | None = None
     sources: dict[str, str] = Field(default_factory=dict)
     """Which variable each effective rule came from, for `check-config`."""
 
@@ -259,6 +264,27 @@ def _read_point_values(r: _Reader) -> dict[str, Decimal]:
     return overrides
 
 
+NOTIFY_CHANNELS = ("WEBHOOK", "DISCORD", "SLACK", "TELEGRAM")
+"""`NOTIFY_{CHANNEL}_URL`; the channel decides the body shape (see observability/notifications.py)."""
+
+
+def _read_notifications(r: _Reader) -> tuple[dict[str, SecretStr], str | None]:
+    urls: dict[str, SecretStr] = {}
+    for channel in NOTIFY_CHANNELS:
+        name = f"NOTIFY_{channel}_URL"
+        raw = r.raw(name)
+        if raw is None:
+            continue
+        if not raw.lower().startswith(("http://", "https://")) or len(raw) > 2000:
+            r.problems.append(f"{name}: must be an http:// or https:// URL")  # value not echoed: it holds a token
+            continue
+        urls[channel.lower()] = SecretStr(raw)
+    chat_id = r.raw("NOTIFY_TELEGRAM_CHAT_ID")
+    if "telegram" in urls and chat_id is None:
+        r.problems.append("NOTIFY_TELEGRAM_CHAT_ID: required when NOTIFY_TELEGRAM_URL is set")
+    return urls, chat_id
+
+
 def load_environment(env_file: str | None = ".env") -> dict[str, str]:
     """os.environ over the values of `env_file` (if it exists): the real environment wins."""
     merged: dict[str, str] = {}
@@ -284,6 +310,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     bad_entry = [t for t in entry_types if t not in DEFAULT_ENTRY_EVENT_TYPES]
     if bad_entry:
         r.problems.append(f"ENTRY_EVENT_TYPES: {', '.join(bad_entry)} cannot open trades; allowed: SIGNAL_CREATED, ENTRY")
+    log_format = (r.raw("LOG_FORMAT") or "json").lower()
+    if log_format not in ("json", "text"):
+        r.problems.append(f"LOG_FORMAT={log_format!r}: must be json or text")
+    notify_urls, telegram_chat_id = _read_notifications(r)
     max_body = r.typed("WEBHOOK_MAX_BODY_BYTES", _BYTES, "a byte count between 1024 and 10000000")
     settings = Settings(
         dry_run=dry_run,
@@ -297,6 +327,9 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         admin_token=SecretStr(r.raw("ADMIN_TOKEN")) if r.raw("ADMIN_TOKEN") else None,
         max_body_bytes=max_body or 65_536,
         log_level=(r.raw("LOG_LEVEL") or "INFO").upper(),
+        log_format=log_format,
+        notify_urls=notify_urls,
+        notify_telegram_chat_id=telegram_chat_id,
         sources=sources,
     )
     if r.problems:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from observability import metrics
+from observability.task_context import bind_task, clear_task
+from observability.task_outcome import record_task_outcome
 from signals import SignalError, parse_signal
 from web.errors import error_response
 
@@ -57,5 +61,19 @@ def webhook():
         signal = parse_signal(data)
     except SignalError as exc:
         return error_response(400, "invalid_payload", "The signal has invalid fields; nothing was recorded.", exc.fields)
+    bind_task(trade_id=signal.trade_id)
+    started = time.perf_counter()
     result = current_app.extensions["execution_router"].route(signal, raw_payload=data)
+    record_task_outcome(current_app, result, time.perf_counter() - started)
     return jsonify(result), 200
+
+
+@bp.after_request
+def _count_response(response):
+    metrics.observe_webhook_response(response.status_code)
+    return response
+
+
+@bp.teardown_request
+def _forget_task(_exc):
+    clear_task()
