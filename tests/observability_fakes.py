@@ -63,10 +63,18 @@ class FailingConnector(AcceptingConnector):
     _place_exit = _place_entry
 
 
-def live_settings(database_url: str, **overrides: str) -> Settings:
+def live_settings(database_url: str = "", **overrides: str) -> Settings:
     """Step 2 settings routed live (only for routers built directly with fake connectors)."""
     env = dict(STEP2_ENV, EXECUTION_DRY_RUN="false", DATABASE_URL=database_url, **overrides)
     return parse_settings(env)
+
+
+def install_stub_router(app) -> StubLedgerRouter:
+    """Swap the app's router for one with fake live connectors and the ledger stub."""
+    app.extensions["execution_router"].close()
+    router = build_stub_router(live_settings(), app.extensions["db_engine"])
+    app.extensions["execution_router"] = router
+    return router
 
 
 def build_stub_router(settings: Settings, engine) -> StubLedgerRouter:
