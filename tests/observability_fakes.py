@@ -7,6 +7,7 @@ two account-metrics hooks from dicts the test sets: exactly the seam the ledger 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from config import Settings, parse_settings
@@ -117,3 +118,18 @@ def post_json(client_or_session, url: str, payload: dict[str, Any]) -> dict[str,
     response = client_or_session.post(url, data=json.dumps(payload), headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text if hasattr(response, "text") else response.data
     return response.json() if callable(getattr(response, "json", None)) else response.get_json()
+
+
+@dataclass
+class FakeSwitch:
+    """Stands in for issue 6's trading-state switch: get() and set(state, who, why)."""
+
+    state: str = "ACTIVE"
+    who: str | None = None
+    why: str | None = None
+
+    def get(self):
+        return {"state": self.state, "who": self.who, "why": self.why}
+
+    def set(self, state: str, who: str, why: str) -> None:
+        self.state, self.who, self.why = state, who, why

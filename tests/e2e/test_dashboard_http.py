@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
-
 import pytest
 
-from tests.observability_fakes import ENTRY_T2, install_stub_router, post_json, run_scenario
+from tests.observability_fakes import ENTRY_T2, FakeSwitch, install_stub_router, post_json, run_scenario
 
 WEBHOOK = "/api/automated-signals/webhook"
 TOKEN = "dash-token-for-tests"
@@ -62,21 +60,6 @@ def test_page_shows_decisions_reasons_counts_modes_and_accounts(app):
     assert re.search(r'data-account="FTMO-1">.*?no data</span> / 1000.00', html, re.S)
     assert 'data-trading-state="unavailable"' in html
     assert "Nothing open." in html  # the only accepted entry was closed by its exit
-
-
-@dataclass
-class FakeSwitch:
-    """Stands in for issue 6's trading-state switch: get() and set(state, who, why)."""
-
-    state: str = "ACTIVE"
-    who: str | None = None
-    why: str | None = None
-
-    def get(self):
-        return {"state": self.state, "who": self.who, "why": self.why}
-
-    def set(self, state: str, who: str, why: str) -> None:
-        self.state, self.who, self.why = state, who, why
 
 
 def test_trading_state_switch_through_the_form(app):
