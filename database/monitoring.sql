@@ -15,6 +15,20 @@
 -- introduced by a "-- name:" line; tests/integration/test_monitoring_sql.py runs the whole file
 -- and then every named query against routed signals.
 
+-- Run it on tables the service has migrated. The guide's original tables (created_at without a
+-- time zone) are converted by the service's first migration, and PostgreSQL cannot change the type
+-- of a column a view uses: views created on unmigrated tables would block that migration.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid IN ('execution_tasks'::regclass, 'execution_logs'::regclass)
+                 AND attname = 'created_at' AND NOT attisdropped
+                 AND format_type(atttypid, atttypmod) <> 'timestamp with time zone') THEN
+        RAISE EXCEPTION 'execution_tasks/execution_logs are the guide''s original tables (created_at without time zone). Migrate them first (flask --app web_server init-db, or start the service once), then run this file again.';
+    END IF;
+END
+$$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Views: one row per element of each result array, with the log row's identity and time.
 -- ---------------------------------------------------------------------------------------------

@@ -26,12 +26,14 @@ def named_queries() -> dict[str, str]:
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
-def run_file_with_psql() -> subprocess.CompletedProcess[str]:
+def run_file_with_psql(search_path: str | None = None) -> subprocess.CompletedProcess[str]:
     psql = shutil.which("psql")
     if psql is None:
         pytest.fail("psql (the PostgreSQL client) is required to check database/monitoring.sql")
     url = make_url(db_fixtures.postgres_url_for())
     env = dict(os.environ, PGPASSWORD=url.password or "")
+    if search_path is not None:
+        env["PGOPTIONS"] = f"-c search_path={search_path}"
     return subprocess.run(
         [psql, "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
          "-d", url.database or "postgres", "-X", "-v", "ON_ERROR_STOP=1", "-f", str(MONITORING_SQL)],
@@ -116,3 +118,35 @@ def test_the_guides_original_rejection_query_is_refused_by_postgresql(routed_pg:
     with pytest.raises(DBAPIError, match="set-returning functions are not allowed in WHERE"):
         with routed_pg.connect() as connection:
             connection.exec_driver_sql(GUIDE_RISK_REJECTIONS)
+
+
+GUIDE_TABLES = """
+CREATE TABLE execution_tasks (id SERIAL PRIMARY KEY, trade_id VARCHAR(255) NOT NULL, event_type VARCHAR(50) NOT NULL,
+    payload JSONB NOT NULL, status VARCHAR(50) DEFAULT 'PENDING', created_at TIMESTAMP DEFAULT NOW(),
+    updated_at TIMESTAMP DEFAULT NOW());
+CREATE TABLE execution_logs (id SERIAL PRIMARY KEY, task_id INTEGER REFERENCES execution_tasks(id),
+    trade_id VARCHAR(255) NOT NULL, event_type VARCHAR(50) NOT NULL, response_body JSONB NOT NULL,
+    created_at TIMESTAMP DEFAULT NOW());
+"""
+
+
+def test_refuses_unmigrated_guide_tables_so_the_views_never_block_the_migration(pg_engine: Engine) -> None:
+    """Views on the guide's TIMESTAMP columns would make the service's first migration fail."""
+    from database import create_db_engine, upgrade_to_head
+
+    schema = "monitoring_guide_tables"
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    engine = create_db_engine(db_fixtures.postgres_url_for(search_path=schema))
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(GUIDE_TABLES)
+        refused = run_file_with_psql(search_path=schema)
+        assert refused.returncode != 0 and "Migrate them first" in refused.stderr
+        upgrade_to_head(engine)  # still possible: nothing was created
+        completed = run_file_with_psql(search_path=schema)
+        assert completed.returncode == 0, completed.stderr
+    finally:
+        engine.dispose()
+        with pg_engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
