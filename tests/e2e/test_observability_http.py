@@ -66,6 +66,7 @@ def test_metrics_count_requests_latency_rejections_and_connector_results(make_ap
     router = install_stub_router(app)
     run_scenario(router, send=lambda payload: post_json(client, WEBHOOK, payload))
     assert client.post(WEBHOOK, data="not json").status_code == 400
+    assert client.post(WEBHOOK, data="x" * (app.config["MAX_CONTENT_LENGTH"] + 1)).status_code == 413
     response = client.get("/metrics")
     assert response.status_code == 200 and response.content_type.startswith("text/plain")
     after = response.data.decode()
@@ -75,6 +76,7 @@ def test_metrics_count_requests_latency_rejections_and_connector_results(make_ap
 
     assert delta("execution_router_webhook_requests_total", status="200") == 5
     assert delta("execution_router_webhook_requests_total", status="400") == 1
+    assert delta("execution_router_webhook_requests_total", status="413") == 1
     assert delta("execution_router_task_duration_seconds_count", action="ENTRY") == 3
     assert delta("execution_router_task_duration_seconds_count", action="EXIT") == 1
     assert delta("execution_router_tasks_total", status="FAILED", action="ENTRY") == 1
@@ -191,3 +193,11 @@ def test_notification_urls_must_be_http_and_telegram_needs_a_chat_id(make_settin
     text = str(err.value)
     assert "NOTIFY_SLACK_URL: must be an http:// or https:// URL" in text and "abc" not in text
     assert "NOTIFY_TELEGRAM_CHAT_ID: required" in text
+
+
+def test_log_format_is_validated(make_settings):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match="LOG_FORMAT='xml': must be json or text"):
+        make_settings(LOG_FORMAT="xml")
+    assert make_settings(LOG_FORMAT="TEXT").log_format == "text"
