@@ -29,3 +29,19 @@ def child_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's hook signat
     from prometheus_client import multiprocess  # imported here: after the variable is set
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn's own lines (start-up, worker events, access log) as JSON with the same redaction as the
+# app's: the access log records query strings, and `?token=` carries the webhook secret or the
+# admin token. The exact secret values are only known to the app; the key patterns catch these.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "observability.json_logging.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": []},  # the app installs its own handler (it knows the secrets)
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}

@@ -2,6 +2,7 @@
 it, reports the requests all workers served (prometheus_client multiprocess mode via gunicorn.conf.py)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -31,16 +32,18 @@ def test_counts_are_summed_across_gunicorn_workers(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FTMO_", "APEX_", "PROMETHEUS"))}
     env.update(STEP2_ENV, DATABASE_URL=PG_URL, PROMETHEUS_MULTIPROC_DIR=str(prom_dir), LOG_LEVEL="WARNING")
+    log_path = tmp_path / "gunicorn.log"
+    log_file = log_path.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "web_server:create_app()", "-c", "gunicorn.conf.py",
          "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "1", "--timeout", "30"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log_file, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else "gunicorn exited"
+            assert server.poll() is None, log_path.read_text()
             try:
                 if requests.get(f"{base}/health", timeout=2).status_code == 200:
                     break
@@ -76,6 +79,8 @@ def test_counts_are_summed_across_gunicorn_workers(tmp_path):
             assert metric(text, "execution_router_webhook_requests_total", status="400") == 2
             assert metric(text, "execution_router_connector_results_total", firm="FTMO", status="SKIPPED") == ftmo_skipped
             assert metric(text, "execution_router_task_duration_seconds_count", action="ENTRY") == sent
+        # gunicorn's own lines, access log included, are JSON with query-string secrets redacted.
+        assert requests.get(f"{base}/health?token=query-secret-31337", timeout=10).status_code == 200
     finally:
         server.terminate()
         try:
@@ -83,3 +88,9 @@ def test_counts_are_summed_across_gunicorn_workers(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+        log_file.close()
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]
+    access = [e for e in entries if e["logger"] == "gunicorn.access"]
+    assert any("/health?token=[REDACTED]" in e["message"] for e in access), access[-3:]
+    assert "query-secret-31337" not in log_path.read_text()
