@@ -78,6 +78,7 @@ def browser(tmp_path):
 
 
 def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -92,8 +93,9 @@ def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
     run_scenario(router, send=send)
     app.extensions["trading_state"] = FakeSwitch()
 
-    browser.get(f"{base}/dashboard?token={TOKEN}&refresh=2")
-    assert browser.current_url == f"{base}/dashboard?refresh=2"  # the token left the address bar
+    # A long refresh while reading the page, so no reload can pull elements away mid-assertion.
+    browser.get(f"{base}/dashboard?token={TOKEN}&refresh=300")
+    assert browser.current_url == f"{base}/dashboard?refresh=300"  # the token left the address bar
 
     rows = browser.find_elements(By.CSS_SELECTOR, "#executions tr[data-task]")
     assert [r.get_attribute("data-trade") for r in rows] == [
@@ -112,18 +114,20 @@ def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
 
-    # A new signal appears without the test reloading: the page refreshes itself.
+    # A new signal appears without the test reloading: the page refreshes itself (every 2 s here).
+    browser.get(f"{base}/dashboard?refresh=2")
     new_trade = "20251122_170000_BULLISH"
     send(dict(GUIDE_PAYLOAD, trade_id=new_trade))
     WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, f'#positions tr[data-position="{new_trade}|FTMO|1"]'))
-    assert browser.find_elements(By.CSS_SELECTOR, "#executions tr[data-task]")[0].get_attribute("data-trade") == new_trade
+        lambda d: new_trade in d.page_source and f'data-position="{new_trade}|FTMO|1"' in d.page_source)
 
-    # The switch: HALTED through the form, shown after the redirect.
+    # The switch: HALTED through the form, shown after the redirect (on a page that stays put).
+    browser.get(f"{base}/dashboard?refresh=300")
+    assert browser.find_elements(By.CSS_SELECTOR, "#executions tr[data-task]")[0].get_attribute("data-trade") == new_trade
     browser.find_element(By.CSS_SELECTOR, '#trading-state select[name="state"] option[value="HALTED"]').click()
     browser.find_element(By.CSS_SELECTOR, '#trading-state input[name="why"]').send_keys("CPI release")
     browser.find_element(By.CSS_SELECTOR, "#trading-state button").click()
-    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5).until(
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "[data-trading-state]").text == "HALTED")
     assert (app.extensions["trading_state"].state, app.extensions["trading_state"].why) == ("HALTED", "CPI release")
     assert browser.save_screenshot(str(ARTIFACTS / "dashboard-halted.png"))
