@@ -45,9 +45,9 @@ def test_counts_are_summed_across_gunicorn_workers(tmp_path):
         while True:
             assert server.poll() is None, log_path.read_text()
             try:
-                if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                if requests.get(f"{base}/health", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or accepted by the master before a worker is up
                 pass
             assert time.monotonic() < deadline, "gunicorn did not become healthy within 60 s"
             time.sleep(0.3)
