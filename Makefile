@@ -25,7 +25,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	@[ -f .env ] || { cp .env.example .env && echo "Created .env from .env.example (dry-run, SQLite)."; }
 	$(VENV)/bin/flask --app web_server init-db
-	$(VENV)/bin/gunicorn 'web_server:create_app()' --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+	$(VENV)/bin/gunicorn 'web_server:create_app()' -c gunicorn.conf.py --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
 ## make test: install dev tools and run the whole suite (PostgreSQL at TEST_DATABASE_URL,
 ## default postgresql://postgres@127.0.0.1:5432/test, is required: tests fail if it is unreachable).

@@ -52,6 +52,7 @@ from connectors.registry import no_connector_message
 from database import ExecutionRepository, PositionLimitError, PositionRecord
 from database.ledger_repository import LedgerRepository
 from instruments import get_contract_spec
+from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
 from safety.guard import SafetyGuard
@@ -183,6 +184,7 @@ class ExecutionRouter:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
         task_id = repo.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
+        bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
         repo.set_task_status(task_id, "PROCESSING")
         return self.run_task(task_id, signal, process)
 

@@ -18,8 +18,13 @@ from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from execution_router import ExecutionRouter
 from version import __version__
-from web import account_admin, admin_trading_state, health, openapi, webhook
+from dashboard import views as dashboard_views
+from observability.json_logging import install_handler, settings_secrets
+from observability.notifications import Notifier
+from web import account_admin, admin_trading_state, health, metrics_view, openapi, query_api, webhook
 from web.db_errors import register_db_error_handlers
+from database.safety_repository import SafetyRepository
+from safety.switch import TradingStateSwitch
 from web.errors import register_error_handlers
 
 log = logging.getLogger("web_server")
@@ -34,11 +39,9 @@ def startup_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    root.setLevel(level)
+def _configure_logging(settings: Settings) -> None:
+    """One JSON (or text) line per record on stderr, task ids attached, secrets redacted."""
+    install_handler(settings.log_level, settings.log_format, settings_secrets(settings))
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -51,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     set_settings(settings)
 
     app = Flask(__name__)
@@ -64,11 +67,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
     app.extensions["execution_router"] = router
     app.extensions["db_engine"] = engine
+    app.extensions["trading_state"] = TradingStateSwitch(SafetyRepository(engine))
+    app.extensions["notifier"] = Notifier(
+        {channel: url.get_secret_value() for channel, url in settings.notify_urls.items()},
+        telegram_chat_id=settings.notify_telegram_chat_id,
+    )
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin_trading_state.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(query_api.bp)
+    app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(metrics_view.bp)
     register_error_handlers(app)
     account_admin.init_app(app)
     register_db_error_handlers(app)

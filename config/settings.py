@@ -111,6 +111,11 @@ class Settings(_Frozen):
     testing_fault_sleep_after_processing: float | None = None
     """TEST-ONLY (TESTING_FAULT_SLEEP_AFTER_PROCESSING): hang a task after PROCESSING."""
     log_level: str = "INFO"
+    log_format: str = "json"
+    """`json` (one object per line, secrets redacted) or `text`; LOG_FORMAT."""
+    notify_urls: dict[str, SecretStr] = Field(default_factory=dict)
+    """Outbound notification webhooks by channel (NOTIFY_*_URL); secret because URLs embed tokens."""
+    notify_telegram_chat_id: str | None = None
     sources: dict[str, str] = Field(default_factory=dict)
     """Which variable each effective rule came from, for `check-config`."""
 
@@ -333,6 +338,27 @@ def _or_default(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+NOTIFY_CHANNELS = ("WEBHOOK", "DISCORD", "SLACK", "TELEGRAM")
+"""`NOTIFY_{CHANNEL}_URL`; the channel decides the body shape (see observability/notifications.py)."""
+
+
+def _read_notifications(r: _Reader) -> tuple[dict[str, SecretStr], str | None]:
+    urls: dict[str, SecretStr] = {}
+    for channel in NOTIFY_CHANNELS:
+        name = f"NOTIFY_{channel}_URL"
+        raw = r.raw(name)
+        if raw is None:
+            continue
+        if not raw.lower().startswith(("http://", "https://")) or len(raw) > 2000:
+            r.problems.append(f"{name}: must be an http:// or https:// URL")  # value not echoed: it holds a token
+            continue
+        urls[channel.lower()] = SecretStr(raw)
+    chat_id = r.raw("NOTIFY_TELEGRAM_CHAT_ID")
+    if "telegram" in urls and chat_id is None:
+        r.problems.append("NOTIFY_TELEGRAM_CHAT_ID: required when NOTIFY_TELEGRAM_URL is set")
+    return urls, chat_id
+
+
 def load_environment(env_file: str | None = ".env") -> dict[str, str]:
     """os.environ over the values of `env_file` (if it exists): the real environment wins."""
     merged: dict[str, str] = {}
@@ -358,6 +384,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     bad_entry = [t for t in entry_types if t not in DEFAULT_ENTRY_EVENT_TYPES]
     if bad_entry:
         r.problems.append(f"ENTRY_EVENT_TYPES: {', '.join(bad_entry)} cannot open trades; allowed: SIGNAL_CREATED, ENTRY")
+    log_format = (r.raw("LOG_FORMAT") or "json").lower()
+    if log_format not in ("json", "text"):
+        r.problems.append(f"LOG_FORMAT={log_format!r}: must be json or text")
+    notify_urls, telegram_chat_id = _read_notifications(r)
     max_body = r.typed("WEBHOOK_MAX_BODY_BYTES", _BYTES, "a byte count between 1024 and 10000000")
     settings = Settings(
         dry_run=dry_run,
@@ -378,6 +408,9 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         testing_fault_sleep_after_processing=r.typed(
             "TESTING_FAULT_SLEEP_AFTER_PROCESSING", _FAULT_SLEEP, "TEST-ONLY: seconds between 0 and 600"),
         log_level=(r.raw("LOG_LEVEL") or "INFO").upper(),
+        log_format=log_format,
+        notify_urls=notify_urls,
+        notify_telegram_chat_id=telegram_chat_id,
         sources=sources,
     )
     if r.problems:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import contextvars
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
@@ -74,7 +75,8 @@ class Dispatcher:
                     message=f"Order {sub.order.client_order_id} was submitted before; not sent again.",
                 )
                 continue
-            futures[i] = self._pool.submit(self._call, sub, deadline)
+            # A copy of the request's context per call, so connector log lines name the task.
+            futures[i] = self._pool.submit(contextvars.copy_context().run, self._call, sub, deadline)
         if futures:
             wait(list(futures.values()), timeout=deadline.remaining() + 0.05)
         for i, future in futures.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +20,9 @@ from database import DuplicateIdempotencyKeyError
 from database.repository import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
 from safety.idempotency import IdempotencyKeyError, derive_key, wait_for_result
+from observability import metrics
+from observability.task_context import bind_task, clear_task
+from observability.task_outcome import record_task_outcome
 from signals import SignalError, parse_signal
 from web.errors import error_response
 
@@ -96,6 +100,8 @@ def webhook():
     except IdempotencyKeyError as exc:
         return error_response(400, "invalid_header", "The Idempotency-Key header is invalid.", {IDEMPOTENCY_HEADER: str(exc)})
     router = current_app.extensions["execution_router"]
+    bind_task(trade_id=signal.trade_id)
+    started = time.perf_counter()
     try:
         result = router.route(signal, raw_payload=data, idempotency_key=key)
     except DuplicateIdempotencyKeyError as exc:
@@ -107,4 +113,16 @@ def webhook():
                 task_id=exc.existing_task_id, duplicate=True,
             )
         return jsonify(first), 200
+    record_task_outcome(current_app, result, time.perf_counter() - started)
     return jsonify(result), 200
+
+
+@bp.after_request
+def _count_response(response):
+    metrics.observe_webhook_response(response.status_code)
+    return response
+
+
+@bp.teardown_request
+def _forget_task(_exc):
+    clear_task()

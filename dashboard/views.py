@@ -1,0 +1,79 @@
+"""GET /dashboard (server-rendered, refreshes itself) and POST /dashboard/trading-state.
+
+The page reloads itself every `?refresh=` seconds (meta refresh, default 15, bounded 2..300): no
+JavaScript, no build step, and a stale tab can never show a state older than one interval.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from dashboard.account_view import account_rows, used_fraction
+from dashboard.stats import summarize
+from dashboard.trading_state_view import STATES, set_trading_state, trading_state
+from database.monitoring_repository import ExecutionFilter, MonitoringRepository
+from observability import metrics
+from web.browser_auth import csrf_ok, derived, require_admin_browser
+from web.errors import error_response
+
+bp = Blueprint("dashboard", __name__, template_folder="templates")
+
+RECENT_EXECUTIONS = 25
+STATS_WINDOW = timedelta(hours=24)
+STATS_MAX_DOCUMENTS = 5_000
+
+
+def _refresh_seconds() -> int:
+    raw = request.args.get("refresh", "15")
+    return min(300, max(2, int(raw))) if raw.isdigit() else 15
+
+
+@bp.get("/dashboard")
+@require_admin_browser(html=True)
+def dashboard():
+    app = current_app
+    router = app.extensions["execution_router"]
+    repo = MonitoringRepository(app.extensions["db_engine"])
+    executions, total = repo.list_executions(ExecutionFilter(limit=RECENT_EXECUTIONS))
+    now = datetime.now(timezone.utc)
+    stats = summarize(repo.result_documents(now - STATS_WINDOW, None, STATS_MAX_DOCUMENTS))
+    accounts = account_rows(app)
+    for row in accounts:
+        row["daily_used"] = used_fraction(row["day_pl"], row["max_daily_loss"])
+        dd = row["drawdown"]  # a magnitude (the breach engine reads it the same way)
+        row["drawdown_used"] = used_fraction(-abs(dd) if dd is not None else None, row["max_drawdown"])
+    state = trading_state(app)
+    metrics.observe_trading_state(state.get("state"))
+    return render_template(
+        "dashboard.html",
+        refresh=_refresh_seconds(),
+        now=now,
+        executions=executions,
+        executions_total=total,
+        stats=stats,
+        accounts=accounts,
+        positions=repo.open_positions(),
+        firm_modes={code: ("DRY_RUN" if c.dry_run else "LIVE") for code, c in router.connectors.items()},
+        routed_firms=app.config["ROUTER_SETTINGS"].route_to_firms,
+        trading_state=state,
+        states=STATES,
+        csrf=derived("csrf"),
+    )
+
+
+@bp.post("/dashboard/trading-state")
+@require_admin_browser(html=True)
+def change_trading_state():
+    form = request.form
+    if not csrf_ok(form.get("csrf")):
+        return error_response(403, "csrf", "Missing or wrong form token; reload the dashboard.", {"csrf": "invalid"})
+    state = (form.get("state") or "").upper()
+    why = (form.get("why") or "").strip()[:500]
+    if state not in STATES:
+        return error_response(400, "invalid_form", "Unknown trading state.", {"state": f"must be one of {', '.join(STATES)}"})
+    if not why:
+        return error_response(400, "invalid_form", "Say why the state changes.", {"why": "required"})
+    if not set_trading_state(current_app, state, "dashboard", why):
+        return error_response(409, "not_available", "No trading-state switch is installed in this version.")
+    return redirect(url_for("dashboard.dashboard"), code=303)

@@ -1,0 +1,144 @@
+"""Outbound notifications (Discord, Slack, Telegram, any JSON webhook) for events a trader must see.
+
+Events: an account breach rejection, a connector failure, a task failure. Each is derived from the
+finished result document by the pure `events_for_result`.
+
+Why a queue and a thread: a notification must never block or slow the webhook (TradingView gives
+up after 3 s and the order path matters more than a chat message). `Notifier.submit` only puts on
+a bounded queue and returns; one daemon thread per process sends, with short timeouts and no
+retries; when the queue is full the event is dropped with a log line. The URLs embed tokens, so
+they are never logged: failures name the channel only.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import requests
+
+log = logging.getLogger(__name__)
+
+BREACH_REJECTED = "BREACH_REJECTED"
+CONNECTOR_FAILED = "CONNECTOR_FAILED"
+TASK_FAILED = "TASK_FAILED"
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
+    """What in this result deserves a message (pure; one event per firm/program affected)."""
+    base = {"trade_id": result.get("trade_id"), "task_id": result.get("task_id"), "event_type": result.get("event_type")}
+    events: list[Notification] = []
+    if result.get("error"):
+        events.append(Notification(TASK_FAILED, f"Task {base['task_id']} ({base['trade_id']}) FAILED: {result['error']}",
+                                   {**base, "error": result["error"]}))
+    for item in result.get("account_breaches") or ():
+        if item.get("status") not in (None, "APPROVED"):
+            who = f"{item.get('firm_code')} program {item.get('program_id')}"
+            events.append(Notification(
+                BREACH_REJECTED, f"{who}: {item.get('status')} by {item.get('rule')} - {item.get('reason')} (trade {base['trade_id']})",
+                {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
+                 "rule": item.get("rule"), "reason": item.get("reason")}))
+    for item in result.get("connector_results") or ():
+        if item.get("status") == "FAILED":
+            who = f"{item.get('firm_code')} program {item.get('program_id')}"
+            events.append(Notification(
+                CONNECTOR_FAILED, f"{who}: order FAILED ({item.get('reason')}: {item.get('message')}) (trade {base['trade_id']})",
+                {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
+                 "reason": item.get("reason"), "message": item.get("message")}))
+    return events
+
+
+def body_for(channel: str, note: Notification, telegram_chat_id: str | None) -> dict[str, Any]:
+    """The JSON each receiver expects.
+    Discord: https://discord.com/developers/docs/resources/webhook#execute-webhook (`content`)
+    Slack: https://api.slack.com/messaging/webhooks (`text`)
+    Telegram: https://core.telegram.org/bots/api#sendmessage (`chat_id`, `text`)"""
+    text = f"[execution-router] {note.kind}: {note.text}"
+    if channel == "discord":
+        return {"content": text[:2000]}
+    if channel == "slack":
+        return {"text": text}
+    if channel == "telegram":
+        return {"chat_id": telegram_chat_id, "text": text[:4096]}
+    return {"kind": note.kind, "text": text, **note.data}
+
+
+class Notifier:
+    """Bounded queue + one sender thread. `submit` never blocks and never raises."""
+
+    def __init__(self, urls: Mapping[str, str], *, telegram_chat_id: str | None = None, max_queue: int = 100,
+                 timeout: tuple[float, float] = (2.0, 3.0)):
+        self._urls = dict(urls)
+        self._chat_id = telegram_chat_id
+        self._timeout = timeout
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self.sent = 0
+        self.dropped = 0
+        self.failed = 0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._urls)
+
+    def submit_result(self, result: Mapping[str, Any]) -> None:
+        if self.enabled:
+            for note in events_for_result(result):
+                self.submit(note)
+
+    def submit(self, note: Notification) -> None:
+        if not self.enabled:
+            return
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(note)
+        except queue.Full:
+            self.dropped += 1
+            log.warning("notification queue full: dropped %s notification", note.kind)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the sender after the queued messages (bounded wait; for tests and shutdown)."""
+        if self._thread is not None:
+            try:
+                self._queue.put(_STOP, timeout=timeout)
+            except queue.Full:
+                pass
+            self._thread.join(timeout)
+        self._session.close()
+
+    def _ensure_thread(self) -> None:
+        # Started lazily: gunicorn forks workers after import, and threads do not survive a fork.
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            note = self._queue.get()
+            if note is _STOP:
+                return
+            for channel, url in self._urls.items():
+                try:
+                    response = self._session.post(url, json=body_for(channel, note, self._chat_id), timeout=self._timeout)
+                    if response.status_code >= 400:
+                        self.failed += 1
+                        log.warning("notification to %s answered HTTP %s", channel, response.status_code)
+                    else:
+                        self.sent += 1
+                except requests.RequestException as exc:
+                    self.failed += 1
+                    log.warning("notification to %s failed: %s", channel, type(exc).__name__)
