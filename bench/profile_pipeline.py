@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine, event, select, text  # noqa: E402
 
-from bench.envs import SECRET, entry_payload, step2_env  # noqa: E402
+from bench.envs import SECRET, entry_payload, scaling_env, step2_env  # noqa: E402
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/test"
 WEBHOOK = "/api/automated-signals/webhook"
@@ -109,16 +109,23 @@ def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
         client.post(WEBHOOK, json=entry_payload(f"{tag}w-{i}"), headers=headers)
     counter = SqlCounter(engine)
     durations: list[float] = []
+    router = app.extensions["execution_router"]
+    spent = _time_methods(router.repository, router)
+
+    cpu: list[float] = []
 
     def run() -> None:
+        cpu_started = time.thread_time()
         for i in range(requests):
             started = time.perf_counter()
             response = client.post(WEBHOOK, json=entry_payload(f"{tag}-{i}"), headers=headers)
             durations.append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise RuntimeError(f"request {i}: HTTP {response.status_code} {response.get_data(as_text=True)[:300]}")
+        cpu.append(time.thread_time() - cpu_started)
 
     counter.reset()
+    spent.clear()
     if around is None:
         run()
     else:
@@ -126,37 +133,98 @@ def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
     result = counter.per_request(requests)
     result["request_p50_ms"] = 1000 * statistics.median(durations)
     result["python_ms"] = result["request_p50_ms"] - result["sql_ms"]
-    app.extensions["execution_router"].close()
+    # CPU this process spent per request (Flask, validation, routing, SQLAlchemy, driver): far
+    # less sensitive than wall time to other programs sharing the CPU.
+    result["app_cpu_ms"] = 1000 * cpu[0] / requests if cpu else float("nan")
+    # wall ms per request inside each repository method (calls per request in brackets), and in
+    # router.route as a whole; "webhook/Flask" is the rest of the request
+    result["methods"] = {name: f"{1000 * total / requests:.3f} ms [{calls / requests:g}]"
+                         for name, (calls, total) in sorted(spent.items(), key=lambda kv: -kv[1][1])}
+    route_ms = 1000 * spent.get("router.route", (0, 0.0))[1] / requests
+    result["outside_route_ms"] = 1000 * statistics.mean(durations) - route_ms
+    router.close()
     engine.dispose()
     return result
 
 
-def round_trip_costs(url: str, n: int = 300) -> dict[str, float]:
-    """Medians that price a proposal: a bare round trip, and one `engine.begin()` unit of work."""
-    from database import create_db_engine
+def _time_methods(repository: Any, router: Any) -> dict[str, list]:
+    """Wrap the repository's public methods and router.route on these instances with timers."""
+    spent: dict[str, list] = defaultdict(lambda: [0, 0.0])
 
-    engine = create_db_engine(url)
+    def wrap(owner: Any, name: str, label: str) -> None:
+        real = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                entry = spent[label]
+                entry[0] += 1
+                entry[1] += time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+    for name in dir(type(repository)):
+        if not name.startswith("_") and callable(getattr(type(repository), name, None)):
+            wrap(repository, name, name)
+    wrap(router, "route", "router.route")
+    return spent
+
+
+def unit_costs(url: str, n: int = 300) -> dict[str, float]:
+    """Medians (ms) that price a proposal: what one round trip, one ping, one read or write
+    transaction and one statement compilation cost on this machine."""
+    from sqlalchemy import create_engine, func
+    from sqlalchemy.dialects import postgresql
+
+    from database import create_db_engine
+    from database.engine import normalize_database_url
+    from database.tables import execution_tasks
+
+    def median_ms(action: Callable[[], Any]) -> float:
+        samples = []
+        for _ in range(n):
+            started = time.perf_counter()
+            action()
+            samples.append(time.perf_counter() - started)
+        return 1000 * statistics.median(samples)
+
     out: dict[str, float] = {}
+    engine = create_db_engine(url)
     with engine.connect() as connection:
         raw = connection.connection.dbapi_connection
         raw.autocommit = True
         cursor = raw.cursor()
-        samples = []
-        for _ in range(n):
-            started = time.perf_counter()
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-            samples.append(time.perf_counter() - started)
+        out["round_trip"] = median_ms(lambda: (cursor.execute("SELECT 1"), cursor.fetchone()))
         raw.autocommit = False
-        out["raw_round_trip_ms"] = 1000 * statistics.median(samples)
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        with engine.begin() as connection:
-            connection.execute(select(1)).scalar()
-        samples.append(time.perf_counter() - started)
-    out["unit_of_work_ms"] = 1000 * statistics.median(samples)  # checkout(+ping), BEGIN, SELECT, COMMIT
-    engine.dispose()
+
+    def read_unit(e: Engine) -> Callable[[], Any]:
+        def run() -> Any:
+            with e.begin() as connection:
+                return connection.execute(select(1)).scalar()
+        return run
+
+    def write_unit(e: Engine) -> Callable[[], Any]:
+        def run() -> Any:  # txid_current() assigns a transaction id: COMMIT flushes WAL, like an INSERT
+            with e.begin() as connection:
+                return connection.execute(select(func.txid_current())).scalar()
+        return run
+
+    out["read_transaction_app_engine"] = median_ms(read_unit(engine))
+    out["write_transaction_app_engine"] = median_ms(write_unit(engine))
+    always_ping = create_engine(normalize_database_url(url, ""), pool_pre_ping=True)
+    never_ping = create_engine(normalize_database_url(url, ""), pool_pre_ping=False)
+    out["read_transaction_pre_ping"] = median_ms(read_unit(always_ping))
+    out["read_transaction_no_ping"] = median_ms(read_unit(never_ping))
+    out["ping"] = out["read_transaction_pre_ping"] - out["read_transaction_no_ping"]
+    out["write_transaction_no_ping"] = median_ms(write_unit(never_ping))
+    statement = (postgresql.insert(execution_tasks).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .values(trade_id="x", event_type="ENTRY", payload={}, status="PENDING", idempotency_key=None)
+                 .returning(execution_tasks.c.id))
+    out["compile_uncached_insert"] = median_ms(lambda: statement.compile(dialect=engine.dialect))
+    for e in (engine, always_ping, never_ping):
+        e.dispose()
     return out
 
 
@@ -237,11 +305,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also run pyinstrument")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
     args = parser.parse_args(argv)
-    costs = round_trip_costs(args.db)
-    print(f"bare round trip p50 {costs['raw_round_trip_ms']:.3f} ms; one engine.begin() unit of work "
-          f"(checkout, BEGIN, SELECT 1, COMMIT) p50 {costs['unit_of_work_ms']:.3f} ms")
-    m = measure(step2_env(), args.db, args.requests)
-    print("Step 2 entry, per request: " + ", ".join(f"{k} {v:.2f}" for k, v in m.items()))
+    costs = unit_costs(args.db)
+    print("unit costs, p50 ms: " + ", ".join(f"{k} {v:.3f}" for k, v in costs.items()))
+    for title, env in (
+        ("Step 2 (its position caps are reached after a few entries: risk rejects, no reservation)", step2_env()),
+        ("Step 2 firms without position caps (every entry reserves FTMO and APEX positions)", scaling_env(2, 1)),
+    ):
+        m = measure(env, args.db, args.requests)
+        methods = m.pop("methods")
+        print(f"{title}, per request:\n  " + ", ".join(f"{k} {v:.2f}" for k, v in m.items()))
+        print("  wall time in repository methods [calls]: " + ", ".join(f"{k} {v}" for k, v in methods.items()))
     if args.profile:
         functions, categories = profile(step2_env(), args.db, args.requests, Path(args.out))
         print("self time by library/module:")
