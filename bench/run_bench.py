@@ -82,7 +82,9 @@ class Server:
             "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
             "--log-level", "warning", "--error-logfile", str(self.log_path), "--graceful-timeout", "20",
         ]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.output_path = workdir / f"output-{label}.log"  # the app's own stderr (start-up errors)
+        with open(self.output_path, "ab") as output:
+            self.proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=output, stderr=subprocess.STDOUT)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
@@ -100,10 +102,13 @@ class Server:
         raise RuntimeError(f"gunicorn did not answer /health within {timeout:.0f} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        tails = []
+        for path in (self.output_path, self.log_path):
+            try:
+                tails.append("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+            except OSError:
+                pass
+        return "\n".join(tails) or "(no log)"
 
     def stop(self) -> None:
         """Graceful stop: workers finish in-flight requests and write their timings."""
