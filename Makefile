@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test install install-dev init-db check-config bench clean
+.PHONY: run test install install-dev init-db check-config bench profile clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ run: install
 ## default postgresql://postgres@127.0.0.1:5432/test, is required: tests fail if it is unreachable).
 test: install-dev
 	$(PY) -m pytest -q
+
+## make bench: gunicorn + PostgreSQL load test of the webhook against a minimal reference app
+## (needs wrk: apt-get install -y wrk). BENCH_DATABASE_URL (default: the local `test` database)
+## is EMPTIED first. Options: make bench BENCH_ARGS="--duration 10 --levels 1,16,64 --mode mix".
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+bench: install-dev
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run_bench.py $(BENCH_ARGS)
+
+## make profile: SQL round trips/commits per request and a pyinstrument profile (bench-results/).
+profile: install-dev
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.profile_pipeline --profile $(BENCH_ARGS)
 
 init-db: install
 	$(VENV)/bin/flask --app web_server init-db
