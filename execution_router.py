@@ -51,6 +51,7 @@ from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
 from database import ExecutionRepository, PositionLimitError, PositionRecord
 from database.ledger_repository import LedgerRepository
+from database.unit_of_work import unit_of_work
 from instruments import get_contract_spec
 from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
@@ -185,8 +186,21 @@ class ExecutionRouter:
         stored = raw_payload if raw_payload is not None else signal.payload()
         task_id = repo.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
         bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
-        repo.set_task_status(task_id, "PROCESSING")
+        if self._sends_nothing_outside(signal):
+            # Nothing can leave the service, so PROCESSING, every check's reads and writes, the log row
+            # and COMPLETED commit together (database/unit_of_work.py): two commits per signal.
+            try:
+                with unit_of_work(repo.engine):
+                    repo.set_task_status(task_id, "PROCESSING")
+                    return self.run_task(task_id, signal, process, record_failure=False)
+            except Exception as exc:  # rolled back whole: record the failure on its own
+                return self._fail_task(task_id, self._empty_result(task_id, signal), exc)
+        repo.set_task_status(task_id, "PROCESSING")  # durable before any order can leave
         return self.run_task(task_id, signal, process)
+
+    def _sends_nothing_outside(self, signal: Signal) -> bool:
+        """True when this signal cannot reach a firm: informational, or every connector in dry-run."""
+        return self._processor(signal) == self._process_info or all(c.dry_run for c in self.connectors.values())
 
     def run_task(
         self,
@@ -194,8 +208,12 @@ class ExecutionRouter:
         signal: Signal,
         process: Callable[[int, Signal, dict[str, Any]], None] | None = None,
         extra: dict[str, Any] | None = None,
+        record_failure: bool = True,
     ) -> dict[str, Any]:
-        """Process an existing PROCESSING task and record its one result (also used by recovery)."""
+        """Process an existing PROCESSING task and record its one result (also used by recovery).
+
+        With `record_failure=False` an error propagates (the caller's unit of work rolls back and
+        the caller records the failure in a fresh transaction)."""
         repo = self.repository
         result = self._empty_result(task_id, signal)
         result.update(extra or {})
@@ -204,12 +222,17 @@ class ExecutionRouter:
             (process or self._processor(signal))(task_id, signal, result)
             self.guard.annotate(result)
         except Exception as exc:  # the task must end FAILED with its error, never stay PROCESSING
-            log.exception("task %s failed", task_id)
-            result["error"] = f"{type(exc).__name__}: {exc}"
-            result["details"] = "Task failed; see error. No further orders were sent for it."
-            repo.finish_task(task_id, "FAILED", result, error=result["error"])
-            return result
+            if not record_failure:
+                raise
+            return self._fail_task(task_id, result, exc)
         repo.finish_task(task_id, "COMPLETED", result)
+        return result
+
+    def _fail_task(self, task_id: int, result: dict[str, Any], exc: Exception) -> dict[str, Any]:
+        log.exception("task %s failed", task_id, exc_info=exc)
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["details"] = "Task failed; see error. No further orders were sent for it."
+        self.repository.finish_task(task_id, "FAILED", result, error=result["error"])
         return result
 
     def _empty_result(self, task_id: int, signal: Signal) -> dict[str, Any]:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 
 DEFAULT_SQLITE_PATH = "instance/execution_router.db"
 
@@ -25,8 +23,6 @@ _POSTGRES_DRIVER_PREFIX = "postgresql+psycopg2://"
 # Refusing them in the serializer makes both backends fail the same way, at write time.
 _json_serializer = functools.partial(json.dumps, allow_nan=False)
 
-# A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
-PING_IF_IDLE_SECONDS = 5.0
 
 
 def normalize_database_url(url: str | None, sqlite_path: str) -> str:
@@ -60,60 +56,29 @@ def create_db_engine(url: str | None, sqlite_path: str = DEFAULT_SQLITE_PATH) ->
 
 
 def _create_postgres_engine(url: str) -> Engine:
-    """PostgreSQL: a small pool per worker, pinged after idling, failing fast when unreachable.
+    """PostgreSQL: a small pool per worker, every checkout pinged, failing fast when unreachable.
 
-    Connections that sat idle are what a hosted database or a proxy drops (idle timeouts,
-    restarts between bursts), so a connection idle for more than ``PING_IF_IDLE_SECONDS`` is
-    pinged before use and silently replaced if dead. ``pool_pre_ping`` would ping on *every*
-    checkout: a request checks a connection out once per unit of work (five times for an entry),
-    and those pings were ~20% of a request's database round trips (`make profile`). A connection
-    that dies while busy is not hidden by either: the statement fails, SQLAlchemy recognises the
-    disconnect and invalidates the whole pool, so the next request reconnects.
+    ``pool_pre_ping`` checks a pooled connection before each use and silently replaces a dead one
+    (a database restart, an outage, a proxy's idle timeout), so the first signal after an outage
+    is processed instead of failing on a stale connection — TradingView's resend after a 503
+    must succeed. A dry-run signal checks out two connections (database/unit_of_work.py), so this
+    costs two short round trips. An earlier version pinged only connections idle for 5 s; the
+    outage test showed the first request after the database came back failing on a connection
+    that had died within that window.
     ``connect_timeout`` (2 s, libpq's smallest effective value), ``pool_timeout`` and
     ``tcp_user_timeout`` keep a dead or unreachable database from eating TradingView's 3 s
     answer budget: the webhook answers 503 instead (web/db_errors.py). A refused connection
     (database down, host up) fails in milliseconds.
     """
-    engine = create_engine(
+    return create_engine(
         url,
         pool_size=5,
         max_overflow=10,
         pool_timeout=2,
+        pool_pre_ping=True,
         connect_args={"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 30, "tcp_user_timeout": 5000},
         json_serializer=_json_serializer,
     )
-    _ping_connections_after_idling(engine)
-    return engine
-
-
-def _ping_connections_after_idling(engine: Engine) -> None:
-    """Pessimistic disconnect handling limited to idle connections, with SQLAlchemy's own ping.
-
-    Raising ``DisconnectionError`` from a checkout listener makes the pool discard the
-    connection and retry with a fresh one (https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-pessimistic
-    and PoolEvents.checkout).
-    """
-
-    @event.listens_for(engine.pool, "connect")
-    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
-        record.info["last_used"] = time.monotonic()
-
-    @event.listens_for(engine.pool, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        if record is not None:
-            record.info["last_used"] = time.monotonic()
-
-    @event.listens_for(engine.pool, "checkout")
-    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        last_used = record.info.get("last_used")
-        if last_used is not None and time.monotonic() - last_used < PING_IF_IDLE_SECONDS:
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
-        if not alive:
-            raise DisconnectionError("pooled connection failed its ping")
 
 
 def _create_sqlite_engine(url: str) -> Engine:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
+from database.unit_of_work import transaction
 from sqlalchemy import Engine, func, insert, select
 
 from database.repository import (
@@ -106,12 +107,12 @@ class LedgerRepository:
         )
         if limit is not None:
             query = query.limit(limit)
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(query).all()
         return [_event(row._mapping) for row in reversed(rows)]
 
     def open_contracts_for_account(self, firm_code: str, program_id: int) -> int:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             total = connection.execute(
                 select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
                 .where(trade_positions.c.firm_code == firm_code)
@@ -140,7 +141,7 @@ class LedgerRepository:
         row is still written, with a NULL amount, so the gap shows in the account state).
         """
         _aware(occurred_at, "occurred_at")
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             taken = reduce_position_locked(connection, position_id, contracts)
             if taken <= 0:
                 return ClosedContracts(0, None, None)
@@ -163,7 +164,7 @@ class LedgerRepository:
 
     def reopen_position(self, *, position_id: int, contracts: int, close_event_id: int, actor: str, reason: str) -> None:
         """The exit order FAILED: give the contracts back and reverse its P&L row, atomically."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             restore_position_in(connection, position_id, contracts)
             close = connection.execute(
                 select(account_events).where(account_events.c.id == close_event_id)
@@ -202,7 +203,7 @@ class LedgerRepository:
             raise ValueError(f"amount is required for {kind}")
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("reason must say why the change was made")
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             row = connection.execute(
                 insert(account_events).values(
                     firm_code=firm_code, program_id=program_id, kind=kind,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from database.unit_of_work import transaction
 from sqlalchemy import Engine, and_, exists, func, or_, select, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
@@ -81,7 +82,7 @@ class MonitoringRepository:
             .order_by(execution_tasks.c.created_at.desc(), execution_tasks.c.id.desc())
             .limit(f.limit).offset(f.offset)
         )
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(page).all()
             total = connection.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
         items = []
@@ -94,7 +95,7 @@ class MonitoringRepository:
 
     def get_execution(self, task_id: int) -> dict[str, Any] | None:
         """The task (with its payload) and its log row, or None."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             task = connection.execute(select(execution_tasks).where(execution_tasks.c.id == task_id)).first()
             if task is None:
                 return None
@@ -117,7 +118,7 @@ class MonitoringRepository:
             query = query.where(execution_logs.c.created_at >= since)
         if until is not None:
             query = query.where(execution_logs.c.created_at < until)
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return [_as_dict(r[0]) for r in connection.execute(query).all()]
 
     def task_status_counts(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
@@ -126,7 +127,7 @@ class MonitoringRepository:
             query = query.where(execution_tasks.c.created_at >= since)
         if until is not None:
             query = query.where(execution_tasks.c.created_at < until)
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return {status: int(n) for status, n in connection.execute(query).all()}
 
     def open_positions(self, limit: int = 200) -> list[dict[str, Any]]:
@@ -139,7 +140,7 @@ class MonitoringRepository:
             .where(trade_positions.c.status == POSITION_OPEN).where(trade_positions.c.contracts_open > 0)
             .order_by(trade_positions.c.created_at.desc(), trade_positions.c.id.desc()).limit(limit)
         )
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return [dict(r._mapping) for r in connection.execute(query).all()]
 
     def open_contracts_by_program(self) -> dict[tuple[str, int], int]:
@@ -150,7 +151,7 @@ class MonitoringRepository:
             .where(trade_positions.c.status == POSITION_OPEN)
             .group_by(trade_positions.c.firm_code, trade_positions.c.program_id)
         )
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return {(f, int(p)): int(n) for f, p, n in connection.execute(query).all()}
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from database.unit_of_work import transaction
 from sqlalchemy import Engine, func, select, update
 
 from database.repository import _document, _insert_ignoring_conflicts
@@ -76,7 +77,7 @@ class ConnectorOrderRepository:
             "task_id": task_id, "trade_id": trade_id, "action": action, "contracts": contracts,
             "position_id": position_id, "status": ORDER_PENDING, "request": _document(request, "request"),
         }
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             statement = _insert_ignoring_conflicts(connection, connector_orders, "client_order_id")
             inserted = connection.execute(
                 statement.values(**values).returning(connector_orders.c.id)
@@ -103,11 +104,11 @@ class ConnectorOrderRepository:
         statement = update(connector_orders).where(connector_orders.c.client_order_id == client_order_id)
         if only_if is not None:
             statement = statement.where(connector_orders.c.status.in_(only_if))
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return connection.execute(statement.values(**values)).rowcount > 0
 
     def get(self, client_order_id: str) -> ConnectorOrderRecord | None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             row = connection.execute(
                 select(connector_orders).where(connector_orders.c.client_order_id == client_order_id)
             ).first()
@@ -120,12 +121,12 @@ class ConnectorOrderRepository:
         )
         if trade_id is not None:
             statement = statement.where(connector_orders.c.trade_id == trade_id)
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(statement.order_by(connector_orders.c.id)).all()
         return [_record(row) for row in rows]
 
     def for_task(self, task_id: int) -> list[ConnectorOrderRecord]:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(
                 select(connector_orders).where(connector_orders.c.task_id == task_id).order_by(connector_orders.c.id)
             ).all()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
+from database.unit_of_work import transaction
 from sqlalchemy import Connection, Engine, Insert, Row, Table, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -326,7 +327,7 @@ class ExecutionRepository:
     def ping(self) -> bool:
         """True when the database answers ``SELECT 1`` (for ``/health``); never raises."""
         try:
-            with self._engine.begin() as connection:
+            with transaction(self._engine) as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError:
             return False
@@ -353,7 +354,7 @@ class ExecutionRepository:
             "status": "PENDING",
             "idempotency_key": idempotency_key,
         }
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             statement = _insert_ignoring_conflicts(connection, execution_tasks, "idempotency_key")
             task_id = connection.execute(
                 statement.values(**values).returning(execution_tasks.c.id)
@@ -370,7 +371,7 @@ class ExecutionRepository:
 
     def find_task_by_idempotency_key(self, idempotency_key: str) -> dict[str, Any] | None:
         """The task created with this idempotency key, if any (to answer a resent webhook)."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             row = connection.execute(
                 select(execution_tasks).where(execution_tasks.c.idempotency_key == idempotency_key)
             ).first()
@@ -378,7 +379,7 @@ class ExecutionRepository:
 
     def set_task_status(self, task_id: int, status: str) -> None:
         """Move a task to ``status`` (e.g. PROCESSING) and stamp ``updated_at``."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             result = connection.execute(
                 update(execution_tasks)
                 .where(execution_tasks.c.id == task_id)
@@ -401,7 +402,7 @@ class ExecutionRepository:
         ``TaskAlreadyFinishedError`` and changes nothing (the unique log row decides).
         """
         body = _document(result, "result")
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             task = connection.execute(
                 select(execution_tasks.c.trade_id, execution_tasks.c.event_type)
                 .where(execution_tasks.c.id == task_id)
@@ -429,7 +430,7 @@ class ExecutionRepository:
 
     def get_task(self, task_id: int) -> dict[str, Any] | None:
         """The task row as a dict (payload as a dict), or None."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             row = connection.execute(
                 select(execution_tasks).where(execution_tasks.c.id == task_id)
             ).first()
@@ -437,7 +438,7 @@ class ExecutionRepository:
 
     def get_log_for_task(self, task_id: int) -> dict[str, Any] | None:
         """The task's ``execution_logs`` row as a dict (response_body as a dict), or None."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             row = connection.execute(
                 select(execution_logs).where(execution_logs.c.task_id == task_id)
             ).first()
@@ -489,7 +490,7 @@ class ExecutionRepository:
             "client_order_id": client_order_id,
             "opened_task_id": task_id,
         }
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             if firm_position_limit is not None:
                 lock_firm_positions(connection, firm_code)
                 open_now = _open_contracts(connection, firm_code)
@@ -509,7 +510,7 @@ class ExecutionRepository:
         The row stays, so the trade does not re-open at that firm/program on a repeated signal.
         Releasing a position that is no longer OPEN changes nothing.
         """
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             result = connection.execute(
                 update(trade_positions)
                 .where(trade_positions.c.id == position_id)
@@ -521,7 +522,7 @@ class ExecutionRepository:
 
     def open_positions_for_trade(self, trade_id: str) -> list[PositionRecord]:
         """What this trade still has open, per firm/program (what an exit must close)."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(
                 select(*_POSITION_COLUMNS)
                 .where(trade_positions.c.trade_id == trade_id)
@@ -534,7 +535,7 @@ class ExecutionRepository:
     def has_position_history(self, trade_id: str) -> bool:
         """Whether this trade ever opened anything (any status), e.g. to tell an exit for an
         unknown trade from an exit for a trade that is already flat."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return bool(
                 connection.execute(
                     select(exists().where(trade_positions.c.trade_id == trade_id))
@@ -550,19 +551,19 @@ class ExecutionRepository:
         the same contracts. A position that is not OPEN yields 0.
         """
         _positive_int(contracts, "contracts")
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return reduce_position_locked(connection, position_id, contracts)
 
     def restore_position(self, position_id: int, contracts: int) -> None:
         """Give back contracts an exit claimed but the firm did not close (its order FAILED),
         so the position stays visible as open and a later exit can close it."""
         _positive_int(contracts, "contracts")
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             restore_position_in(connection, position_id, contracts)
 
     def open_contracts_for_firm(self, firm_code: str) -> int:
         """Contracts currently open at a firm (all programs), for its max_position_size cap."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return _open_contracts(connection, firm_code)
 
     @staticmethod

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from database.unit_of_work import transaction
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -42,7 +43,7 @@ class SafetyRepository:
 
     def get_trading_state(self) -> TradingStateRecord:
         """The current state; ACTIVE when never set. One primary-key read: cheap per request."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             row = connection.execute(select(trading_state).where(trading_state.c.id == 1)).first()
         if row is None:
             return TradingStateRecord("ACTIVE", None, None, None)
@@ -53,7 +54,7 @@ class SafetyRepository:
         if state not in TRADING_STATES:
             raise ValueError(f"state must be one of {', '.join(TRADING_STATES)}, got {state!r}")
         values = {"id": 1, "state": state, "reason": reason, "changed_by": changed_by[:64]}
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             previous = connection.execute(
                 select(trading_state).where(trading_state.c.id == 1).with_for_update()
             ).first()
@@ -79,7 +80,7 @@ class SafetyRepository:
         (SQLite transactions are serialised, which gives the same guarantee.)
         """
         cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than_seconds)
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             query = (
                 select(execution_tasks)
                 .where(execution_tasks.c.status.in_(("PENDING", "PROCESSING")))
@@ -106,7 +107,7 @@ class SafetyRepository:
     def positions_touched_by_task(self, task_id: int, trade_id: str) -> list[dict[str, Any]]:
         """Positions the task reserved (entries) or, for an exit, every position of its trade:
         what a crash may have left with an unknown outcome at a firm."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(
                 select(
                     trade_positions.c.id, trade_positions.c.firm_code, trade_positions.c.program_id,
@@ -120,7 +121,7 @@ class SafetyRepository:
 
     def entry_orders_since(self, firm_code: str, since: dt.datetime) -> int:
         """Entry orders reserved at a firm since ``since`` (released reservations sent nothing)."""
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             return int(
                 connection.execute(
                     select(func.count())
@@ -144,7 +145,7 @@ class SafetyRepository:
             .correlate(trade_positions)
             .scalar_subquery()
         )
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             rows = connection.execute(
                 select(last_exit.label("event_type"))
                 .where(

@@ -73,14 +73,18 @@ def test_worker_killed_mid_task_is_recovered_once_after_restart(pg, tmp_path):
         sender = threading.Thread(target=send, daemon=True)
         sender.start()
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and scalar(pg, "SELECT COUNT(*) FROM execution_tasks WHERE status = 'PROCESSING'") == 0:
+        while time.monotonic() < deadline and scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 0:
             time.sleep(0.1)
-        assert scalar(pg, "SELECT status FROM execution_tasks") == "PROCESSING"
+        time.sleep(1.0)  # the worker is now asleep inside the task (TESTING_FAULT_SLEEP_AFTER_PROCESSING)
+        # Dry-run processing is one transaction (database/unit_of_work.py): until it commits, the
+        # task shows PENDING, committed before any work started.
+        assert scalar(pg, "SELECT status FROM execution_tasks") == "PENDING"
         for pid in hung.worker_pids():
             os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         sender.join(timeout=30)
-    assert scalar(pg, "SELECT status FROM execution_tasks") == "PROCESSING"  # visible, not lost
+    assert scalar(pg, "SELECT status FROM execution_tasks") == "PENDING"  # visible, not lost
+    assert scalar(pg, "SELECT COUNT(*) FROM trade_positions") == 0  # its half-done work rolled back
     assert scalar(pg, "SELECT COUNT(*) FROM execution_logs") == 0
     time.sleep(max(0.0, 3.5 - (time.monotonic() - killed_at)))
 

@@ -134,7 +134,7 @@ def test_postgres_engine_pools_and_fails_fast() -> None:
         assert engine.dialect.driver == "psycopg2"
         assert engine.pool.size() == 5  # type: ignore[attr-defined]
         assert engine.pool._max_overflow == 10  # type: ignore[attr-defined]
-        assert engine.pool._pre_ping is False  # idle connections are pinged instead (below)
+        assert engine.pool._pre_ping is True  # a connection that died in the pool is replaced, not used
     finally:
         engine.dispose()
 

@@ -98,3 +98,37 @@ def test_guides_psql_queries_show_the_signal_just_routed(client, backend):
     assert "COMPLETED|1" in psql(GUIDE_TASKS_BY_STATUS)
     summary = psql(GUIDE_RECENT_EXECUTION_SUMMARY).splitlines()[1].split("|")
     assert summary[1:9] == [GUIDE_PAYLOAD["trade_id"], "SIGNAL_CREATED", "COMPLETED", "true", "2", "2", "2", "2"]
+
+
+def test_live_orders_leave_only_after_processing_and_reservation_are_committed(tmp_path):
+    """A live connector sees, from another connection, the task PROCESSING and its position
+    reserved before its order goes out; dry-run work may commit in one unit, live work may not."""
+    from sqlalchemy import text
+
+    from connectors import BaseConnector, ConnectorResult
+    from connectors.orders import SUCCESS
+
+    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", EXECUTION_DRY_RUN="false",
+                                   SQLITE_PATH=str(tmp_path / "r.db")))
+    seen: list[tuple[str, int]] = []
+
+    class Observing(BaseConnector):
+        firm_code = "FTMO"
+        live_supported = True
+
+        def _place_entry(self, order, deadline):
+            with router.repository.engine.connect() as conn:  # a separate connection: committed data only
+                status = conn.execute(text("SELECT status FROM execution_tasks WHERE id = :i"), {"i": order.task_id}).scalar_one()
+                reserved = conn.execute(text("SELECT COUNT(*) FROM trade_positions WHERE status = 'OPEN'")).scalar_one()
+            seen.append((status, reserved))
+            return ConnectorResult("FTMO", order.program_id, SUCCESS, False, order_id="X1", order=order.to_dict())
+
+        _place_exit = _place_entry
+
+        def _account_status(self):
+            return {}
+
+    router = ExecutionRouter(settings=settings, connectors={"FTMO": Observing(settings.firms["FTMO"], dry_run=False)})
+    result = router.route(dict(GUIDE_PAYLOAD))
+    assert result["routed"] is True and seen == [("PROCESSING", 1)]
+    assert router.repository.get_task(result["task_id"])["status"] == "COMPLETED"
