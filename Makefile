@@ -30,6 +30,7 @@ run: install
 ## make test: install dev tools and run the whole suite (PostgreSQL at TEST_DATABASE_URL,
 ## default postgresql://postgres@127.0.0.1:5432/test, is required: tests fail if it is unreachable).
 test: install-dev
+	@bash tools/ensure_chromium.sh
 	$(PY) -m pytest -q
 
 ## make bench: gunicorn + PostgreSQL load test of the webhook against a minimal reference app
