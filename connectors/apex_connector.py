@@ -34,8 +34,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from connectors import live_config
-from connectors.base_connector import BaseConnector, OrderLookup
-from connectors.http_client import Deadline, FirmHttp, NotSent, Rejected
+from connectors.base_connector import OrderLookup
+from connectors.http_connector import HttpConnector
+from connectors.http_client import Deadline, NotSent, Rejected
 from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
 
 RENEW_MARGIN = 15 * 60
@@ -43,28 +44,16 @@ RENEW_MARGIN = 15 * 60
 MONTH_CODES = "FGHJKMNQUVXZ"
 
 
-class ApexConnector(BaseConnector):
+class ApexConnector(HttpConnector):
     firm_code = "APEX"
     live_supported = True
 
     def __init__(self, firm, *, dry_run: bool):
         super().__init__(firm, dry_run=dry_run)
-        self._http: FirmHttp | None = None
         self._token: str | None = None
         self._expires: float = 0.0
         self._lock = threading.Lock()
         self._contracts: dict[str, tuple[str, int]] = {}
-
-    @property
-    def http(self) -> FirmHttp:
-        if self._http is None:
-            self._http = FirmHttp(self.firm_code, live_config.value(self.firm, "API_URL") or "",
-                                  live_config.secret_values(self.firm))
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
 
     # ---- authentication -------------------------------------------------------------------------
     def _with_penalty(self, send, body: dict[str, Any], deadline: Deadline) -> Any:

@@ -23,8 +23,9 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from connectors import live_config
-from connectors.base_connector import BaseConnector, OrderLookup
-from connectors.http_client import Deadline, FirmHttp, Rejected
+from connectors.base_connector import OrderLookup
+from connectors.http_connector import HttpConnector
+from connectors.http_client import Deadline, Rejected
 from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
 
 SUCCESS_CODES = {"TRADE_RETCODE_DONE", "TRADE_RETCODE_PLACED", "TRADE_RETCODE_DONE_PARTIAL"}
@@ -36,24 +37,9 @@ def metaapi_client_id(client_order_id: str) -> str:
     return "ER" + hashlib.sha256(client_order_id.encode()).hexdigest()[:18]
 
 
-class FtmoConnector(BaseConnector):
+class FtmoConnector(HttpConnector):
     firm_code = "FTMO"
     live_supported = True
-
-    def __init__(self, firm, *, dry_run: bool):
-        super().__init__(firm, dry_run=dry_run)
-        self._http: FirmHttp | None = None
-
-    @property
-    def http(self) -> FirmHttp:
-        if self._http is None:
-            self._http = FirmHttp(self.firm_code, live_config.value(self.firm, "API_URL") or "",
-                                  live_config.secret_values(self.firm))
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
 
     # ---- helpers -------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:

@@ -25,8 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connectors import live_config
-from connectors.base_connector import BaseConnector, OrderLookup
-from connectors.http_client import Deadline, FirmHttp, NotSent, Rejected
+from connectors.base_connector import OrderLookup
+from connectors.http_connector import HttpConnector
+from connectors.http_client import Deadline, NotSent, Rejected
 from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
 
 PRODUCT_CODES = {"NQ": "ENQ", "ES": "EP"}
@@ -35,28 +36,16 @@ TOKEN_REFRESH = 20 * 60 * 60
 MARKET, STOP = 2, 4
 
 
-class TopstepConnector(BaseConnector):
+class TopstepConnector(HttpConnector):
     firm_code = "TOPSTEP"
     live_supported = True
 
     def __init__(self, firm, *, dry_run: bool):
         super().__init__(firm, dry_run=dry_run)
-        self._http: FirmHttp | None = None
         self._token: str | None = None
         self._token_at = 0.0
         self._lock = threading.Lock()
         self._contracts: dict[str, dict[str, Any]] = {}
-
-    @property
-    def http(self) -> FirmHttp:
-        if self._http is None:
-            self._http = FirmHttp(self.firm_code, live_config.value(self.firm, "API_URL") or "",
-                                  live_config.secret_values(self.firm))
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
 
     # ---- authentication ----------------------------------------------------------------------
     def _auth(self, deadline: Deadline, force: bool = False) -> str:

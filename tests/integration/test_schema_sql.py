@@ -23,6 +23,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 import db_fixtures
+from tests.guide_queries import (
+    GUIDE_LATEST_LOG,
+    GUIDE_LATEST_TASK,
+    GUIDE_RECENT_EXECUTION_SUMMARY,
+    GUIDE_TASKS_BY_STATUS,
+)
 from alembic.script import ScriptDirectory
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from database.migrate import alembic_config
@@ -70,56 +76,6 @@ CREATE TABLE execution_logs (
 CREATE INDEX idx_execution_logs_task_id ON execution_logs(task_id);
 CREATE INDEX idx_execution_logs_trade_id ON execution_logs(trade_id);
 CREATE INDEX idx_execution_logs_created_at ON execution_logs(created_at);
-"""
-
-# The guide's queries, verbatim ("Step 5: Test Dry-Run Mode", "Monitoring", "Dashboard Queries").
-GUIDE_LATEST_TASK = """\
--- View latest execution task
-SELECT * FROM execution_tasks ORDER BY created_at DESC LIMIT 1;
-"""
-
-GUIDE_LATEST_LOG = """\
--- View latest execution log
-SELECT 
-    el.trade_id,
-    el.event_type,
-    el.response_body->>'dry_run' as dry_run,
-    el.response_body->'risk_checks' as risk_checks,
-    el.response_body->'program_sizing' as program_sizing,
-    el.response_body->'account_breaches' as account_breaches,
-    el.response_body->'connector_results' as connector_results
-FROM execution_logs el
-ORDER BY el.created_at DESC
-LIMIT 1;
-"""
-
-GUIDE_TASKS_BY_STATUS = """\
--- Tasks by status (last 24 hours)
-SELECT 
-    status,
-    COUNT(*) as count
-FROM execution_tasks
-WHERE created_at > NOW() - INTERVAL '24 hours'
-GROUP BY status;
-"""
-
-GUIDE_RECENT_EXECUTION_SUMMARY = """\
--- Last 10 executions with complete details
-SELECT 
-    et.id,
-    et.trade_id,
-    et.event_type,
-    et.status,
-    el.response_body->>'dry_run' as dry_run,
-    jsonb_array_length(el.response_body->'risk_checks') as risk_checks_count,
-    jsonb_array_length(el.response_body->'program_sizing') as sizing_count,
-    jsonb_array_length(el.response_body->'account_breaches') as breach_checks_count,
-    jsonb_array_length(el.response_body->'connector_results') as connector_count,
-    et.created_at
-FROM execution_tasks et
-LEFT JOIN execution_logs el ON et.id = el.task_id
-ORDER BY et.created_at DESC
-LIMIT 10;
 """
 
 SIGNAL = {
