@@ -10,6 +10,10 @@ Order of durable writes (the audit trail survives a crash at any point):
    transaction before the exit order is sent;
 4. one transaction writes the execution_logs row with the whole result and sets the task
    COMPLETED (or FAILED with the error).
+When no order can leave the service (every connector in dry-run, or an informational event),
+steps 2-4 run in one transaction (database/unit_of_work.py): nothing is in flight that a committed
+PROCESSING row or reservation would have to vouch for, and a crash leaves the task PENDING for
+recovery with none of its half-done work applied.
 
 Engines are pure; this module only gathers their inputs, calls them and applies their verdicts.
 The loss and drawdown checks read the account state (`AccountService`: the ledger, or a live
