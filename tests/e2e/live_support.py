@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from connectors.simulator import DEFAULT_CREDENTIALS
+import pytest
+
+from connectors.simulator import DEFAULT_CREDENTIALS, Simulator
 
 WEBHOOK = "/api/automated-signals/webhook"
 WEBHOOK_SECRET = "whsec-live-test-4242"
@@ -35,3 +37,19 @@ def post(client, payload):
 
 def by_firm(items):
     return {i["firm_code"]: i for i in items}
+
+
+@pytest.fixture
+def backend():
+    """Live routing is exercised on PostgreSQL, the production store (overrides the conftest's
+    sqlite/postgresql parametrisation in the modules that import it)."""
+    return "postgresql"
+
+
+@pytest.fixture
+def sim():
+    """The firms' API simulator on a free 127.0.0.1 port."""
+    simulator = Simulator()
+    simulator.start(0)
+    yield simulator
+    simulator.stop()

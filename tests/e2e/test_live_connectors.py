@@ -11,22 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from connectors.ftmo_connector import metaapi_client_id
-from connectors.simulator import Simulator
-from tests.e2e.live_support import ENTRY, EXIT, by_firm, live_env, post
-
-
-@pytest.fixture
-def backend():
-    """Live routing is exercised on PostgreSQL, the production store."""
-    return "postgresql"
-
-
-@pytest.fixture
-def sim():
-    simulator = Simulator()
-    simulator.start(0)
-    yield simulator
-    simulator.stop()
+from tests.e2e.live_support import backend, sim, ENTRY, EXIT, by_firm, live_env, post  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -7,23 +7,10 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from connectors.simulator import DEFAULT_CREDENTIALS, Simulator
-from tests.e2e.live_support import ENTRY, EXIT, WEBHOOK, WEBHOOK_SECRET, live_env, post
+from connectors.simulator import DEFAULT_CREDENTIALS
+from tests.e2e.live_support import backend, sim, ENTRY, EXIT, WEBHOOK, WEBHOOK_SECRET, live_env, post  # noqa: F401 (fixtures)
 
 SECRET_NAMES = ("FTMO_API_KEY", "APEX_PASSWORD", "APEX_API_SECRET", "TOPSTEP_API_KEY")
-
-
-@pytest.fixture
-def backend():
-    return "postgresql"
-
-
-@pytest.fixture
-def sim():
-    simulator = Simulator()
-    simulator.start(0)
-    yield simulator
-    simulator.stop()
 
 
 def all_rows(db) -> str:
