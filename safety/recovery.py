@@ -11,10 +11,12 @@ What happens to a claimed task:
   positions it had already reserved stay, and are reported TRADE_ALREADY_OPENED, never doubled);
 - a live entry that had reserved no live position yet: nothing was sent; it is FAILED with
   ``RECOVERED_ENTRY_NOT_SENT`` rather than sent minutes late;
-- a live firm is involved otherwise: the outcome at the firm is unknown (the order may or may not have
-  been sent), so the task is FAILED with ``UNKNOWN_OUTCOME_NEEDS_RECONCILIATION`` and nothing is
-  resent. ``LIVE_RECONCILERS`` is the hook for live connectors (issue 4) to look the order up by
-  its client order id and settle the position; until one is registered, an operator must check.
+- a live entry that had reserved positions: settled by client order id (``_settle_live_entry``):
+  reservations whose order was never journalled (so never sent) are released, journalled orders
+  of unknown outcome are looked up at the firm; finished when every order is known, never resent;
+- otherwise (a live exit, or a firm that cannot tell): the outcome at the firm is unknown, so the
+  task is FAILED with ``UNKNOWN_OUTCOME_NEEDS_RECONCILIATION`` and nothing is resent;
+  ``LIVE_RECONCILERS`` is an extra hook, and ``flask reconcile-orders`` settles journalled orders.
 """
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ import weakref
 from typing import Any, Callable
 
 from database.safety_repository import SafetyRepository, StuckTask
+from database.tables_connector_orders import ORDER_PENDING, ORDER_UNKNOWN
 from signals import SignalError, parse_signal
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME_NEEDS_RECONCILIATION"
+UNRESOLVED_ORDER_STATES = (ORDER_PENDING, ORDER_UNKNOWN)
 STALE_ENTRY = "RECOVERED_ENTRY_NOT_SENT"
 
 Reconciler = Callable[[StuckTask, list[dict[str, Any]]], dict[str, Any] | None]
@@ -70,6 +74,10 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
         router.repository.finish_task(task.id, "FAILED", result, error=error)
         return {"task_id": task.id, "outcome": "FAILED", "error": error}
     live_involved = any(not p["dry_run"] for p in positions) or (signal.action == "EXIT" and any_live)
+    if live_involved and signal.action == "ENTRY":
+        settled = _settle_live_entry(router, task, positions)
+        if settled is not None:
+            return settled
     if live_involved:
         for reconcile in LIVE_RECONCILERS:
             result = reconcile(task, positions)
@@ -90,6 +98,40 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
     result = router.run_task(task.id, signal, extra={"recovered": True})
     log.warning("task %s recovered after a crash by re-running it (dry-run)", task.id)
     return {"task_id": task.id, "outcome": "RERUN", "error": result.get("error")}
+
+
+def _settle_live_entry(router: Any, task: StuckTask, positions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Settle a crashed live entry by client order id, never by resending; None if it cannot be.
+
+    The dispatcher journals every live order (connector_orders) *before* sending it, so a
+    reserved live position whose client order id has no journal row was never sent: its
+    reservation is released. Journalled orders still PENDING/UNKNOWN are looked up at the firm
+    (connectors/reconcile.py). When every order of the task is then known, the task is finished
+    with what happened; otherwise it stays for the operator (FAILED, UNKNOWN_OUTCOME)."""
+    reconciler = router.reconciler()
+    outcomes = [{"client_order_id": cid, "status": status}
+                for cid, status in reconciler.reconcile_unresolved(task.trade_id)]
+    for p in positions:
+        if not p["dry_run"] and p["status"] == "OPEN" and p["client_order_id"] \
+                and reconciler.journal.get(p["client_order_id"]) is None:
+            router.repository.release_position(p["id"])
+            outcomes.append({"client_order_id": p["client_order_id"], "status": "NOT_SENT_RELEASED"})
+    orders = reconciler.journal.for_task(task.id)
+    if any(order.status in UNRESOLVED_ORDER_STATES for order in orders):
+        return None
+    signal = parse_signal(task.payload)
+    result = router._empty_result(task.id, signal)
+    result.update({"recovered": True, "reconciled_orders": outcomes})
+    if not orders:  # nothing reached a firm: the stale entry is not sent late
+        result.update({"error": STALE_ENTRY,
+                       "details": "Worker died before any live entry order was sent; the stale entry was not sent late."})
+        router.repository.finish_task(task.id, "FAILED", result, error=STALE_ENTRY)
+        return {"task_id": task.id, "outcome": "FAILED", "error": STALE_ENTRY}
+    result["details"] = ("Recovered after a crash: the task's orders were reconciled with the firms by "
+                         "client order id; nothing was resent.")
+    router.repository.finish_task(task.id, "COMPLETED", result)
+    log.warning("task %s recovered by reconciliation: %s", task.id, outcomes)
+    return {"task_id": task.id, "outcome": "RECONCILED"}
 
 
 class RecoveryThread:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import text, update
 
 from connectors import SUCCESS, BaseConnector, ConnectorResult, OrderRequest
+from connectors.base_connector import OrderLookup
+from database.orders_repository import ConnectorOrderRepository
 from database import ExecutionRepository
 from database.tables import execution_tasks
 from execution_router import ExecutionRouter
@@ -90,12 +92,18 @@ class RecordingLiveConnector(BaseConnector):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.sent: list[OrderRequest] = []
+        self.at_firm: set[str] = set()
 
-    def _place_entry(self, order: OrderRequest) -> ConnectorResult:
+    def _place_entry(self, order: OrderRequest, deadline: Any = None) -> ConnectorResult:
         self.sent.append(order)
         return ConnectorResult("FTMO", order.program_id, SUCCESS, False, order_id="X")
 
     _place_exit = _place_entry
+
+    def _find_order(self, order: OrderRequest, deadline: Any) -> OrderLookup:
+        """The firm has every order whose client id is in `at_firm`."""
+        found = order.client_order_id in self.at_firm
+        return OrderLookup(found, firm_order_id="F-1" if found else None)
 
     def _account_status(self) -> dict[str, Any]:
         return {}
@@ -109,21 +117,72 @@ def _live_router(app) -> tuple[ExecutionRouter, RecordingLiveConnector]:
     return router, connector
 
 
-def test_live_entry_with_a_reserved_position_is_failed_for_reconciliation_not_resent(app):
+def _reserve(engine, task_id: int, client_order_id: str) -> int:
+    position = ExecutionRepository(engine).open_position(
+        trade_id=GUIDE_PAYLOAD["trade_id"], firm_code="FTMO", program_id=1, symbol="NQ", side="LONG", contracts=2,
+        entry_price=16500, stop_price=16475, task_id=task_id, client_order_id=client_order_id, dry_run=False)
+    return position.id
+
+
+def _position_status(engine, position_id: int) -> str:
+    with engine.begin() as conn:
+        return conn.execute(text("SELECT status FROM trade_positions WHERE id = :i"), {"i": position_id}).scalar_one()
+
+
+def _journal(engine, task_id: int, client_order_id: str, position_id: int) -> None:
+    """What the dispatcher writes before sending: the order is on record, its outcome unknown."""
+    order = OrderRequest(action="ENTRY", firm_code="FTMO", program_id=1, trade_id=GUIDE_PAYLOAD["trade_id"],
+                         task_id=task_id, symbol="NQ", direction="LONG", contracts=2,
+                         client_order_id=client_order_id)
+    ConnectorOrderRepository(engine).record_submission(
+        client_order_id=client_order_id, firm_code="FTMO", program_id=1, task_id=task_id,
+        trade_id=GUIDE_PAYLOAD["trade_id"], action="ENTRY", contracts=2, position_id=position_id,
+        request=order.to_dict())
+
+
+def test_live_entry_reserved_but_never_journalled_was_never_sent_and_is_released(app):
     engine = app.extensions["db_engine"]
     router, connector = _live_router(app)
     task_id = stuck_task(engine, GUIDE_PAYLOAD)
-    ExecutionRepository(engine).open_position(
-        trade_id=GUIDE_PAYLOAD["trade_id"], firm_code="FTMO", program_id=1, symbol="NQ", side="LONG", contracts=2,
-        entry_price=16500, stop_price=16475, task_id=task_id, client_order_id="ER-x", dry_run=False)
+    position_id = _reserve(engine, task_id, "ER-x")  # died between reservation and the journal row
+    [summary] = recover_stuck_tasks(router, 60)
+    assert summary == {"task_id": task_id, "outcome": "FAILED", "error": STALE_ENTRY}
+    assert _position_status(engine, position_id) == "RELEASED" and connector.sent == []
+    body = ExecutionRepository(engine).get_log_for_task(task_id)["response_body"]
+    assert body["reconciled_orders"] == [{"client_order_id": "ER-x", "status": "NOT_SENT_RELEASED"}]
+    assert recover_stuck_tasks(router, 60) == []
+
+
+def test_live_entry_journalled_and_found_at_the_firm_is_reconciled_not_resent(app):
+    engine = app.extensions["db_engine"]
+    router, connector = _live_router(app)
+    router.reconcile_min_age = 0
+    task_id = stuck_task(engine, GUIDE_PAYLOAD)
+    position_id = _reserve(engine, task_id, "ER-sent")
+    _journal(engine, task_id, "ER-sent", position_id)  # died after sending, before the answer
+    connector.at_firm.add("ER-sent")
+    [summary] = recover_stuck_tasks(router, 60)
+    assert summary == {"task_id": task_id, "outcome": "RECONCILED"}
+    assert ExecutionRepository(engine).get_task(task_id)["status"] == "COMPLETED"
+    assert _position_status(engine, position_id) == "OPEN" and connector.sent == []  # kept, not resent
+    assert ConnectorOrderRepository(engine).get("ER-sent").status == "SUCCESS"
+
+
+def test_live_entry_journalled_but_unknown_at_the_firm_is_left_for_the_operator(app):
+    engine = app.extensions["db_engine"]
+    router, connector = _live_router(app)
+    router.reconcile_min_age = 0
+
+    def cannot_tell(order, deadline):
+        return OrderLookup(None, detail="firm unreachable")
+
+    connector._find_order = cannot_tell
+    task_id = stuck_task(engine, GUIDE_PAYLOAD)
+    position_id = _reserve(engine, task_id, "ER-maybe")
+    _journal(engine, task_id, "ER-maybe", position_id)
     [summary] = recover_stuck_tasks(router, 60)
     assert summary == {"task_id": task_id, "outcome": "FAILED", "error": UNKNOWN_OUTCOME}
-    task = ExecutionRepository(engine).get_task(task_id)
-    assert task["status"] == "FAILED" and task["error"] == UNKNOWN_OUTCOME
-    body = ExecutionRepository(engine).get_log_for_task(task_id)["response_body"]
-    assert body["positions"][0]["client_order_id"] == "ER-x"
-    assert connector.sent == []
-    assert recover_stuck_tasks(router, 60) == []
+    assert _position_status(engine, position_id) == "OPEN" and connector.sent == []
 
 
 def test_live_entry_that_reserved_nothing_is_not_sent_late(app):
