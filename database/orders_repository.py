@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from database.unit_of_work import transaction
 from sqlalchemy import Engine, func, select, update
 
-from database.repository import _document, _insert_ignoring_conflicts
+from database.repository import _document, insert_or_skip
 from database.tables_connector_orders import (
     ORDER_PENDING,
     ORDER_STATUSES,
@@ -78,9 +78,8 @@ class ConnectorOrderRepository:
             "position_id": position_id, "status": ORDER_PENDING, "request": _document(request, "request"),
         }
         with transaction(self._engine) as connection:
-            statement = _insert_ignoring_conflicts(connection, connector_orders, "client_order_id")
-            inserted = connection.execute(
-                statement.values(**values).returning(connector_orders.c.id)
+            inserted = insert_or_skip(
+                connection, connector_orders, values, ("client_order_id",), (connector_orders.c.id,)
             ).scalar_one_or_none()
         return inserted is not None
 

@@ -10,15 +10,17 @@ leave this module, and expected conflicts surface as the domain errors defined h
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
-from database.unit_of_work import transaction
-from sqlalchemy import Connection, Engine, Insert, Row, Table, exists, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Connection, Engine, Result, Row, Table, bindparam, exists, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.selectable import TextualSelect
+
+from database.unit_of_work import transaction
 
 from database.tables import (
     POSITION_CLOSED,
@@ -221,22 +223,40 @@ def _check_json_text(text_value: str, path: str) -> None:
         raise ValueError(f"{path} contains an unpaired surrogate (invalid Unicode)") from exc
 
 
-def _insert_ignoring_conflicts(
-    connection: Connection, table: Table, *conflict_columns: str
-) -> Insert:
-    """``INSERT ... ON CONFLICT (cols) DO NOTHING`` for the backend in use.
+def insert_or_skip(
+    connection: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict_columns: tuple[str, ...],
+    returning: tuple[Column[Any], ...],
+) -> Result[Any]:
+    """``INSERT ... ON CONFLICT (cols) DO NOTHING RETURNING ...``; no row back means "already there".
 
     A conflict on one of our unique keys is an expected outcome (a repeated signal, a second
     result for a task), not an error: letting the statement skip the row keeps the transaction
     usable and avoids mistaking some other integrity error for "already there".
     """
-    dialect = connection.dialect.name
-    columns = list(conflict_columns)
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=columns)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=columns)
-    raise NotImplementedError(f"unsupported database backend: {dialect}")
+    statement = _insert_or_skip_statement(table, tuple(values), conflict_columns, returning)
+    return connection.execute(statement, dict(values))
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_or_skip_statement(
+    table: Table, columns: tuple[str, ...], conflict: tuple[str, ...], returning: tuple[Column[Any], ...]
+) -> TextualSelect:
+    """The statement as text with typed bind parameters, built once per shape.
+
+    SQLAlchemy 2.0 gives the dialects' ``insert().on_conflict_do_nothing()`` no cache key, so it
+    was compiled again on every call (four times per signal: ~2 ms of CPU, `make profile`). Text
+    with typed parameters and result columns is cached like any statement. PostgreSQL and SQLite
+    (3.35+) share this syntax.
+    """
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(c.name for c in returning)}"
+    )
+    params = [bindparam(c, type_=table.c[c].type) for c in columns]
+    return text(sql).bindparams(*params).columns(*returning)
 
 
 def _open_contracts(connection: Connection, firm_code: str) -> int:
@@ -355,9 +375,8 @@ class ExecutionRepository:
             "idempotency_key": idempotency_key,
         }
         with transaction(self._engine) as connection:
-            statement = _insert_ignoring_conflicts(connection, execution_tasks, "idempotency_key")
-            task_id = connection.execute(
-                statement.values(**values).returning(execution_tasks.c.id)
+            task_id = insert_or_skip(
+                connection, execution_tasks, values, ("idempotency_key",), (execution_tasks.c.id,)
             ).scalar_one_or_none()
             if task_id is not None:
                 return int(task_id)
@@ -410,14 +429,10 @@ class ExecutionRepository:
             ).first()
             if task is None:
                 raise TaskNotFoundError(task_id)
-            statement = _insert_ignoring_conflicts(connection, execution_logs, "task_id")
-            log_id = connection.execute(
-                statement.values(
-                    task_id=task_id,
-                    trade_id=task.trade_id,
-                    event_type=task.event_type,
-                    response_body=body,
-                ).returning(execution_logs.c.id)
+            log_id = insert_or_skip(
+                connection, execution_logs,
+                {"task_id": task_id, "trade_id": task.trade_id, "event_type": task.event_type, "response_body": body},
+                ("task_id",), (execution_logs.c.id,),
             ).scalar_one_or_none()
             if log_id is None:
                 raise TaskAlreadyFinishedError(task_id)
@@ -496,11 +511,9 @@ class ExecutionRepository:
                 open_now = _open_contracts(connection, firm_code)
                 if open_now + contracts > firm_position_limit:
                     raise PositionLimitError(firm_code, open_now, contracts, firm_position_limit)
-            statement = _insert_ignoring_conflicts(
-                connection, trade_positions, "trade_id", "firm_code", "program_id"
-            )
-            row = connection.execute(
-                statement.values(**values).returning(*_POSITION_COLUMNS)
+            row = insert_or_skip(
+                connection, trade_positions, values, ("trade_id", "firm_code", "program_id"),
+                tuple(_POSITION_COLUMNS),
             ).first()
         return _position_from_row(row) if row is not None else None
 
