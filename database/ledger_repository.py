@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from database.unit_of_work import transaction
 from sqlalchemy import Engine, func, insert, select
 
+from database.unit_of_work import transaction
 from database.repository import (
     _price,
     reduce_position_locked,

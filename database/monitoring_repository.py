@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from database.unit_of_work import transaction
 from sqlalchemy import Engine, and_, exists, func, or_, select, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
+from database.unit_of_work import transaction
 from database.tables import POSITION_OPEN, execution_logs, execution_tasks, trade_positions
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from database.unit_of_work import transaction
 from sqlalchemy import Engine, func, select, update
 
+from database.unit_of_work import transaction
 from database.repository import _document, insert_or_skip
 from database.tables_connector_orders import (
     ORDER_PENDING,

@@ -7,10 +7,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from database.unit_of_work import transaction
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from database.unit_of_work import transaction
 from database.tables import POSITION_RELEASED, execution_tasks, trade_positions
 from database.tables_safety import TRADING_STATES, trading_state
 
