@@ -266,8 +266,8 @@ class ExecutionRouter:
             _VIEWS.reset(token)
 
     def _route_entry(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
-        firm_codes, meta = get_routing_rules_for_task(signal.payload(), self.settings)
         task_payload = signal.payload()
+        firm_codes, meta = get_routing_rules_for_task(task_payload, self.settings)
         allowed: list[tuple[str, int, int]] = []
         for firm_code in firm_codes:
             open_contracts = self.repository.open_contracts_for_firm(firm_code)

@@ -26,16 +26,11 @@ from database import (
 )
 from database.tables import execution_logs, execution_tasks, trade_positions
 
+from tests.conftest import GUIDE_PAYLOAD
+
 T = TypeVar("T")
 
-SIGNAL = {
-    "event_type": "SIGNAL_CREATED",
-    "trade_id": "20251122_143000_BULLISH",
-    "direction": "Bullish",
-    "entry_price": 16500.0,
-    "stop_loss": 16475.0,
-    "symbol": "NQ",
-}
+SIGNAL = GUIDE_PAYLOAD
 
 RESULT = {
     "routed": False,

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 import db_fixtures
+from tests.conftest import GUIDE_PAYLOAD
 from tests.guide_queries import (
     GUIDE_LATEST_LOG,
     GUIDE_LATEST_TASK,
@@ -78,14 +79,7 @@ CREATE INDEX idx_execution_logs_trade_id ON execution_logs(trade_id);
 CREATE INDEX idx_execution_logs_created_at ON execution_logs(created_at);
 """
 
-SIGNAL = {
-    "event_type": "SIGNAL_CREATED",
-    "trade_id": "20251122_143000_BULLISH",
-    "direction": "Bullish",
-    "entry_price": 16500.0,
-    "stop_loss": 16475.0,
-    "symbol": "NQ",
-}
+SIGNAL = GUIDE_PAYLOAD
 RESULT = {
     "routed": False,
     "dry_run": True,
