@@ -52,6 +52,23 @@ def derive_key(signal: Signal, payload: dict[str, Any], header: str | None) -> s
     return key
 
 
+def should_retry(signal: Signal, first_result: dict[str, Any]) -> bool:
+    """A resent *exit* whose first task FAILED runs again instead of returning the failure.
+
+    An exit closes only what is still open (positions claimed by the failed attempt, or whose
+    order outcome is unknown, are not closed twice), so running it again cannot double-close,
+    while answering every resend with the old failure would lose the exit. A failed *entry* is
+    not retried: opening late is worse than not opening (fail closed)."""
+    return signal.event_type in EXIT_TYPES and bool(first_result.get("error"))
+
+
+def retry_key(key: str, failed_task_id: int) -> str:
+    """The key of the one retry allowed per failed task: concurrent resends share it, so the
+    database still lets only one of them run."""
+    retry = f"{key}:retry-of-{failed_task_id}"
+    return retry if len(retry) <= 255 else "sha256:" + hashlib.sha256(retry.encode()).hexdigest()
+
+
 def wait_for_result(
     load_result: Callable[[int], dict[str, Any] | None],
     task_id: int,

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, jsonify, request
 from database import DuplicateIdempotencyKeyError
 from database.repository import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
-from safety.idempotency import IdempotencyKeyError, derive_key, wait_for_result
+from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, should_retry, wait_for_result
 from observability import metrics
 from observability.task_context import bind_task, clear_task
 from observability.task_outcome import record_task_outcome
@@ -31,6 +31,8 @@ bp = Blueprint("webhook", __name__)
 SECRET_FIELDS = ("secret", "passphrase")
 SECRET_HEADER = "X-Webhook-Secret"
 DUPLICATE_WAIT_SECONDS = 1.5
+MAX_FAILED_EXIT_RETRIES = 3
+"""Failed attempts of one exit a single request walks past (TradingView resends at most 3 times)."""
 """How long a copy waits for the first copy's result before answering 409 (TradingView: 3 s)."""
 
 
@@ -102,16 +104,22 @@ def webhook():
     router = current_app.extensions["execution_router"]
     bind_task(trade_id=signal.trade_id)
     started = time.perf_counter()
-    try:
-        result = router.route(signal, raw_payload=data, idempotency_key=key)
-    except DuplicateIdempotencyKeyError as exc:
-        first = wait_for_result(router.repository.get_log_for_task, exc.existing_task_id, DUPLICATE_WAIT_SECONDS)
-        if first is None:
-            return error_response(
-                409, "duplicate_in_progress",
-                "The same signal is still being processed; it will not run twice. Retry to get its result.",
-                task_id=exc.existing_task_id, duplicate=True,
-            )
+    for _ in range(MAX_FAILED_EXIT_RETRIES + 1):
+        try:
+            result = router.route(signal, raw_payload=data, idempotency_key=key)
+            break
+        except DuplicateIdempotencyKeyError as exc:
+            first = wait_for_result(router.repository.get_log_for_task, exc.existing_task_id, DUPLICATE_WAIT_SECONDS)
+            if first is None:
+                return error_response(
+                    409, "duplicate_in_progress",
+                    "The same signal is still being processed; it will not run twice. Retry to get its result.",
+                    task_id=exc.existing_task_id, duplicate=True,
+                )
+            if not should_retry(signal, first):
+                return jsonify(first), 200
+            key = retry_key(key, exc.existing_task_id)  # a failed exit runs again, once per failure
+    else:
         return jsonify(first), 200
     record_task_outcome(current_app, result, time.perf_counter() - started)
     return jsonify(result), 200

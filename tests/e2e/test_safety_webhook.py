@@ -120,6 +120,48 @@ def test_resent_signal_returns_the_first_result_marked_duplicate(client, db):
     assert count(db, "execution_tasks") == 1 and count(db, "trade_positions") == 2
 
 
+def _exit_fails_once(app) -> None:
+    """The router's exit processing raises on its first call only (a transient failure)."""
+    router = app.extensions["execution_router"]
+    real = router._process_exit
+    calls = []
+
+    def flaky(task_id, signal, result):
+        calls.append(task_id)
+        if len(calls) == 1:
+            raise RuntimeError("ledger briefly unavailable")
+        return real(task_id, signal, result)
+
+    router._process_exit = flaky
+
+
+def test_resent_exit_whose_first_attempt_failed_runs_again_once(app, client, db):
+    post(client, GUIDE_PAYLOAD)
+    _exit_fails_once(app)
+    exit_signal = {"event_type": "EXIT_STOP_LOSS", "trade_id": GUIDE_PAYLOAD["trade_id"], "exit_price": 16475.0}
+    failed = post(client, exit_signal).get_json()
+    assert failed["error"].startswith("RuntimeError")
+    assert db.execute(text("SELECT SUM(contracts_open) FROM trade_positions")).scalar_one() == 5  # nothing closed
+    retried = post(client, exit_signal).get_json()  # TradingView's resend: the exit is not lost
+    assert "duplicate" not in retried and "error" not in retried
+    assert sorted(r["details"]["contracts"] for r in retried["connector_results"]) == [2, 3]
+    assert db.execute(text("SELECT SUM(contracts_open) FROM trade_positions")).scalar_one() == 0
+    again = post(client, exit_signal).get_json()  # a further resend gets the successful retry's result
+    assert again["duplicate"] is True and again["task_id"] == retried["task_id"]
+    assert count(db, "execution_tasks") == 3  # entry, failed exit, its one retry
+
+
+def test_resent_entry_whose_first_attempt_failed_is_not_retried(app, client, db):
+    router = app.extensions["execution_router"]
+    real = router._process_entry
+    router._process_entry = lambda *args: (_ for _ in ()).throw(RuntimeError("boom"))
+    failed = post(client, GUIDE_PAYLOAD).get_json()
+    router._process_entry = real
+    again = post(client, GUIDE_PAYLOAD).get_json()
+    assert again["duplicate"] is True and again["task_id"] == failed["task_id"] and again["error"]
+    assert count(db, "trade_positions") == 0  # a failed entry is never sent late
+
+
 def test_exit_alias_is_the_same_signal(client, db):
     post(client, GUIDE_PAYLOAD)
     first = post(client, {"event_type": "EXIT_SL", "trade_id": GUIDE_PAYLOAD["trade_id"]}).get_json()
