@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Protocol
 
 from account_engine.ledger import (
     ADJUSTMENT,
@@ -36,6 +36,7 @@ from account_engine.snapshots import (
     snapshot_problem,
 )
 from config import Settings
+from database.entry_inputs import EntryInputs
 from database.ledger_repository import AccountEvent, LedgerRepository
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,16 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class LedgerEvent(Protocol):
+    """What an account's state needs of a ledger event (an AccountEvent or an entry_inputs row)."""
+
+    kind: str
+    amount: Decimal | None
+    occurred_at: datetime
+    simulated: bool
+    trade_id: str | None
 
 
 class UnknownAccountError(LookupError):
@@ -90,14 +101,35 @@ class AccountService:
     def view(self, firm_code: str, program_id: int, *, live: bool = False, now: datetime | None = None) -> AccountView:
         """The account's state at `now`; in live mode a fresh snapshot takes precedence."""
         firm, program = self._program(firm_code, program_id)
+        return self.view_from(
+            firm.code, program.program_id,
+            events=self.ledger.events_for_account(firm.code, program.program_id),
+            open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id),
+            live=live, now=now,
+        )
+
+    def views_from_inputs(self, firm_code: str, inputs: EntryInputs, *, live: bool = False,
+                          now: datetime | None = None) -> dict[int, AccountView]:
+        """`views_for_firm` from what `database.entry_inputs` already read for this signal."""
+        firm = self.settings.firm(firm_code)
+        if firm is None:
+            raise UnknownAccountError(f"{firm_code} is not routed")
         now = now if now is not None else self.clock()
-        entries = [
-            LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id)
-            for e in self.ledger.events_for_account(firm.code, program.program_id)
-        ]
+        return {
+            pid: self.view_from(firm.code, pid, events=inputs.events(firm.code, pid),
+                                open_contracts=inputs.open_at_account(firm.code, pid), live=live, now=now)
+            for pid in firm.program_ids
+        }
+
+    def view_from(self, firm_code: str, program_id: int, *, events: Iterable[LedgerEvent], open_contracts: int,
+                  live: bool = False, now: datetime | None = None) -> AccountView:
+        """The account's state at `now` from its ledger events and open contracts (already read)."""
+        firm, program = self._program(firm_code, program_id)
+        now = now if now is not None else self.clock()
+        entries = [LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id) for e in events]
         common = dict(
             firm_code=firm.code, program_id=program.program_id, account_size=program.account_size,
-            entries=entries, open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id),
+            entries=entries, open_contracts=open_contracts,
             now=now, day_start=firm.trading_day_start, day_timezone=firm.trading_day_timezone,
             drawdown_mode=program.drawdown_mode, max_drawdown=program.max_drawdown,
         )

@@ -23,7 +23,6 @@ A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable
@@ -54,8 +53,9 @@ from connectors.dispatch import Dispatcher, Submission
 from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
 from database import ExecutionRepository, PositionLimitError, PositionRecord
+from database.entry_inputs import EntryInputs, read_entry_inputs
 from database.ledger_repository import LedgerRepository
-from database.unit_of_work import unit_of_work
+from database.unit_of_work import connection_scope, unit_of_work
 from instruments import get_contract_spec
 from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
@@ -66,8 +66,6 @@ from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 log = logging.getLogger(__name__)
 
 APPROVED = "APPROVED"
-# Per-signal cache of account views (context-local, so concurrent requests never share it).
-_VIEWS: ContextVar[dict[str, dict[int, AccountView]] | None] = ContextVar("account_views", default=None)
 DRY_RUN_DETAILS = "ExecutionRouter dry-run: no external order sent."
 
 
@@ -188,19 +186,27 @@ class ExecutionRouter:
     ) -> dict[str, Any]:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
-        task_id = repo.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
-        bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
         if self._sends_nothing_outside(signal):
             # Nothing can leave the service, so PROCESSING, every check's reads and writes, the log row
-            # and COMPLETED commit together (database/unit_of_work.py): two commits per signal.
-            try:
-                with unit_of_work(repo.engine):
-                    repo.set_task_status(task_id, "PROCESSING")
-                    return self.run_task(task_id, signal, process, record_failure=False)
-            except Exception as exc:  # rolled back whole: record the failure on its own
-                return self._fail_task(task_id, self._empty_result(task_id, signal), exc)
+            # and COMPLETED commit together (database/unit_of_work.py): two commits per signal, on
+            # one pooled connection.
+            with connection_scope(repo.engine):
+                task_id = self._create_task(signal, stored, idempotency_key)
+                try:
+                    with unit_of_work(repo.engine):
+                        repo.set_task_status(task_id, "PROCESSING")
+                        return self.run_task(task_id, signal, process, record_failure=False)
+                except Exception as exc:  # rolled back whole: record the failure on its own
+                    return self._fail_task(task_id, self._empty_result(task_id, signal), exc)
+        task_id = self._create_task(signal, stored, idempotency_key)
         repo.set_task_status(task_id, "PROCESSING")  # durable before any order can leave
         return self.run_task(task_id, signal, process)
+
+    def _create_task(self, signal: Signal, stored: dict[str, Any], idempotency_key: str | None) -> int:
+        """The PENDING row, committed before anything else happens (DESIGN.md data flow, step 2)."""
+        task_id = self.repository.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
+        bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
+        return task_id
 
     def _sends_nothing_outside(self, signal: Signal) -> bool:
         """True when this signal cannot reach a firm: informational, or every connector in dry-run."""
@@ -222,8 +228,7 @@ class ExecutionRouter:
         result = self._empty_result(task_id, signal)
         result.update(extra or {})
         try:
-            self.guard.begin(result)
-            (process or self._processor(signal))(task_id, signal, result)
+            (process or self._processor(signal))(task_id, signal, result)  # each begins with guard.begin
             self.guard.annotate(result)
         except Exception as exc:  # the task must end FAILED with its error, never stay PROCESSING
             if not record_failure:
@@ -259,21 +264,24 @@ class ExecutionRouter:
 
     # ---- entry ---------------------------------------------------------------------------------
     def _process_entry(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
-        token = _VIEWS.set({})  # account views computed once per firm for this signal
-        try:
-            self._route_entry(task_id, signal, result)
-        finally:
-            _VIEWS.reset(token)
+        inputs = self._read_entry_inputs(signal)  # one read: the trading state and every check's input
+        self.guard.begin(result, trading_state=inputs.trading_state)
+        self._route_entry(task_id, signal, result, inputs)
 
-    def _route_entry(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+    def _read_entry_inputs(self, signal: Signal) -> EntryInputs:
+        """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
+        firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
+        return read_entry_inputs(self.repository.engine, firm_codes)
+
+    def _route_entry(self, task_id: int, signal: Signal, result: dict[str, Any], inputs: EntryInputs) -> None:
         task_payload = signal.payload()
         firm_codes, meta = get_routing_rules_for_task(task_payload, self.settings)
         allowed: list[tuple[str, int, int]] = []
         for firm_code in firm_codes:
-            open_contracts = self.repository.open_contracts_for_firm(firm_code)
-            views = self._cached_views(firm_code)
+            open_contracts = inputs.open_at_firm(firm_code)
+            views = self._account_views(firm_code, inputs)
             result["account_states"].extend(v.to_dict() for v in views.values())
-            metrics = {"open_contracts": open_contracts, **self._get_account_metrics_for_firm(firm_code)}
+            metrics = {"open_contracts": open_contracts, **self._get_account_metrics_for_firm(firm_code, views)}
             risk_rules = get_firm_risk_rules(firm_code, self.settings)
             risk = evaluate_risk(firm_code, risk_rules, task_payload, metrics)
             result["risk_checks"].append(risk.to_dict())
@@ -356,6 +364,7 @@ class ExecutionRouter:
 
     # ---- exit ----------------------------------------------------------------------------------
     def _process_exit(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+        self.guard.begin(result)
         if any(not c.dry_run for c in self.connectors.values()):  # settle unknown entries first
             self.reconciler().reconcile_unresolved(signal.trade_id)
         positions = self.repository.open_positions_for_trade(signal.trade_id)
@@ -429,6 +438,7 @@ class ExecutionRouter:
 
     # ---- informational ---------------------------------------------------------------------------
     def _process_info(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+        self.guard.begin(result)
         if signal.event_type == "MFE_UPDATE_BATCH":
             items = getattr(signal, "signals", None)
             count = len(items) if isinstance(items, list) else 0
@@ -455,26 +465,16 @@ class ExecutionRouter:
         connector = self.connectors.get(firm_code)
         return connector is not None and not connector.dry_run
 
-    def _account_views(self, firm_code: str) -> dict[int, AccountView]:
+    def _account_views(self, firm_code: str, inputs: EntryInputs) -> dict[int, AccountView]:
         """Every program's account state at one instant (live firms consult their snapshot)."""
-        return self.accounts.views_for_firm(firm_code, live=self._firm_is_live(firm_code), now=self.clock())
+        return self.accounts.views_from_inputs(firm_code, inputs, live=self._firm_is_live(firm_code), now=self.clock())
 
-    def _cached_views(self, firm_code: str) -> dict[int, AccountView]:
-        """This entry's views of the firm (one snapshot fetch per account per signal)."""
-        cache = _VIEWS.get()
-        if cache is None:
-            return self._account_views(firm_code)
-        if firm_code not in cache:
-            cache[firm_code] = self._account_views(firm_code)
-        return cache[firm_code]
-
-    def _get_account_metrics_for_firm(self, firm_code: str) -> dict[str, Any]:
+    def _get_account_metrics_for_firm(self, firm_code: str, views: dict[int, AccountView]) -> dict[str, Any]:
         """Firm-level P&L for the risk engine's loss rules: the sum of its programs' accounts."""
-        return AccountService.firm_metrics(self._cached_views(firm_code))
+        return AccountService.firm_metrics(views)
 
-    def _get_account_metrics_for_program(self, firm_code: str, program_id: int) -> dict[str, Any]:
+    def _get_account_metrics_for_program(self, firm_code: str, program_id: int, view: AccountView | None) -> dict[str, Any]:
         """Account P&L (day_pl, total_pl, drawdown, open_contracts) for the breach engine."""
-        view = self._cached_views(firm_code).get(program_id)
         return view.state.metrics() if view is not None else {}
 
     def _check_breach(self, firm_code: str, program_id: int, view: AccountView | None) -> BreachResult:
@@ -488,7 +488,7 @@ class ExecutionRouter:
             )
         return evaluate_account_breach(
             firm_code, program_id,
-            self._get_account_metrics_for_program(firm_code, program_id),
+            self._get_account_metrics_for_program(firm_code, program_id, view),
             get_account_breach_rules(firm_code, program_id, self.settings),
         )
 

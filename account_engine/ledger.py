@@ -17,7 +17,7 @@ Drawdown modes (per program, `{FIRM}_{ID}_DRAWDOWN_MODE`):
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any, Iterable
@@ -100,7 +100,9 @@ class AccountState:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly: money as floats (display), instants as ISO-8601 UTC."""
         out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
+        # fields(), not asdict(): every value is flat, and asdict's deep copy was ~4% of a signal.
+        for key in _FIELD_NAMES:
+            value = getattr(self, key)
             if isinstance(value, Decimal):
                 out[key] = float(value)
             elif isinstance(value, datetime):
@@ -110,6 +112,9 @@ class AccountState:
             else:
                 out[key] = value
         return out
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(AccountState))
 
 
 def compute_account_state(

@@ -61,8 +61,8 @@ def _create_postgres_engine(url: str) -> Engine:
     ``pool_pre_ping`` checks a pooled connection before each use and silently replaces a dead one
     (a database restart, an outage, a proxy's idle timeout), so the first signal after an outage
     is processed instead of failing on a stale connection — TradingView's resend after a 503
-    must succeed. A dry-run signal checks out two connections (database/unit_of_work.py), so this
-    costs two short round trips. An earlier version pinged only connections idle for 5 s; the
+    must succeed. A dry-run signal holds one connection for its two transactions
+    (database/unit_of_work.py `connection_scope`), so this costs one short round trip. An earlier version pinged only connections idle for 5 s; the
     outage test showed the first request after the database came back failing on a connection
     that had died within that window.
     ``connect_timeout`` (2 s, libpq's smallest effective value), ``pool_timeout`` and

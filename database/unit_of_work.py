@@ -1,4 +1,5 @@
-"""One transaction shared by several repository calls, when the caller asks for it.
+"""One transaction shared by several repository calls, and one connection shared by several
+transactions, when the caller asks for them.
 
 Each repository method is normally its own unit of work (`engine.begin()`). A signal that can
 send nothing outside the service (every routed firm in dry-run, or an informational event) has
@@ -8,41 +9,89 @@ instead of committing on its own. All of it commits together or none of it does,
 costs two commits (the PENDING task, then everything else) instead of ten — most of a request's
 time was waiting for commits (`make profile`).
 
-Live signals never run inside one: their PROCESSING state, reservations and order journal must
-be durable before an order leaves the service.
+`connection_scope(engine)` keeps one pooled connection for a block: the PENDING commit and the
+unit of work then share one checkout, so the pool's liveness ping (`pool_pre_ping`) is paid once
+per signal instead of once per transaction.
+
+Live signals never run inside either: their PROCESSING state, reservations and order journal must
+be durable before an order leaves the service, and their connector threads must not share a
+connection.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine
 
-_current: ContextVar[tuple[Engine, Connection] | None] = ContextVar("unit_of_work", default=None)
+
+@dataclass
+class _Held:
+    engine: Engine
+    connection: Connection
+    in_transaction: bool  # True inside unit_of_work: repository calls join instead of beginning
+
+
+_current: ContextVar[_Held | None] = ContextVar("unit_of_work", default=None)
+
+
+def _held(engine: Engine) -> _Held | None:
+    held = _current.get()
+    return held if held is not None and held.engine is engine else None
+
+
+@contextmanager
+def _holding(held: _Held) -> Iterator[None]:
+    token = _current.set(held)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
+def connection_scope(engine: Engine) -> Iterator[Connection]:
+    """Run the block on one pooled connection; each transaction in it still commits on its own."""
+    held = _held(engine)
+    if held is not None:
+        yield held.connection
+        return
+    with engine.connect() as connection, _holding(_Held(engine, connection, in_transaction=False)):
+        yield connection
 
 
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Connection]:
     """Run the block in one transaction that repository calls on `engine` join; commit at the end."""
-    shared = _current.get()
-    if shared is not None and shared[0] is engine:  # already inside one: just join it
-        yield shared[1]
+    held = _held(engine)
+    if held is not None and held.in_transaction:  # already inside one: just join it
+        yield held.connection
         return
-    with engine.begin() as connection:
-        token = _current.set((engine, connection))
-        try:
-            yield connection
-        finally:
-            _current.reset(token)
+    if held is not None:  # a held connection: begin the shared transaction on it
+        with held.connection.begin():
+            held.in_transaction = True
+            try:
+                yield held.connection
+            finally:
+                held.in_transaction = False
+        return
+    with engine.begin() as connection, _holding(_Held(engine, connection, in_transaction=True)):
+        yield connection
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """The repositories' `engine.begin()`: the shared unit of work if one is open, else a new one."""
-    shared = _current.get()
-    if shared is not None and shared[0] is engine:
-        yield shared[1]
+    """The repositories' `engine.begin()`: the shared unit of work if one is open, a transaction on
+    the held connection if there is one, else a new connection and transaction."""
+    held = _held(engine)
+    if held is None:
+        with engine.begin() as connection:
+            yield connection
         return
-    with engine.begin() as connection:
+    if held.in_transaction:
+        yield held.connection
+        return
+    with unit_of_work(engine) as connection:
         yield connection

@@ -36,14 +36,15 @@ class SafetyGuard:
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
     # -- task start -------------------------------------------------------------------------------
-    def begin(self, result: dict[str, Any]) -> None:
-        """Read the trading state once for this task (one primary-key SELECT)."""
+    def begin(self, result: dict[str, Any], trading_state: str | None = None) -> None:
+        """Record the trading state for this task: `trading_state` when the caller already read it
+        (an entry reads it with its other inputs), else one primary-key SELECT."""
         fault = self.settings.testing_fault_sleep_after_processing
         if fault:  # TEST-ONLY: TESTING_FAULT_SLEEP_AFTER_PROCESSING makes the task hang here
             log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING=%s: task %s hangs", fault, result.get("task_id"))
             time.sleep(fault)
         result["trading_state"] = "UNKNOWN"  # stays so only if the read below fails (task then FAILS)
-        result["trading_state"] = self.repository.get_trading_state().state
+        result["trading_state"] = trading_state or self.repository.get_trading_state().state
         result.setdefault("safety_checks", [])
 
     def annotate(self, result: dict[str, Any]) -> None:

@@ -27,12 +27,12 @@ class StubLedgerRouter(ExecutionRouter):
         self.program_metrics: dict[tuple[str, int], dict[str, Any]] = {}
         self.ledger_down = False
 
-    def _get_account_metrics_for_firm(self, firm_code: str) -> dict[str, Any]:
+    def _get_account_metrics_for_firm(self, firm_code: str, views: Any) -> dict[str, Any]:
         if self.ledger_down:
             raise RuntimeError("account ledger unavailable")
         return dict(self.firm_metrics.get(firm_code, {}))
 
-    def _get_account_metrics_for_program(self, firm_code: str, program_id: int) -> dict[str, Any]:
+    def _get_account_metrics_for_program(self, firm_code: str, program_id: int, view: Any) -> dict[str, Any]:
         return dict(self.program_metrics.get((firm_code, program_id), {}))
 
 

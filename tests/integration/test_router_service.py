@@ -59,7 +59,7 @@ def test_failed_task_is_recorded_with_its_error(tmp_path):
     router = ExecutionRouter(settings=settings)
 
     class Exploding(ExecutionRouter):
-        def _get_account_metrics_for_program(self, firm_code, program_id):
+        def _get_account_metrics_for_program(self, firm_code, program_id, view):
             raise RuntimeError("metrics backend down")
 
     router = Exploding(settings=settings, repository=router.repository)
@@ -132,3 +132,21 @@ def test_live_orders_leave_only_after_processing_and_reservation_are_committed(t
     result = router.route(dict(GUIDE_PAYLOAD))
     assert result["routed"] is True and seen == [("PROCESSING", 1)]
     assert router.repository.get_task(result["task_id"])["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_dry_run_signal_costs_one_connection_and_two_commits(app, client):
+    """The PENDING commit, then everything else in one transaction, on one pooled connection
+    (database/unit_of_work.py): one liveness ping per signal. `make bench` prices each of these."""
+    from sqlalchemy import event
+
+    engine = app.extensions["db_engine"]
+    seen = {"checkout": 0, "commit": 0}
+    event.listen(engine.pool, "checkout", lambda *_: seen.__setitem__("checkout", seen["checkout"] + 1))
+    event.listen(engine, "commit", lambda *_: seen.__setitem__("commit", seen["commit"] + 1))
+    response = client.post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD)
+    body = response.get_json()
+    assert response.status_code == 200 and [r["contracts"] for r in body["program_sizing"]] == [2, 3]
+    assert seen == {"checkout": 1, "commit": 2}
+    task = app.extensions["execution_router"].repository.get_task(body["task_id"])
+    assert task["status"] == "COMPLETED"

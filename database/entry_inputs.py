@@ -1,0 +1,105 @@
+"""Everything an entry's checks read from the database, in one statement.
+
+An entry needs, for every routed firm: the trading state, the contracts open at the firm (its
+max_position_size) and per account, and each account's ledger (loss and drawdown checks). Read
+one query at a time that was 1 + 3 per firm round trips (each a parse, plan and execute on the
+server), about a third of a dry-run signal's time in `make profile`. One UNION ALL returns it all,
+from one snapshot of the database, on PostgreSQL and SQLite alike.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
+from sqlalchemy.sql.elements import TextClause
+
+from database.tables import POSITION_OPEN, Price, Timestamp
+from database.unit_of_work import transaction
+
+ACTIVE = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One account event, as much of it as the account state needs."""
+
+    kind: str
+    amount: Decimal | None
+    occurred_at: dt.datetime
+    simulated: bool
+    trade_id: str | None
+
+
+@dataclass(frozen=True)
+class EntryInputs:
+    """The database's answers for one entry (plain values; built once per signal)."""
+
+    trading_state: str
+    firm_open: dict[str, int] = field(default_factory=dict)
+    account_open: dict[tuple[str, int], int] = field(default_factory=dict)
+    ledger: dict[tuple[str, int], list[LedgerRow]] = field(default_factory=dict)
+
+    def open_at_firm(self, firm_code: str) -> int:
+        return self.firm_open.get(firm_code, 0)
+
+    def open_at_account(self, firm_code: str, program_id: int) -> int:
+        return self.account_open.get((firm_code, program_id), 0)
+
+    def events(self, firm_code: str, program_id: int) -> list[LedgerRow]:
+        return self.ledger.get((firm_code, program_id), [])
+
+
+@lru_cache(maxsize=1)
+def _statement() -> TextClause:
+    """Built once: the parts are told apart by `part` (S state, P open contracts, E ledger)."""
+    # The ledger branch comes first: PostgreSQL types a UNION column from its branches in order,
+    # so the others' NULLs take the ledger's types instead of defaulting to text.
+    sql = f"""
+        SELECT 'E' AS part, firm_code, program_id, NULL AS contracts, kind, amount, occurred_at,
+               simulated, trade_id, id
+          FROM account_events WHERE firm_code IN :firms
+        UNION ALL
+        SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0
+          FROM trade_positions
+         WHERE status = '{POSITION_OPEN}' AND firm_code IN :firms
+         GROUP BY firm_code, program_id
+        UNION ALL
+        SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1
+    """
+    return text(sql).bindparams(bindparam("firms", expanding=True)).columns(
+        part=String, firm_code=String, program_id=Integer, contracts=Integer, kind=String,
+        amount=Price, occurred_at=Timestamp, simulated=Boolean, trade_id=String, id=Integer,
+    )
+
+
+def read_entry_inputs(engine: Engine, firm_codes: list[str]) -> EntryInputs:
+    """Trading state, open contracts and ledgers for `firm_codes`, from one statement."""
+    with transaction(engine) as connection:
+        return _read(connection, firm_codes)
+
+
+def _read(connection: Connection, firm_codes: list[str]) -> EntryInputs:
+    state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
+    firm_open: dict[str, int] = defaultdict(int)
+    account_open: dict[tuple[str, int], int] = {}
+    ledger: dict[tuple[str, int], list[tuple[dt.datetime, int, LedgerRow]]] = defaultdict(list)
+    rows = connection.execute(_statement(), {"firms": list(firm_codes) or [""]})
+    for part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, event_id in rows:
+        if part == "S":
+            state = kind
+        elif part == "P":
+            firm_open[firm] += int(contracts or 0)
+            account_open[(firm, program)] = int(contracts or 0)
+        else:
+            row = LedgerRow(kind, amount, occurred_at, bool(simulated), trade_id)
+            ledger[(firm, program)].append((occurred_at, event_id, row))
+    return EntryInputs(
+        trading_state=state,
+        firm_open=dict(firm_open),
+        account_open=account_open,
+        ledger={key: [r for _, _, r in sorted(events, key=lambda e: (e[0], e[1]))] for key, events in ledger.items()},
+    )

@@ -1,0 +1,66 @@
+"""The one-statement read of an entry's inputs agrees with the per-table readers, on both backends."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from database import ExecutionRepository
+from database.entry_inputs import read_entry_inputs
+from database.ledger_repository import LedgerRepository
+from database.safety_repository import SafetyRepository
+
+NOW = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
+
+
+def _open(repo: ExecutionRepository, trade_id: str, firm: str, program: int, contracts: int):
+    return repo.open_position(
+        trade_id=trade_id, firm_code=firm, program_id=program, symbol="NQ", side="LONG", contracts=contracts,
+        entry_price="16500", stop_price="16475", task_id=None, client_order_id=None, dry_run=True,
+    )
+
+
+def _ledger(db_engine):
+    """FTMO 1: 5 open (3 + 2), a -800 close and an adjustment; FTMO 2: 4 open; APEX 1: 7 open;
+    TOPSTEP (not asked for): 9 open and a close. A released position counts for nothing."""
+    positions, ledger = ExecutionRepository(db_engine), LedgerRepository(db_engine)
+    first = _open(positions, "T1", "FTMO", 1, 5)
+    ledger.close_position(position_id=first.id, contracts=2, amount_for=lambda n: Decimal(-400) * n,
+                          exit_price=Decimal("16480"), price_source="SIGNAL_EXIT_PRICE", occurred_at=NOW,
+                          task_id=None, actor="test")
+    _open(positions, "T2", "FTMO", 1, 2)
+    _open(positions, "T2", "FTMO", 2, 4)
+    _open(positions, "T2", "APEX", 1, 7)
+    released = _open(positions, "T3", "APEX", 1, 6)
+    positions.release_position(released.id)
+    top = _open(positions, "T4", "TOPSTEP", 1, 9)
+    ledger.close_position(position_id=top.id, contracts=1, amount_for=lambda n: Decimal(100) * n,
+                          exit_price=Decimal("16505"), price_source="SIGNAL_EXIT_PRICE", occurred_at=NOW,
+                          task_id=None, actor="test")
+    ledger.record_operator_event(firm_code="FTMO", program_id=1, kind="ADJUSTMENT", amount=Decimal("-25.5"),
+                                 occurred_at=NOW - timedelta(hours=1), actor="ops", reason="fees")
+    return positions, ledger
+
+
+def test_one_read_matches_the_per_table_readers(db_engine):
+    positions, ledger = _ledger(db_engine)
+    SafetyRepository(db_engine).set_trading_state("REDUCING", "test", "ops")
+    inputs = read_entry_inputs(db_engine, ["FTMO", "APEX"])
+
+    assert inputs.trading_state == "REDUCING"
+    assert inputs.open_at_firm("FTMO") == positions.open_contracts_for_firm("FTMO") == 3 + 2 + 4
+    assert inputs.open_at_firm("APEX") == positions.open_contracts_for_firm("APEX") == 7
+    assert inputs.open_at_firm("TOPSTEP") == 0  # not asked for
+    for firm, program, expected in (("FTMO", 1, 5), ("FTMO", 2, 4), ("APEX", 1, 7), ("APEX", 2, 0)):
+        assert inputs.open_at_account(firm, program) == ledger.open_contracts_for_account(firm, program) == expected
+    events = inputs.events("FTMO", 1)
+    expected = ledger.events_for_account("FTMO", 1)
+    assert [(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id) for e in events] == [
+        (e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id) for e in expected]
+    assert [(e.kind, e.amount) for e in events] == [("ADJUSTMENT", Decimal("-25.5")), ("CLOSE", Decimal(-800))]
+    assert inputs.events("APEX", 1) == [] and inputs.events("TOPSTEP", 1) == []
+
+
+def test_a_fresh_database_reads_active_and_nothing_open(db_engine):
+    inputs = read_entry_inputs(db_engine, ["FTMO"])
+    assert (inputs.trading_state, inputs.open_at_firm("FTMO"), inputs.events("FTMO", 1)) == ("ACTIVE", 0, [])
+    assert read_entry_inputs(db_engine, []).trading_state == "ACTIVE"  # no firm routed: still valid SQL
