@@ -17,6 +17,11 @@ import tempfile
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="execution-router-metrics-")
 
+# Imported now, after the variable is set and before any worker exists, as the library's docs
+# do. Importing it inside child_exit instead let a SIGCHLD arriving mid-import (workers exiting
+# together at shutdown) re-enter the hook and crash the master with a traceback.
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's hook signature
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -26,8 +31,6 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's hook signature
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's hook signature
-    from prometheus_client import multiprocess  # imported here: after the variable is set
-
     multiprocess.mark_process_dead(worker.pid)
 
 

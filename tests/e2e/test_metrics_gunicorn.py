@@ -68,6 +68,8 @@ def test_counts_are_summed_across_gunicorn_workers(tmp_path):
                 responses += pool.map(send, range(len(responses), len(responses) + 4))
         bad = [requests.post(f"{base}/api/automated-signals/webhook", data="{", timeout=10).status_code for _ in range(2)]
         assert all(r.status_code == 200 for r in responses) and bad == [400, 400]
+        for r in responses:
+            assert r.content[:1] == b"{", (r.status_code, r.headers, r.content[:300])
         sent = len(responses)
         # FTMO's 10-contract cap fills after five 2-contract entries: count what the answers say.
         ftmo_skipped = sum(1 for r in responses for c in r.json()["connector_results"]
@@ -90,6 +92,7 @@ def test_counts_are_summed_across_gunicorn_workers(tmp_path):
             server.wait(timeout=10)
         log_file.close()
     lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    assert all(line.startswith("{") for line in lines), "\n".join(line for line in lines if not line.startswith("{"))
     entries = [json.loads(line) for line in lines]
     access = [e for e in entries if e["logger"] == "gunicorn.access"]
     assert any("/health?token=[REDACTED]" in e["message"] for e in access), access[-3:]
