@@ -418,7 +418,7 @@ class ExecutionRepository:
             "status": "PENDING",
             "idempotency_key": idempotency_key,
         }
-        with transaction(self._engine) as connection:
+        with transaction(self._engine, one_statement=True) as connection:
             task_id = insert_or_skip(
                 connection, execution_tasks, values, ("idempotency_key",), (execution_tasks.c.id,)
             ).scalar_one_or_none()

@@ -1,7 +1,8 @@
 """PostgreSQL connections that died while idle in the pool are replaced without an error.
 
-The engine pings every pooled connection at checkout (database/engine.py); this test kills the
-server side of a pooled connection with pg_terminate_backend, as a database restart would.
+The engine checks every pooled connection at checkout (database/engine.py `_replace_if_dead`);
+these tests kill the server side of a pooled connection with pg_terminate_backend, as a database
+restart would.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def _terminate(pid: int) -> None:
     killer = connect_postgres_or_fail()
     try:
         with killer.begin() as connection:
-            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+            # with a timeout it returns once the backend has exited (its socket closed), like a
+            # connection that died while idle; without one it would race the checkout below
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar_one()
     finally:
         killer.dispose()
 
@@ -36,6 +39,15 @@ def engine():
 def test_a_connection_that_died_in_the_pool_is_replaced_transparently(engine):
     pid = _pooled_backend_pid(engine)
     _terminate(pid)  # as a database restart or an outage would
-    with engine.begin() as connection:  # pre-ping notices and reconnects: no error reaches the caller
+    with engine.begin() as connection:  # the checkout notices and reconnects: no error reaches the caller
         new_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert new_pid != pid
+
+
+def test_a_live_pooled_connection_is_reused_without_a_round_trip(engine, monkeypatch):
+    pid = _pooled_backend_pid(engine)
+    pings: list[object] = []
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi_connection: pings.append(dbapi_connection) or True)
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+    assert pings == []  # pool_pre_ping's SELECT 1 would have gone first

@@ -113,9 +113,10 @@ def run_concurrently(count: int, work: Callable[[int], T]) -> list[T]:
         (None, "sqlite:///instance/router.db"),
         ("", "sqlite:///instance/router.db"),
         ("  ", "sqlite:///instance/router.db"),
-        ("postgres://u:p@db.example:5432/rw", "postgresql+psycopg2://u:p@db.example:5432/rw"),
-        ("postgresql://u@h/db?sslmode=require", "postgresql+psycopg2://u@h/db?sslmode=require"),
-        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("postgres://u:p@db.example:5432/rw", "postgresql+psycopg://u:p@db.example:5432/rw"),
+        ("postgresql://u@h/db?sslmode=require", "postgresql+psycopg://u@h/db?sslmode=require"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg://u@h/db"),  # psycopg2 is not shipped
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
         ("sqlite:////var/data/router.db", "sqlite:////var/data/router.db"),
     ],
 )
@@ -126,10 +127,10 @@ def test_normalize_database_url(url: str | None, expected: str) -> None:
 def test_postgres_engine_pools_and_fails_fast() -> None:
     engine = create_db_engine("postgres://postgres@127.0.0.1:5432/test")
     try:
-        assert engine.dialect.driver == "psycopg2"
+        assert engine.dialect.driver == "psycopg"
         assert engine.pool.size() == 5  # type: ignore[attr-defined]
         assert engine.pool._max_overflow == 10  # type: ignore[attr-defined]
-        assert engine.pool._pre_ping is True  # a connection that died in the pool is replaced, not used
+        # a connection that died in the pool is replaced, not used: tests/integration/test_engine_ping.py
     finally:
         engine.dispose()
 

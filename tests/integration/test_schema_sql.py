@@ -546,7 +546,7 @@ def test_alembic_command_line_uses_database_url(
     url = make_url(db_fixtures.postgres_url_for(search_path=schema))
     env = dict(os.environ)
     env["DATABASE_URL"] = url.render_as_string(hide_password=False).replace(
-        "postgresql+psycopg2://", "postgres://", 1
+        "postgresql+psycopg://", "postgres://", 1
     )
     completed = subprocess.run(
         [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / "alembic.ini"), "upgrade", "head"],
