@@ -13,7 +13,9 @@ Order of durable writes (the audit trail survives a crash at any point):
 When no order can leave the service (every connector in dry-run, or an informational event),
 steps 2-4 run in one transaction (database/unit_of_work.py): nothing is in flight that a committed
 PROCESSING row or reservation would have to vouch for, and a crash leaves the task PENDING for
-recovery with none of its half-done work applied.
+recovery with none of its half-done work applied. Step 2 is then only the task's row lock: a
+PROCESSING status could never be seen before COMPLETED replaced it, and writing it cost a row
+version and an entry in each of the table's five indexes.
 
 Engines are pure; this module only gathers their inputs, calls them and applies their verdicts.
 The loss and drawdown checks read the account state (`AccountService`: the ledger, or a live
@@ -187,14 +189,14 @@ class ExecutionRouter:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
         if self._sends_nothing_outside(signal):
-            # Nothing can leave the service, so PROCESSING, every check's reads and writes, the log row
-            # and COMPLETED commit together (database/unit_of_work.py): two commits per signal, on
-            # one pooled connection.
+            # Nothing can leave the service, so every check's reads and writes, the log row and
+            # COMPLETED commit together (database/unit_of_work.py): two commits per signal, on one
+            # pooled connection.
             with connection_scope(repo.engine):
                 task_id = self._create_task(signal, stored, idempotency_key)
                 try:
                     with unit_of_work(repo.engine):
-                        repo.set_task_status(task_id, "PROCESSING")
+                        repo.lock_task(task_id)  # keeps recovery off it; no PROCESSING write
                         return self.run_task(task_id, signal, process, record_failure=False)
                 except Exception as exc:  # rolled back whole: record the failure on its own
                     return self._fail_task(task_id, self._empty_result(task_id, signal), exc)

@@ -362,6 +362,11 @@ _SET_FINAL_STATUS = text(
     "UPDATE execution_tasks SET status = :status, error = :error, updated_at = CURRENT_TIMESTAMP "
     "WHERE id = :task_id RETURNING trade_id, event_type"
 ).bindparams(*_FINAL_STATUS_PARAMS).columns(trade_id=String, event_type=String)
+_LOCK_TASK = {
+    postgres: text(f"SELECT id FROM execution_tasks WHERE id = :task_id{' FOR UPDATE' if postgres else ''}")
+    .bindparams(bindparam("task_id", type_=Integer)).columns(id=Integer)
+    for postgres in (False, True)
+}
 _FINISH_TASK_PG = text(
     "WITH task AS (UPDATE execution_tasks SET status = :status, error = :error, updated_at = now() "
     "WHERE id = :task_id RETURNING id, trade_id, event_type) "
@@ -449,6 +454,19 @@ class ExecutionRepository:
                 .values(status=status, updated_at=func.now())
             )
             if result.rowcount == 0:
+                raise TaskNotFoundError(task_id)
+
+    def lock_task(self, task_id: int) -> None:
+        """Hold the task's row lock until the caller's unit of work ends (FOR UPDATE).
+
+        What a dry-run signal's unit of work does instead of setting PROCESSING: that status
+        would only become visible together with COMPLETED, and ``execution_tasks.status`` is
+        indexed, so each status UPDATE writes a new row version and an entry in every index
+        (`make bench`). The lock alone keeps recovery (``FOR UPDATE SKIP LOCKED``) off a task that
+        is still running. SQLite serialises writers anyway, so there it is a plain read.
+        """
+        with transaction(self._engine) as connection:
+            if connection.execute(_LOCK_TASK[connection.dialect.name == "postgresql"], {"task_id": task_id}).first() is None:
                 raise TaskNotFoundError(task_id)
 
     def finish_task(

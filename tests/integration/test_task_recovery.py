@@ -6,16 +6,20 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import text, update
 
 from connectors import SUCCESS, BaseConnector, ConnectorResult, OrderRequest
 from connectors.base_connector import OrderLookup
 from database.orders_repository import ConnectorOrderRepository
-from database import ExecutionRepository
+from database import ExecutionRepository, TaskNotFoundError
+from database.safety_repository import SafetyRepository
+from database.unit_of_work import unit_of_work
 from database.tables import execution_tasks
 from execution_router import ExecutionRouter
 from safety.recovery import STALE_ENTRY, UNKNOWN_OUTCOME, recover_stuck_tasks
 from tests.conftest import GUIDE_PAYLOAD
+from tests.db_fixtures import truncate_app_tables
 
 
 def stuck_task(engine, payload: dict[str, Any], status: str = "PROCESSING", age_seconds: int = 3600) -> int:
@@ -211,3 +215,25 @@ def test_periodic_recovery_thread_finishes_stuck_tasks(make_app):
         time.sleep(0.1)
     assert repo.get_task(task_id)["status"] == "COMPLETED"
     assert repo.get_log_for_task(task_id)["response_body"]["recovered"] is True
+
+
+def test_a_dry_run_task_still_running_is_not_claimed_by_recovery(pg_engine):
+    """A dry-run task's unit of work holds its row lock (ExecutionRepository.lock_task) instead of
+    writing PROCESSING; recovery's FOR UPDATE SKIP LOCKED must pass it by until it ends."""
+    truncate_app_tables(pg_engine)
+    task_id = stuck_task(pg_engine, dict(GUIDE_PAYLOAD), status="PENDING")  # an hour old: "stuck"
+    claimed: list[list[int]] = []
+    with unit_of_work(pg_engine):
+        ExecutionRepository(pg_engine).lock_task(task_id)
+        # another worker's recovery, on its own connection and thread
+        worker = threading.Thread(target=lambda: claimed.append(
+            [t.id for t in SafetyRepository(pg_engine).claim_stuck_tasks(60)]))
+        worker.start()
+        worker.join(timeout=10)
+    assert claimed == [[]]
+    assert [t.id for t in SafetyRepository(pg_engine).claim_stuck_tasks(60)] == [task_id]  # once released
+
+
+def test_locking_a_task_that_does_not_exist_fails(db_engine):
+    with pytest.raises(TaskNotFoundError):
+        ExecutionRepository(db_engine).lock_task(999)
