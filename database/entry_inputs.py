@@ -17,6 +17,7 @@ from functools import lru_cache
 from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
+from database import pg_hot_path
 from database.tables import POSITION_OPEN, Price, Timestamp
 from database.unit_of_work import transaction
 
@@ -57,7 +58,8 @@ class EntryInputs:
 def _statement() -> TextClause:
     """Built once: the parts are told apart by `part` (S state, P open contracts, E ledger)."""
     # The ledger branch comes first: PostgreSQL types a UNION column from its branches in order,
-    # so the others' NULLs take the ledger's types instead of defaulting to text.
+    # so the others' NULLs take the ledger's types instead of defaulting to text. SQLite runs this
+    # one; PostgreSQL runs the same query from database/pg_hot_path.py.
     sql = f"""
         SELECT 'E' AS part, firm_code, program_id, NULL AS contracts, kind, amount, occurred_at,
                simulated, trade_id, id
@@ -87,7 +89,10 @@ def _read(connection: Connection, firm_codes: list[str]) -> EntryInputs:
     firm_open: dict[str, int] = defaultdict(int)
     account_open: dict[tuple[str, int], int] = {}
     ledger: dict[tuple[str, int], list[tuple[dt.datetime, int, LedgerRow]]] = defaultdict(list)
-    rows = connection.execute(_statement(), {"firms": list(firm_codes) or [""]})
+    if connection.dialect.name == "postgresql":
+        rows = pg_hot_path.entry_input_rows(connection, firm_codes)
+    else:
+        rows = connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all()
     for part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, event_id in rows:
         if part == "S":
             state = kind

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.selectable import TextualSelect
 
+from database import pg_hot_path
 from database.unit_of_work import transaction
 
 from database.tables import (
@@ -183,27 +184,29 @@ def _document(value: Mapping[str, Any], name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _result_document(value: Mapping[str, Any]) -> dict[str, Any]:
-    """`_document` for a result the router built (string keys throughout, by construction).
+def json_text(document: Mapping[str, Any]) -> str:
+    """A checked document (`_document`) as the JSON text stored for it (NaN/Infinity refused)."""
+    return json.dumps(document, allow_nan=False, ensure_ascii=False)
+
+
+def _result_json(value: Mapping[str, Any]) -> str:
+    """The JSON text of a result the router built (string keys throughout, by construction).
 
     Walking a routed signal's result in Python cost ~5% of a request (`make profile`), so the
-    common case is checked at C speed: it serialises with no NaN/Infinity, NUL or unpaired
-    surrogate. Anything that does not pass gets the walk, which names the offending path.
+    common case is checked at C speed on the text that is stored anyway: it serialises, with no
+    NaN/Infinity, NUL or unpaired surrogate. Anything else gets the walk, which names the
+    offending path (and raises).
     """
-    if isinstance(value, Mapping) and _plainly_storable(value):
-        return dict(value)
-    return _document(value, "result")
-
-
-def _plainly_storable(value: Mapping[str, Any]) -> bool:
-    if not all(isinstance(key, str) for key in value):
-        return False
-    try:
-        serialised = json.dumps(value, allow_nan=False, ensure_ascii=False)
-        serialised.encode("utf-8")
-    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
-        return False
-    return "\x00" not in serialised and "\\u0000" not in serialised
+    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        try:
+            serialised = json_text(value)
+            serialised.encode("utf-8")
+        except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+            pass
+        else:
+            if "\x00" not in serialised and "\\u0000" not in serialised:
+                return serialised
+    return json_text(_document(value, "result"))
 
 
 def json_document_problem(value: Mapping[str, Any], name: str = "body") -> str | None:
@@ -362,18 +365,6 @@ _SET_FINAL_STATUS = text(
     "UPDATE execution_tasks SET status = :status, error = :error, updated_at = CURRENT_TIMESTAMP "
     "WHERE id = :task_id RETURNING trade_id, event_type"
 ).bindparams(*_FINAL_STATUS_PARAMS).columns(trade_id=String, event_type=String)
-_LOCK_TASK = {
-    postgres: text(f"SELECT id FROM execution_tasks WHERE id = :task_id{' FOR UPDATE' if postgres else ''}")
-    .bindparams(bindparam("task_id", type_=Integer)).columns(id=Integer)
-    for postgres in (False, True)
-}
-_FINISH_TASK_PG = text(
-    "WITH task AS (UPDATE execution_tasks SET status = :status, error = :error, updated_at = now() "
-    "WHERE id = :task_id RETURNING id, trade_id, event_type) "
-    "INSERT INTO execution_logs (task_id, trade_id, event_type, response_body) "
-    "SELECT id, trade_id, event_type, :body FROM task "
-    "ON CONFLICT (task_id) DO NOTHING RETURNING id"
-).bindparams(*_FINAL_STATUS_PARAMS, bindparam("body", type_=execution_logs.c.response_body.type)).columns(id=Integer)
 
 
 class ExecutionRepository:
@@ -424,9 +415,15 @@ class ExecutionRepository:
             "idempotency_key": idempotency_key,
         }
         with transaction(self._engine, one_statement=True) as connection:
-            task_id = insert_or_skip(
-                connection, execution_tasks, values, ("idempotency_key",), (execution_tasks.c.id,)
-            ).scalar_one_or_none()
+            if connection.dialect.name == "postgresql":
+                task_id = pg_hot_path.insert_task(
+                    connection, trade_id=trade_id, event_type=event_type,
+                    payload_json=json_text(values["payload"]), idempotency_key=idempotency_key,
+                )
+            else:
+                task_id = insert_or_skip(
+                    connection, execution_tasks, values, ("idempotency_key",), (execution_tasks.c.id,)
+                ).scalar_one_or_none()
             if task_id is not None:
                 return int(task_id)
             assert idempotency_key is not None  # only a non-NULL key can conflict
@@ -466,7 +463,11 @@ class ExecutionRepository:
         is still running. SQLite serialises writers anyway, so there it is a plain read.
         """
         with transaction(self._engine) as connection:
-            if connection.execute(_LOCK_TASK[connection.dialect.name == "postgresql"], {"task_id": task_id}).first() is None:
+            if connection.dialect.name == "postgresql":
+                found = pg_hot_path.lock_task(connection, task_id)
+            else:
+                found = self._task_exists(connection, task_id)
+            if not found:
                 raise TaskNotFoundError(task_id)
 
     def finish_task(
@@ -482,12 +483,13 @@ class ExecutionRepository:
         result for a task still PROCESSING. A second call for the same task raises
         ``TaskAlreadyFinishedError`` and changes nothing (the unique log row decides).
         """
-        body = _result_document(result)
-        params = {"task_id": task_id, "status": status, "error": error, "body": body}
+        body_json = _result_json(result)
+        params = {"task_id": task_id, "status": status, "error": error}
         with transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":  # one round trip: UPDATE feeding the INSERT
-                log_id = connection.execute(_FINISH_TASK_PG, params).scalar_one_or_none()
+                log_id = pg_hot_path.finish_task(connection, body_json=body_json, **params)
             else:
+                body = dict(result)  # checked by _result_json
                 task = connection.execute(_SET_FINAL_STATUS, params).first()
                 log_id = None if task is None else insert_or_skip(
                     connection, execution_logs,
