@@ -34,7 +34,7 @@ class SqlCounter:
     """Counts what one engine sends to the database, and the time spent waiting for it."""
 
     def __init__(self, engine: Engine) -> None:
-        self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = 0
+        self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = self.autocommits = 0
         self.db_seconds = 0.0
         self._started: dict[int, float] = {}
         event.listen(engine, "before_cursor_execute", self._before)
@@ -52,7 +52,7 @@ class SqlCounter:
         dialect.do_ping = counting_ping  # type: ignore[method-assign]
 
     def reset(self) -> None:
-        self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = 0
+        self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = self.autocommits = 0
         self.db_seconds = 0.0
 
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -64,6 +64,8 @@ class SqlCounter:
 
     def _commit(self, conn) -> None:
         self.commits += 1
+        if getattr(conn.connection.dbapi_connection, "autocommit", False):  # no BEGIN/COMMIT sent
+            self.autocommits += 1
 
     def _rollback(self, conn) -> None:
         self.rollbacks += 1
@@ -79,8 +81,9 @@ class SqlCounter:
             "rollbacks": self.rollbacks / n,
             "checkouts": self.checkouts / n,
             "pings": self.pings / n,
-            # psycopg2 sends BEGIN before a transaction's first statement and COMMIT at the end
-            "round_trips": (self.statements + 2 * transactions + self.pings) / n,
+            # the driver sends BEGIN before a transaction's first statement and COMMIT at the end
+            # (not in autocommit, where the statement is its own transaction)
+            "round_trips": (self.statements + 2 * (transactions - self.autocommits) + self.pings) / n,
             "sql_ms": 1000 * self.db_seconds / n,
         }
 
@@ -278,11 +281,11 @@ def _category(frame, parent) -> str:
     if not path or path.startswith("<"):  # a C function: name the library that called it
         name = frame.function
         if any(word in name for word in ("cursor", "connection", "commit", "psycopg", "execute", "fetch")):
-            return "psycopg2 C calls (DB wait + driver)"
+            return "driver C calls (DB wait + driver)"
         path = (parent.file_path or "") if parent is not None else ""
         if not path:
             return f"builtin {name}"
-    for lib in ("sqlalchemy", "pydantic", "flask", "werkzeug", "json", "psycopg2", "logging", "alembic", "pyinstrument"):
+    for lib in ("sqlalchemy", "pydantic", "flask", "werkzeug", "json", "psycopg", "logging", "alembic", "pyinstrument"):
         if f"/{lib}/" in path:
             return lib
     if path.startswith(str(ROOT)):

@@ -1,15 +1,16 @@
 """`make bench`: throughput and latency of the webhook under gunicorn, against a reference.
 
-    python bench/run_bench.py [--db URL] [--duration S] [--levels 1,16,64] [--mode entry|mix]
+    python bench/run_bench.py [--db URL] [--duration S] [--repeats N] [--levels 1,16,64] [--mode entry|mix]
 
 1. Empties the app's tables (BENCH_DATABASE_URL, default the local `test` database), starts
    gunicorn on a free 127.0.0.1 port in dry-run with the guide's Step 2 configuration, warms up,
    then drives POST /api/automated-signals/webhook with wrk at each concurrency level; every
    request carries a distinct trade_id.
-2. Stops the server and checks, per level, that every request sent produced exactly one
+2. Runs the same load against bench/reference_app.py (parse JSON, INSERT one JSONB row, COMMIT)
+   under the same gunicorn settings, interleaved with ours: each level is run --repeats times per
+   app, alternating, and our throughput is printed as the median ratio of back-to-back runs.
+3. Stops the servers and checks, per level, that every request sent produced exactly one
    execution_tasks row and one execution_logs row, COMPLETED (lost / extra / unfinished rows).
-3. Runs the same load against bench/reference_app.py (parse JSON, INSERT one JSONB row, COMMIT)
-   under the same gunicorn settings, and prints our throughput as a ratio of it.
 4. Scaling: 1x1, 2x2 and 5x3 firms x programs (every account sized and checked per entry).
 
 Server-side processing time comes from a timing WSGI wrapper (bench/timed_wsgi.py) that only the
@@ -138,50 +139,85 @@ def run_wrk(url: str, connections: int, duration: float, prefix: str, mode: str)
     return summary
 
 
-# ---- one server, several levels ---------------------------------------------------------------
-def drive(server: Server, levels: list[int], duration: float, warmup: float, tag: str, mode: str) -> list[dict[str, Any]]:
-    if warmup > 0:
-        run_wrk(server.url, 8, warmup, f"{tag}-warm", mode)
-    runs = []
+# ---- servers side by side, several levels ------------------------------------------------------
+def drive(servers: dict[str, Server], levels: list[int], duration: float, warmup: float, repeats: int,
+          mode: str) -> dict[str, list[list[dict[str, Any]]]]:
+    """Every level, `repeats` times, each server in turn (the order alternating per repeat).
+
+    Interleaved rather than one server's levels after the other's: on a shared 2-core machine
+    the speed drifts over a minute (other tenants, CPU frequency), and a ratio of two runs made
+    a minute apart measured that drift as much as the code (one run gave the reference 1,432
+    req/s at c=16, the next 2,529). Returns runs[label][level index] = one wrk summary per repeat.
+    """
+    for label, server in servers.items():
+        if warmup > 0:
+            run_wrk(server.url, 8, warmup, f"{label}-warm", mode)
+    runs: dict[str, list[list[dict[str, Any]]]] = {label: [] for label in servers}
     for connections in levels:
-        runs.append(run_wrk(server.url, connections, duration, f"{tag}-c{connections}", mode))
-        time.sleep(0.5)  # let requests still in flight when wrk stopped finish
+        for label in servers:
+            runs[label].append([])
+        for rep in range(repeats):
+            order = list(servers) if rep % 2 == 0 else list(reversed(servers))
+            for label in order:
+                prefix = f"{label}-c{connections}-r{rep}"
+                runs[label][-1].append(run_wrk(servers[label].url, connections, duration, prefix, mode))
+                time.sleep(0.5)  # let requests still in flight when wrk stopped finish
     return runs
 
 
-def summarize(run: dict[str, Any], timings: list[tuple[float, float]], next_start: float | None) -> dict[str, Any]:
-    seconds = run["duration_us"] / 1e6
-    errors = sum(run["errors"].values())
-    window_end = next_start if next_start is not None else float("inf")
-    server = sorted(s for end, s in timings if run["started"] <= end < window_end)
+def summarize(reps: list[dict[str, Any]], timings: list[tuple[float, float]]) -> dict[str, Any]:
+    """One level: medians over the repeats (robust to one disturbed run), totals of counts, and
+    the server-side p50 over every request the server finished during those runs."""
+    def median(key: str) -> float:
+        return statistics.median(r["latency_us"][key] / 1000 for r in reps)
+
+    rates = [r["requests"] / (r["duration_us"] / 1e6) for r in reps if r["duration_us"]]
+    server = sorted(s for end, s in timings if any(r["started"] <= end < r["ended"] + 0.5 for r in reps))
     return {
-        "connections": run["connections"],
-        "requests": run["requests"],
-        "rps": run["requests"] / seconds if seconds else 0.0,
-        "p50_ms": run["latency_us"]["p50"] / 1000,
-        "p95_ms": run["latency_us"]["p95"] / 1000,
-        "p99_ms": run["latency_us"]["p99"] / 1000,
-        "errors": errors,
-        "error_detail": run["errors"],
+        "connections": reps[0]["connections"],
+        "requests": sum(r["requests"] for r in reps),
+        "rps": statistics.median(rates) if rates else 0.0,
+        "rps_per_repeat": rates,
+        "p50_ms": median("p50"),
+        "p95_ms": median("p95"),
+        "p99_ms": median("p99"),
+        "p99_ms_per_repeat": [r["latency_us"]["p99"] / 1000 for r in reps],
+        "errors": sum(sum(r["errors"].values()) for r in reps),
+        "error_detail": [r["errors"] for r in reps],
         "server_p50_ms": 1000 * statistics.median(server) if server else None,
         "server_p95_ms": 1000 * server[int(0.95 * (len(server) - 1))] if server else None,
-        "generated": run["generated"],
-        "prefix": run["prefix"],
+        "runs": [{"prefix": r["prefix"], "generated": r["generated"]} for r in reps],
     }
 
 
-def run_server(spec: str, app_env: dict[str, str], workdir: Path, args: argparse.Namespace, label: str,
-               levels: list[int], duration: float, warmup: float, tag: str) -> list[dict[str, Any]]:
+def run_servers(apps: dict[str, tuple[str, dict[str, str]]], workdir: Path, args: argparse.Namespace,
+                levels: list[int], duration: float, warmup: float, repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Start every app (label -> (gunicorn spec, env)), drive them side by side, stop them."""
     from bench.timed_wsgi import read_timings
 
-    server = Server(spec, app_env, workdir, args.workers, args.threads, label)
+    servers: dict[str, Server] = {}
     try:
-        runs = drive(server, levels, duration, warmup, tag, args.mode)
+        for label, (spec, env) in apps.items():
+            servers[label] = Server(spec, env, workdir, args.workers, args.threads, label)
+        runs = drive(servers, levels, duration, warmup, repeats, args.mode)
     finally:
-        server.stop()
-    timings = read_timings(str(server.timings_dir), "ours" if "ours" in spec else "reference")
-    starts = [r["started"] for r in runs[1:]] + [None]
-    return [summarize(run, timings, nxt) for run, nxt in zip(runs, starts)]
+        for server in servers.values():
+            server.stop()
+    out = {}
+    for label, (spec, _) in apps.items():
+        timings = read_timings(str(servers[label].timings_dir), "ours" if "ours" in spec else "reference")
+        out[label] = [summarize(reps, timings) for reps in runs[label]]
+    return out
+
+
+def row_check(level: dict[str, Any], check: Any) -> dict[str, Any]:
+    """Sum of `check(prefix, expected)` over the level's repeats."""
+    total = RowCheck(0, 0, 0, 0, 0)
+    for run in level["runs"]:
+        one = check(run["prefix"], expected_keys(run["prefix"], run["generated"], level.get("mode", "entry")))
+        total = RowCheck(total.expected + one.expected, total.tasks + one.tasks, total.lost + one.lost,
+                         total.extra + one.extra, total.unfinished + one.unfinished)
+    return total.to_dict()
 
 
 def reset_database(url: str) -> Any:
@@ -212,7 +248,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, PostgreSQL {m['postgres']}; "
         f"gunicorn gthread {results['workers']} workers x {results['threads']} threads; "
-        f"{results['duration']:.0f} s per level; mode `{results['mode']}`; {results['date']}.",
+        f"{results['repeats']} x {results['duration']:.0f} s per level and app, ours and the reference "
+        f"alternating (medians over the runs); mode `{results['mode']}`; {results['date']}.",
         "",
         "| Concurrency | req/s | p50 ms | p95 ms | p99 ms | errors | lost/extra rows | server p50 ms "
         "| reference req/s | reference p99 ms | ours / reference |",
@@ -221,7 +258,7 @@ def markdown(results: dict[str, Any]) -> str:
     ref = {r["connections"]: r for r in results.get("reference", [])}
     for r in results["ours"]:
         rf = ref.get(r["connections"])
-        ratio = r["rps"] / rf["rps"] if rf and rf["rps"] else None
+        ratio = r.get("ratio_to_reference")
         lines.append(
             f"| {r['connections']} | {fmt(r['rps'], 0)} | {fmt(r['p50_ms'], 2)} | {fmt(r['p95_ms'], 2)} | "
             f"{fmt(r['p99_ms'], 2)} | {r['errors']} | {rows_text(RowCheck.from_dict(r['rows']))} | "
@@ -247,7 +284,8 @@ def markdown(results: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        "server p50: time inside the WSGI app (bench/timed_wsgi.py). lost/extra rows: signals sent without "
+        "req/s and latencies: medians over the runs; ours / reference: the median of the ratios of runs made "
+        "back to back. server p50: time inside the WSGI app (bench/timed_wsgi.py). lost/extra rows: signals sent without "
         "exactly one COMPLETED task + log row. Scaling rows: every account is risk-checked, sized and "
         "breach-checked; SQL counts and app CPU are measured in-process over 100 entries.",
         "",
@@ -265,8 +303,8 @@ def check_targets(results: dict[str, Any]) -> list[str]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    if at16 and ref16:
-        ratio = at16["rps"] / ref16["rps"]
+    if at16 and ref16 and at16.get("ratio_to_reference") is not None:
+        ratio = at16["ratio_to_reference"]
         out.append(f"throughput {ratio:.0%} of reference (>= {TARGET_RATIO:.0%}: {verdict(ratio >= TARGET_RATIO)})")
     if at16:
         out.append(f"p99 {at16['p99_ms']:.1f} ms (< {TARGET_P99_MS:.0f} ms: {verdict(at16['p99_ms'] < TARGET_P99_MS)})")
@@ -292,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
                         help="PostgreSQL URL (default: $BENCH_DATABASE_URL or the local `test` database); its tables are emptied")
     parser.add_argument("--levels", default="1,16,64", help="comma-separated concurrency levels")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per level (default 8)")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per run (default 4)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs per level and app, ours and the reference alternating (default 3)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before the levels")
     parser.add_argument("--mode", choices=("entry", "mix"), default="entry",
                         help="entry: every request opens a new trade; mix: entry then exit of the same trade")
@@ -319,28 +359,31 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "postgres": postgres_version(engine)},
-        "workers": args.workers, "threads": args.threads, "duration": args.duration, "mode": args.mode,
+        "workers": args.workers, "threads": args.threads, "duration": args.duration, "repeats": args.repeats,
+        "mode": args.mode,
         "levels": levels,
     }
     base_env = {"DATABASE_URL": args.db, "WEBHOOK_SECRET": SECRET}
 
-    print(f"ours: Step 2 configuration, levels {levels}, {args.duration:.0f} s each ...", flush=True)
-    ours = run_server("bench.timed_wsgi:ours()", {**step2_env(), **base_env}, workdir, args, "ours",
-                      levels, args.duration, args.warmup, "o")
-    for r in ours:
-        r["rows"] = check_rows(engine, r["prefix"], expected_keys(r["prefix"], r["generated"], args.mode)).to_dict()
-    results["ours"] = ours
-
+    apps = {"ours": ("bench.timed_wsgi:ours()", {**step2_env(), **base_env})}
+    if not args.no_reference:
+        apps["reference"] = ("bench.timed_wsgi:reference()", base_env)
+    print(f"ours (Step 2 configuration){' and the reference (one JSONB insert + commit)' if len(apps) > 1 else ''}: "
+          f"levels {levels}, {args.repeats} x {args.duration:.0f} s each, interleaved ...", flush=True)
+    measured = run_servers(apps, workdir, args, levels, args.duration, args.warmup, args.repeats)
+    for r in measured["ours"]:
+        r["rows"] = row_check({**r, "mode": args.mode}, lambda prefix, want: check_rows(engine, prefix, want))
+    results["ours"] = measured["ours"]
     if not args.no_reference:
         from bench.reference_app import count_reference_rows
 
-        print("reference: one JSONB insert + commit per request ...", flush=True)
-        ref = run_server("bench.timed_wsgi:reference()", base_env, workdir, args, "reference",
-                         levels, args.duration, args.warmup, "r")
-        for r in ref:
-            found = count_reference_rows(engine, r["prefix"])
-            r["rows"] = check_reference_rows(found, expected_keys(r["prefix"], r["generated"], args.mode)).to_dict()
-        results["reference"] = ref
+        for r, ours_level in zip(measured["reference"], results["ours"]):
+            r["rows"] = row_check({**r, "mode": args.mode},
+                                  lambda prefix, want: check_reference_rows(count_reference_rows(engine, prefix), want))
+            # the ratio of runs made back to back, then the median over the repeats
+            pairs = zip(ours_level["rps_per_repeat"], r["rps_per_repeat"])
+            ours_level["ratio_to_reference"] = statistics.median(o / f for o, f in pairs if f)
+        results["reference"] = measured["reference"]
 
     if not args.no_scaling:
         from bench.profile_pipeline import measure
@@ -352,10 +395,11 @@ def main(argv: list[str] | None = None) -> int:
             from tests.db_fixtures import truncate_app_tables
 
             truncate_app_tables(engine)
-            levels_out = run_server("bench.timed_wsgi:ours()", {**env, **base_env}, workdir, args, f"s{firms}x{programs}",
-                                    [1, 16], args.scaling_duration, 1.0, f"s{firms}x{programs}")
+            label = f"s{firms}x{programs}"
+            levels_out = run_servers({label: ("bench.timed_wsgi:ours()", {**env, **base_env})}, workdir, args,
+                                     [1, 16], args.scaling_duration, 1.0, 1)[label]
             for r in levels_out:
-                r["rows"] = check_rows(engine, r["prefix"], expected_keys(r["prefix"], r["generated"], args.mode)).to_dict()
+                r["rows"] = row_check({**r, "mode": args.mode}, lambda prefix, want: check_rows(engine, prefix, want))
             # deterministic counts and this process's CPU per request, in-process (no HTTP)
             sql = measure(env, args.db, requests=100, tag=f"sql{firms}x{programs}")
             results["scaling"].append({"firms": firms, "programs": programs, "levels": levels_out, "sql": sql})
