@@ -18,7 +18,7 @@ def scaling_env(firms: int, programs: int) -> dict[str, str]:
 
     No firm-wide MAX_POSITION_SIZE: with the guide's caps the risk check rejects every entry once
     a few positions are open, and rejected firms skip sizing and breach checks, so the cost of
-    more programs would not show. TOPSTEP, BULENOX and LEELOO have no connector: their programs
+    more programs would not show. BULENOX and LEELOO have no connector: their programs
     are still risk-checked, sized and breach-checked, then recorded SKIPPED (NO_CONNECTOR).
     """
     if not 1 <= firms <= len(FIRMS) or programs < 1:
