@@ -11,11 +11,14 @@ Order of durable writes (the audit trail survives a crash at any point):
 4. one transaction writes the execution_logs row with the whole result and sets the task
    COMPLETED (or FAILED with the error).
 When no order can leave the service (every connector in dry-run, or an informational event),
-steps 2-4 run in one transaction (database/unit_of_work.py): nothing is in flight that a committed
-PROCESSING row or reservation would have to vouch for, and a crash leaves the task PENDING for
-recovery with none of its half-done work applied. Step 2 is then only the task's row lock: a
-PROCESSING status could never be seen before COMPLETED replaced it, and writing it cost a row
-version and an entry in each of the table's five indexes.
+steps 2-4 run as one deferred unit of work (database/unit_of_work.py): nothing is in flight that a
+committed PROCESSING row or reservation would have to vouch for, so every write commits together
+with the log row, and a crash leaves the task PENDING for recovery with none of its half-done work
+applied. Step 2 is then only the task's row lock, taken when the transaction begins; a signal that
+writes nothing but its result (an entry the risk check rejects, an update) sends no BEGIN at all:
+its reads and its one finishing statement run on their own, and the unique log row decides if
+recovery ever raced it. A PROCESSING status could never be seen before COMPLETED replaced it, and
+writing it cost a row version and an entry in each of the table's five indexes.
 
 Engines are pure; this module only gathers their inputs, calls them and applies their verdicts.
 The loss and drawdown checks read the account state (`AccountService`: the ledger, or a live
@@ -54,7 +57,7 @@ from connectors import (
 from connectors.dispatch import Dispatcher, Submission
 from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
-from database import ExecutionRepository, PositionLimitError, PositionRecord
+from database import ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, read_entry_inputs
 from database.ledger_repository import LedgerRepository
 from database.unit_of_work import connection_scope, unit_of_work
@@ -189,20 +192,33 @@ class ExecutionRouter:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
         if self._sends_nothing_outside(signal):
-            # Nothing can leave the service, so every check's reads and writes, the log row and
-            # COMPLETED commit together (database/unit_of_work.py): two commits per signal, on one
-            # pooled connection.
+            # Nothing can leave the service, so every write, the log row and COMPLETED commit
+            # together (database/unit_of_work.py), after the PENDING commit, on one pooled connection.
             with connection_scope(repo.engine):
                 task_id = self._create_task(signal, stored, idempotency_key)
                 try:
-                    with unit_of_work(repo.engine):
-                        repo.lock_task(task_id)  # keeps recovery off it; no PROCESSING write
+                    # Deferred: reads and the finish run on their own; a transaction (with the
+                    # task's row lock, to keep recovery off it) only when something else is written.
+                    with unit_of_work(repo.engine, deferred=True, on_begin=lambda: repo.lock_task(task_id)):
                         return self.run_task(task_id, signal, process, record_failure=False)
+                except TaskAlreadyFinishedError:  # recovery finished it first: that is its result
+                    return self._recorded_result(task_id)
                 except Exception as exc:  # rolled back whole: record the failure on its own
-                    return self._fail_task(task_id, self._empty_result(task_id, signal), exc)
+                    try:
+                        return self._fail_task(task_id, self._empty_result(task_id, signal), exc)
+                    except TaskAlreadyFinishedError:
+                        return self._recorded_result(task_id)
         task_id = self._create_task(signal, stored, idempotency_key)
         repo.set_task_status(task_id, "PROCESSING")  # durable before any order can leave
         return self.run_task(task_id, signal, process)
+
+    def _recorded_result(self, task_id: int) -> dict[str, Any]:
+        """The result another worker recorded for this task. Only a dry-run task that took longer
+        than STUCK_TASK_SECONDS can meet this: recovery re-ran it and its log row came first."""
+        log.warning("task %s was finished by another worker (recovery) first; answering with that result", task_id)
+        recorded = self.repository.get_log_for_task(task_id)
+        assert recorded is not None  # TaskAlreadyFinishedError means the row exists
+        return dict(recorded["response_body"])
 
     def _create_task(self, signal: Signal, stored: dict[str, Any], idempotency_key: str | None) -> int:
         """The PENDING row, committed before anything else happens (DESIGN.md data flow, step 2)."""

@@ -80,7 +80,7 @@ def _statement() -> TextClause:
 
 def read_entry_inputs(engine: Engine, firm_codes: list[str]) -> EntryInputs:
     """Trading state, open contracts and ledgers for `firm_codes`, from one statement."""
-    with transaction(engine) as connection:
+    with transaction(engine, one_statement=True) as connection:
         return _read(connection, firm_codes)
 
 

@@ -27,12 +27,15 @@ _INSERT_TASK = (
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
 )
 _LOCK_TASK = "SELECT id FROM execution_tasks WHERE id = %(task_id)s FOR UPDATE"
+# The log row first: the status changes only for the task whose log row this statement wrote,
+# so a second finisher (or a resent FAILED after COMPLETED) changes nothing, even in autocommit.
 _FINISH_TASK = (
-    "WITH task AS (UPDATE execution_tasks SET status = %(status)s, error = %(error)s, updated_at = now() "
-    "WHERE id = %(task_id)s RETURNING id, trade_id, event_type) "
-    "INSERT INTO execution_logs (task_id, trade_id, event_type, response_body) "
-    "SELECT id, trade_id, event_type, %(body)s::jsonb FROM task "
-    "ON CONFLICT (task_id) DO NOTHING RETURNING id"
+    "WITH log AS (INSERT INTO execution_logs (task_id, trade_id, event_type, response_body) "
+    "SELECT id, trade_id, event_type, %(body)s::jsonb FROM execution_tasks WHERE id = %(task_id)s "
+    "ON CONFLICT (task_id) DO NOTHING RETURNING id, task_id), "
+    "task AS (UPDATE execution_tasks SET status = %(status)s, error = %(error)s, updated_at = now() "
+    "FROM log WHERE execution_tasks.id = log.task_id RETURNING execution_tasks.id) "
+    "SELECT id FROM log"
 )
 # Same rows as entry_inputs' portable statement (the ledger branch first, for the column types).
 _ENTRY_INPUTS = (
@@ -61,8 +64,8 @@ def lock_task(connection: Connection, task_id: int) -> bool:
 
 
 def finish_task(connection: Connection, *, task_id: int, status: str, error: str | None, body_json: str) -> int | None:
-    """Final status and the log row in one statement; None when the task is missing or already
-    has its log row (the caller raises, which rolls the status change back)."""
+    """The log row and the final status in one statement; None, having changed nothing, when the
+    task is missing or already has its log row."""
     return connection.exec_driver_sql(_FINISH_TASK, {
         "task_id": task_id, "status": status, "error": error, "body": body_json,
     }).scalar_one_or_none()

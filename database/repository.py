@@ -485,8 +485,8 @@ class ExecutionRepository:
         """
         body_json = _result_json(result)
         params = {"task_id": task_id, "status": status, "error": error}
-        with transaction(self._engine) as connection:
-            if connection.dialect.name == "postgresql":  # one round trip: UPDATE feeding the INSERT
+        with transaction(self._engine, one_statement=True) as connection:
+            if connection.dialect.name == "postgresql":  # one statement: the log INSERT feeding the UPDATE
                 log_id = pg_hot_path.finish_task(connection, body_json=body_json, **params)
             else:
                 body = dict(result)  # checked by _result_json
@@ -496,7 +496,7 @@ class ExecutionRepository:
                     {"task_id": task_id, "trade_id": task.trade_id, "event_type": task.event_type, "response_body": body},
                     ("task_id",), (execution_logs.c.id,),
                 ).scalar_one_or_none()
-            if log_id is None:  # raising rolls the status change back with the rest
+            if log_id is None:  # nothing changed on PostgreSQL; raising rolls SQLite's UPDATE back
                 if self._task_exists(connection, task_id):
                     raise TaskAlreadyFinishedError(task_id)
                 raise TaskNotFoundError(task_id)
@@ -598,7 +598,7 @@ class ExecutionRepository:
 
     def open_positions_for_trade(self, trade_id: str) -> list[PositionRecord]:
         """What this trade still has open, per firm/program (what an exit must close)."""
-        with transaction(self._engine) as connection:
+        with transaction(self._engine, one_statement=True) as connection:
             rows = connection.execute(
                 select(*_POSITION_COLUMNS)
                 .where(trade_positions.c.trade_id == trade_id)
@@ -611,7 +611,7 @@ class ExecutionRepository:
     def has_position_history(self, trade_id: str) -> bool:
         """Whether this trade ever opened anything (any status), e.g. to tell an exit for an
         unknown trade from an exit for a trade that is already flat."""
-        with transaction(self._engine) as connection:
+        with transaction(self._engine, one_statement=True) as connection:
             return bool(
                 connection.execute(
                     select(exists().where(trade_positions.c.trade_id == trade_id))
@@ -639,7 +639,7 @@ class ExecutionRepository:
 
     def open_contracts_for_firm(self, firm_code: str) -> int:
         """Contracts currently open at a firm (all programs), for its max_position_size cap."""
-        with transaction(self._engine) as connection:
+        with transaction(self._engine, one_statement=True) as connection:
             return _open_contracts(connection, firm_code)
 
     @staticmethod

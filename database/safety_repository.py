@@ -43,7 +43,7 @@ class SafetyRepository:
 
     def get_trading_state(self) -> TradingStateRecord:
         """The current state; ACTIVE when never set. One primary-key read: cheap per request."""
-        with transaction(self._engine) as connection:
+        with transaction(self._engine, one_statement=True) as connection:
             row = connection.execute(select(trading_state).where(trading_state.c.id == 1)).first()
         if row is None:
             return TradingStateRecord("ACTIVE", None, None, None)

@@ -22,16 +22,19 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, RootTransaction
 
 
 @dataclass
 class _Held:
     engine: Engine
     connection: Connection
-    in_transaction: bool  # True inside unit_of_work: repository calls join instead of beginning
+    in_transaction: bool  # a transaction is open on it: repository calls join instead of beginning
+    deferred: bool = False  # inside unit_of_work(deferred=True) before its transaction began
+    on_begin: Callable[[], None] | None = None  # first thing in the deferred transaction
+    begun: RootTransaction | None = None  # the deferred transaction, once begun
 
 
 _current: ContextVar[_Held | None] = ContextVar("unit_of_work", default=None)
@@ -63,21 +66,50 @@ def connection_scope(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Connection]:
-    """Run the block in one transaction that repository calls on `engine` join; commit at the end."""
+def unit_of_work(engine: Engine, *, deferred: bool = False,
+                 on_begin: Callable[[], None] | None = None) -> Iterator[Connection]:
+    """Run the block in one transaction that repository calls on `engine` join; commit at the end.
+
+    `deferred=True`, on a held PostgreSQL connection (`connection_scope`): the transaction begins
+    only when a repository call needs one - a write of more than one statement - and `on_begin`
+    runs first in it. Until then each one-statement call (`transaction(one_statement=True)`: the
+    reads, and the finishing UPDATE + log INSERT) is its own transaction. Every write of more
+    than one statement still commits together or not at all; a block whose only write is one
+    statement never sends BEGIN or COMMIT. A dry-run entry that reserves nothing (the steady
+    state of the guide's Step 2 caps) then costs the PENDING insert, one read and the finish:
+    three round trips instead of six.
+    """
     held = _held(engine)
-    if held is not None and held.in_transaction:  # already inside one: just join it
+    if held is not None and (held.in_transaction or held.deferred):  # already inside one: join it
         yield held.connection
+        return
+    if held is not None and deferred and engine.dialect.name == "postgresql":
+        held.deferred, held.on_begin = True, on_begin
+        try:
+            yield held.connection
+        except BaseException:
+            if held.begun is not None:
+                held.begun.rollback()
+            raise
+        else:
+            if held.begun is not None:
+                held.begun.commit()
+        finally:
+            held.deferred, held.on_begin, held.begun, held.in_transaction = False, None, None, False
         return
     if held is not None:  # a held connection: begin the shared transaction on it
         with held.connection.begin():
             held.in_transaction = True
             try:
+                if on_begin is not None:
+                    on_begin()
                 yield held.connection
             finally:
                 held.in_transaction = False
         return
     with engine.begin() as connection, _holding(_Held(engine, connection, in_transaction=True)):
+        if on_begin is not None:
+            on_begin()
         yield connection
 
 
@@ -86,10 +118,10 @@ def transaction(engine: Engine, *, one_statement: bool = False) -> Iterator[Conn
     """The repositories' `engine.begin()`: the shared unit of work if one is open, a transaction on
     the held connection if there is one, else a new connection and transaction.
 
-    `one_statement=True` promises the block's writes are one statement, which is then its own
-    transaction on a held PostgreSQL connection (autocommit: one round trip instead of BEGIN,
-    statement, COMMIT - the PENDING insert of every dry-run signal). Reads after it in the
-    block see what it committed. Not on SQLite, whose BEGIN IMMEDIATE is issued by a hook.
+    `one_statement=True` promises the block changes the database with at most one statement,
+    which is then its own transaction on a held PostgreSQL connection (autocommit: one round trip
+    instead of BEGIN, statement, COMMIT - the PENDING insert of every dry-run signal). Reads after
+    it in the block see what it committed. Not on SQLite, whose BEGIN IMMEDIATE is issued by a hook.
     """
     held = _held(engine)
     if held is None:
@@ -111,6 +143,13 @@ def transaction(engine: Engine, *, one_statement: bool = False) -> Iterator[Conn
                 yield connection
         finally:
             driver_connection.autocommit = False
+        return
+    if held.deferred:  # the deferred unit of work begins here; it commits when it ends
+        held.begun = held.connection.begin()
+        held.in_transaction = True
+        if held.on_begin is not None:
+            held.on_begin()
+        yield held.connection
         return
     with unit_of_work(engine) as connection:
         yield connection

@@ -1,6 +1,8 @@
 """ExecutionRepository against both backends (SQLite file and PostgreSQL)."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import datetime as dt
 import threading
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from database import (
     normalize_database_url,
 )
 from database.tables import execution_logs, execution_tasks, trade_positions
+from database.unit_of_work import connection_scope
 
 from tests.conftest import GUIDE_PAYLOAD
 
@@ -218,14 +221,17 @@ def test_failed_task_keeps_its_error(repo: ExecutionRepository) -> None:
     assert (task["status"], task["error"]) == ("FAILED", "connector timeout")
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["own-transaction", "held-connection"])
 def test_finishing_a_task_twice_fails_and_changes_nothing(
-    db_engine: Engine, repo: ExecutionRepository
+    db_engine: Engine, repo: ExecutionRepository, held: bool
 ) -> None:
+    """`held`: on a held PostgreSQL connection the finish is one autocommit statement, so nothing
+    can be rolled back after it: the statement itself must leave a finished task untouched."""
     task_id = repo.create_task(SIGNAL["trade_id"], "SIGNAL_CREATED", SIGNAL)
     repo.finish_task(task_id, "COMPLETED", RESULT)
     before = repo.get_task(task_id)
 
-    with pytest.raises(TaskAlreadyFinishedError):
+    with pytest.raises(TaskAlreadyFinishedError), (connection_scope(db_engine) if held else nullcontext()):
         repo.finish_task(task_id, "FAILED", {"routed": False}, error="second attempt")
 
     assert repo.get_task(task_id) == before
@@ -239,14 +245,17 @@ def test_concurrent_finishes_record_exactly_one_result(
     task_id = repo.create_task("T1", "ENTRY", {"n": 0})
 
     def finish(index: int) -> bool:
-        try:
-            repo.finish_task(task_id, "COMPLETED", {"worker": index})
+        try:  # half of them as a dry-run signal finishes: one autocommit statement on a held connection
+            with connection_scope(db_engine) if index % 2 else nullcontext():
+                repo.finish_task(task_id, "FAILED" if index % 2 else "COMPLETED", {"worker": index})
         except TaskAlreadyFinishedError:
             return False
         return True
 
     assert sorted(run_concurrently(6, finish)) == [False] * 5 + [True]
     assert count_rows(db_engine, execution_logs) == 1
+    worker = repo.get_log_for_task(task_id)["response_body"]["worker"]  # type: ignore[index]
+    assert repo.get_task(task_id)["status"] == ("FAILED" if worker % 2 else "COMPLETED")  # the winner's  # type: ignore[index]
 
 
 def test_unknown_task_is_reported(repo: ExecutionRepository) -> None:

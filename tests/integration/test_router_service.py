@@ -135,18 +135,27 @@ def test_live_orders_leave_only_after_processing_and_reservation_are_committed(t
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_a_dry_run_signal_costs_one_connection_and_two_commits(app, client):
-    """The PENDING commit, then everything else in one transaction, on one pooled connection
-    (database/unit_of_work.py): one liveness ping per signal. `make bench` prices each of these."""
+def test_a_dry_run_signal_holds_one_connection_and_begins_a_transaction_only_to_reserve(app, client):
+    """The PENDING insert, the reads and the finish each run on their own (autocommit) on one
+    pooled connection; BEGIN/COMMIT are sent only when positions are reserved, and then the
+    reservations and the finish commit together (database/unit_of_work.py, deferred)."""
     from sqlalchemy import event
 
     engine = app.extensions["db_engine"]
-    seen = {"checkout": 0, "commit": 0}
+    seen = {"checkout": 0, "transactions": 0}
     event.listen(engine.pool, "checkout", lambda *_: seen.__setitem__("checkout", seen["checkout"] + 1))
-    event.listen(engine, "commit", lambda *_: seen.__setitem__("commit", seen["commit"] + 1))
-    response = client.post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD)
-    body = response.get_json()
-    assert response.status_code == 200 and [r["contracts"] for r in body["program_sizing"]] == [2, 3]
-    assert seen == {"checkout": 1, "commit": 2}
-    task = app.extensions["execution_router"].repository.get_task(body["task_id"])
-    assert task["status"] == "COMPLETED"
+
+    def count_transaction(conn) -> None:
+        if not conn.connection.dbapi_connection.autocommit:  # a real BEGIN ... COMMIT
+            seen["transactions"] += 1
+
+    event.listen(engine, "commit", count_transaction)
+    reserving = client.post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD).get_json()
+    assert [r["contracts"] for r in reserving["program_sizing"]] == [2, 3]
+    assert seen == {"checkout": 1, "transactions": 1}
+    seen.update(checkout=0, transactions=0)
+    update = client.post("/api/automated-signals/webhook", json=dict(GUIDE_PAYLOAD, event_type="MFE_UPDATE")).get_json()
+    assert seen == {"checkout": 1, "transactions": 0}
+    repo = app.extensions["execution_router"].repository
+    assert [repo.get_task(body["task_id"])["status"] for body in (reserving, update)] == ["COMPLETED", "COMPLETED"]
+    assert repo.get_log_for_task(reserving["task_id"])["response_body"] == reserving

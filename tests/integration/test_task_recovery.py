@@ -237,3 +237,28 @@ def test_a_dry_run_task_still_running_is_not_claimed_by_recovery(pg_engine):
 def test_locking_a_task_that_does_not_exist_fails(db_engine):
     with pytest.raises(TaskNotFoundError):
         ExecutionRepository(db_engine).lock_task(999)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_request_whose_task_recovery_finished_first_answers_with_that_result(app, client):
+    """A dry-run signal that reserves nothing holds no transaction while it is processed, so a
+    recovery that decided it was stuck (it ran longer than STUCK_TASK_SECONDS) can finish it
+    first. The unique log row keeps one result; the request answers with it instead of a 500."""
+    router, engine = app.extensions["execution_router"], app.extensions["db_engine"]
+    real = router._process_info
+    recovered = {"recovered": True, "details": "re-run by recovery", "routed": False}
+
+    def recovery_finishes_it_meanwhile(task_id, signal, result):
+        real(task_id, signal, result)
+        other_worker = threading.Thread(
+            target=lambda: ExecutionRepository(engine).finish_task(task_id, "COMPLETED", {**recovered, "task_id": task_id}))
+        other_worker.start()
+        other_worker.join(timeout=10)
+
+    router._process_info = recovery_finishes_it_meanwhile
+    response = client.post("/api/automated-signals/webhook", json=dict(GUIDE_PAYLOAD, event_type="MFE_UPDATE"))
+    body = response.get_json()
+    assert response.status_code == 200 and body["recovered"] is True and body["details"] == "re-run by recovery"
+    repo = ExecutionRepository(engine)
+    assert repo.get_task(body["task_id"])["status"] == "COMPLETED"
+    assert repo.get_log_for_task(body["task_id"])["response_body"] == body
