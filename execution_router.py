@@ -195,7 +195,11 @@ class ExecutionRouter:
             # Nothing can leave the service, so every write, the log row and COMPLETED commit
             # together (database/unit_of_work.py), after the PENDING commit, on one pooled connection.
             with connection_scope(repo.engine):
-                task_id = self._create_task(signal, stored, idempotency_key)
+                if process == self._process_entry:  # the PENDING insert also reads the entry's inputs
+                    task_id, inputs = self._create_entry_task(signal, stored, idempotency_key)
+                    process = lambda t, s, r: self._process_entry(t, s, r, inputs)  # noqa: E731
+                else:
+                    task_id = self._create_task(signal, stored, idempotency_key)
                 try:
                     # Deferred: reads and the finish run on their own; a transaction (with the
                     # task's row lock, to keep recovery off it) only when something else is written.
@@ -225,6 +229,15 @@ class ExecutionRouter:
         task_id = self.repository.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
         bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
         return task_id
+
+    def _create_entry_task(self, signal: Signal, stored: dict[str, Any],
+                           idempotency_key: str | None) -> tuple[int, EntryInputs]:
+        """`_create_task` and `_read_entry_inputs` in one round trip (PostgreSQL)."""
+        firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
+        task_id, inputs = self.repository.create_entry_task(
+            signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key)
+        bind_task(task_id=task_id, trade_id=signal.trade_id)
+        return task_id, inputs
 
     def _sends_nothing_outside(self, signal: Signal) -> bool:
         """True when this signal cannot reach a firm: informational, or every connector in dry-run."""
@@ -281,8 +294,10 @@ class ExecutionRouter:
         }
 
     # ---- entry ---------------------------------------------------------------------------------
-    def _process_entry(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
-        inputs = self._read_entry_inputs(signal)  # one read: the trading state and every check's input
+    def _process_entry(self, task_id: int, signal: Signal, result: dict[str, Any],
+                       inputs: EntryInputs | None = None) -> None:
+        if inputs is None:  # one read: the trading state and every check's input
+            inputs = self._read_entry_inputs(signal)
         self.guard.begin(result, trading_state=inputs.trading_state)
         self._route_entry(task_id, signal, result, inputs)
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any, Iterable
 
 from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
@@ -85,14 +86,18 @@ def read_entry_inputs(engine: Engine, firm_codes: list[str]) -> EntryInputs:
 
 
 def _read(connection: Connection, firm_codes: list[str]) -> EntryInputs:
+    if connection.dialect.name == "postgresql":
+        return inputs_from_rows(pg_hot_path.entry_input_rows(connection, firm_codes))
+    return inputs_from_rows(connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all())
+
+
+def inputs_from_rows(rows: Iterable[Any]) -> EntryInputs:
+    """EntryInputs from the statement's rows (part, firm_code, program_id, contracts, kind, amount,
+    occurred_at, simulated, trade_id, id)."""
     state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
     firm_open: dict[str, int] = defaultdict(int)
     account_open: dict[tuple[str, int], int] = {}
     ledger: dict[tuple[str, int], list[tuple[dt.datetime, int, LedgerRow]]] = defaultdict(list)
-    if connection.dialect.name == "postgresql":
-        rows = pg_hot_path.entry_input_rows(connection, firm_codes)
-    else:
-        rows = connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all()
     for part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, event_id in rows:
         if part == "S":
             state = kind

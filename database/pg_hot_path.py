@@ -49,13 +49,34 @@ _ENTRY_INPUTS = (
     "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1"
 )
 
+# The INSERT as a data-modifying WITH: it runs once whatever the SELECT reads, and the SELECT (one
+# snapshot, taken before the insert) returns the entry's inputs plus a 'T' row with the new id.
+_INSERT_TASK_READING_INPUTS = (
+    f"WITH task AS ({_INSERT_TASK}) {_ENTRY_INPUTS} "
+    "UNION ALL SELECT 'T', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM task"
+)
+
 
 def insert_task(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
                 idempotency_key: str | None) -> int | None:
     """The PENDING row; None when the idempotency key is taken."""
-    return connection.exec_driver_sql(_INSERT_TASK, {
-        "trade_id": trade_id, "event_type": event_type, "payload": payload_json, "idempotency_key": idempotency_key,
-    }).scalar_one_or_none()
+    return connection.exec_driver_sql(_INSERT_TASK, _task_params(trade_id, event_type, payload_json, idempotency_key)
+                                      ).scalar_one_or_none()
+
+
+def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
+                                     idempotency_key: str | None, firm_codes: Sequence[str]) -> tuple[int | None, list[Any]]:
+    """The PENDING row and an entry's input rows (`entry_input_rows`) in one round trip; the task
+    id is None when the idempotency key is taken. In autocommit the row is committed by then."""
+    rows = connection.exec_driver_sql(_INSERT_TASK_READING_INPUTS, {
+        **_task_params(trade_id, event_type, payload_json, idempotency_key), "firms": list(firm_codes),
+    }).all()
+    task_id = next((row[-1] for row in rows if row[0] == "T"), None)
+    return task_id, [row for row in rows if row[0] != "T"]
+
+
+def _task_params(trade_id: str, event_type: str, payload_json: str, idempotency_key: str | None) -> dict[str, Any]:
+    return {"trade_id": trade_id, "event_type": event_type, "payload": payload_json, "idempotency_key": idempotency_key}
 
 
 def lock_task(connection: Connection, task_id: int) -> bool:

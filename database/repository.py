@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.selectable import TextualSelect
 
 from database import pg_hot_path
+from database.entry_inputs import EntryInputs, inputs_from_rows, read_entry_inputs
 from database.unit_of_work import transaction
 
 from database.tables import (
@@ -424,15 +425,43 @@ class ExecutionRepository:
                 task_id = insert_or_skip(
                     connection, execution_tasks, values, ("idempotency_key",), (execution_tasks.c.id,)
                 ).scalar_one_or_none()
-            if task_id is not None:
-                return int(task_id)
-            assert idempotency_key is not None  # only a non-NULL key can conflict
-            existing = connection.execute(
-                select(execution_tasks.c.id).where(
-                    execution_tasks.c.idempotency_key == idempotency_key
+            if task_id is None:
+                raise self._duplicate(connection, idempotency_key)
+        return int(task_id)
+
+    def create_entry_task(
+        self,
+        trade_id: str,
+        event_type: str,
+        payload: Mapping[str, Any],
+        firm_codes: list[str],
+        idempotency_key: str | None = None,
+    ) -> tuple[int, EntryInputs]:
+        """`create_task`, plus the entry's inputs (`database.entry_inputs`) for `firm_codes`.
+
+        On PostgreSQL in one round trip (the INSERT as a data-modifying WITH of the read), which
+        is what a dry-run entry's first step costs; elsewhere, the two calls in turn.
+        """
+        document = _document(payload, "payload")
+        with transaction(self._engine, one_statement=True) as connection:
+            if connection.dialect.name == "postgresql":
+                task_id, rows = pg_hot_path.insert_task_reading_entry_inputs(
+                    connection, trade_id=trade_id, event_type=event_type, payload_json=json_text(document),
+                    idempotency_key=idempotency_key, firm_codes=firm_codes,
                 )
-            ).scalar_one()
-        raise DuplicateIdempotencyKeyError(idempotency_key, int(existing))
+                if task_id is None:
+                    raise self._duplicate(connection, idempotency_key)
+                return int(task_id), inputs_from_rows(rows)
+        task_id = self.create_task(trade_id, event_type, document, idempotency_key=idempotency_key)
+        return task_id, read_entry_inputs(self._engine, firm_codes)
+
+    @staticmethod
+    def _duplicate(connection: Connection, idempotency_key: str | None) -> DuplicateIdempotencyKeyError:
+        assert idempotency_key is not None  # only a non-NULL key can conflict
+        existing = connection.execute(
+            select(execution_tasks.c.id).where(execution_tasks.c.idempotency_key == idempotency_key)
+        ).scalar_one()
+        return DuplicateIdempotencyKeyError(idempotency_key, int(existing))
 
     def find_task_by_idempotency_key(self, idempotency_key: str) -> dict[str, Any] | None:
         """The task created with this idempotency key, if any (to answer a resent webhook)."""

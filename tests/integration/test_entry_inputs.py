@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from database import ExecutionRepository
+import pytest
+from sqlalchemy import text
+
+from database import DuplicateIdempotencyKeyError, ExecutionRepository
 from database.entry_inputs import read_entry_inputs
 from database.ledger_repository import LedgerRepository
 from database.safety_repository import SafetyRepository
@@ -64,3 +67,18 @@ def test_a_fresh_database_reads_active_and_nothing_open(db_engine):
     inputs = read_entry_inputs(db_engine, ["FTMO"])
     assert (inputs.trading_state, inputs.open_at_firm("FTMO"), inputs.events("FTMO", 1)) == ("ACTIVE", 0, [])
     assert read_entry_inputs(db_engine, []).trading_state == "ACTIVE"  # no firm routed: still valid SQL
+
+
+def test_creating_an_entry_task_reads_the_same_inputs_and_refuses_a_used_key(db_engine):
+    """create_entry_task: the PENDING row and the inputs in one round trip on PostgreSQL."""
+    positions, _ = _ledger(db_engine)
+    payload = {"event_type": "ENTRY", "trade_id": "T9"}
+    task_id, inputs = positions.create_entry_task("T9", "ENTRY", payload, ["FTMO", "APEX"], idempotency_key="T9:ENTRY")
+    assert inputs == read_entry_inputs(db_engine, ["FTMO", "APEX"])
+    task = positions.get_task(task_id)
+    assert (task["status"], task["payload"], task["idempotency_key"]) == ("PENDING", payload, "T9:ENTRY")
+    with pytest.raises(DuplicateIdempotencyKeyError) as refused:
+        positions.create_entry_task("T9", "ENTRY", payload, ["FTMO"], idempotency_key="T9:ENTRY")
+    assert refused.value.existing_task_id == task_id
+    with db_engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM execution_tasks")).scalar_one() == 1
