@@ -59,6 +59,7 @@ from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
 from database import ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, read_entry_inputs
+from database.repository import result_json
 from database.ledger_repository import LedgerRepository
 from database.unit_of_work import connection_scope, unit_of_work
 from instruments import get_contract_spec
@@ -72,6 +73,15 @@ log = logging.getLogger(__name__)
 
 APPROVED = "APPROVED"
 DRY_RUN_DETAILS = "ExecutionRouter dry-run: no external order sent."
+
+
+class ResultDocument(dict):
+    """A task's result together with the JSON text stored for it in execution_logs: the webhook
+    answers with that text instead of serialising the ~4 KB document a second time."""
+
+    def __init__(self, result: dict[str, Any], json_text: str) -> None:
+        super().__init__(result)
+        self.json_text = json_text
 
 
 class ExecutionRouter:
@@ -265,8 +275,9 @@ class ExecutionRouter:
             if not record_failure:
                 raise
             return self._fail_task(task_id, result, exc)
-        repo.finish_task(task_id, "COMPLETED", result)
-        return result
+        stored = ResultDocument(result, result_json(result))
+        repo.finish_task(task_id, "COMPLETED", result, stored_json=stored.json_text)
+        return stored
 
     def _fail_task(self, task_id: int, result: dict[str, Any], exc: Exception) -> dict[str, Any]:
         log.exception("task %s failed", task_id, exc_info=exc)

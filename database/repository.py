@@ -190,7 +190,7 @@ def json_text(document: Mapping[str, Any]) -> str:
     return json.dumps(document, allow_nan=False, ensure_ascii=False)
 
 
-def _result_json(value: Mapping[str, Any]) -> str:
+def result_json(value: Mapping[str, Any]) -> str:
     """The JSON text of a result the router built (string keys throughout, by construction).
 
     Walking a routed signal's result in Python cost ~5% of a request (`make profile`), so the
@@ -505,20 +505,25 @@ class ExecutionRepository:
         status: str,
         result: Mapping[str, Any],
         error: str | None = None,
+        *,
+        stored_json: str | None = None,
     ) -> int:
         """Write the task's one ``execution_logs`` row and its final status; return the log id.
+
+        ``stored_json``: ``result_json(result)`` when the caller already made it (the router
+        answers the webhook with the same text), so it is serialised once.
 
         One transaction, so the audit trail never shows a COMPLETED task without its result or a
         result for a task still PROCESSING. A second call for the same task raises
         ``TaskAlreadyFinishedError`` and changes nothing (the unique log row decides).
         """
-        body_json = _result_json(result)
+        body_json = stored_json if stored_json is not None else result_json(result)
         params = {"task_id": task_id, "status": status, "error": error}
         with transaction(self._engine, one_statement=True) as connection:
             if connection.dialect.name == "postgresql":  # one statement: the log INSERT feeding the UPDATE
                 log_id = pg_hot_path.finish_task(connection, body_json=body_json, **params)
             else:
-                body = dict(result)  # checked by _result_json
+                body = dict(result)  # checked by result_json
                 task = connection.execute(_SET_FINAL_STATUS, params).first()
                 log_id = None if task is None else insert_or_skip(
                     connection, execution_logs,

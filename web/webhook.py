@@ -20,6 +20,7 @@ from database import DuplicateIdempotencyKeyError
 from database.repository import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
 from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, should_retry, wait_for_result
+from execution_router import ResultDocument
 from observability import metrics
 from observability.task_context import bind_task, clear_task
 from observability.task_outcome import record_task_outcome
@@ -122,6 +123,8 @@ def webhook():
     else:
         return jsonify(first), 200
     record_task_outcome(current_app, result, time.perf_counter() - started)
+    if isinstance(result, ResultDocument):  # the exact text stored in execution_logs
+        return current_app.response_class(result.json_text, mimetype="application/json"), 200
     return jsonify(result), 200
 
 
