@@ -77,7 +77,9 @@ class SqlCounter:
         transactions = self.commits + self.rollbacks
         return {
             "statements": self.statements / n,
+            # SQLAlchemy's commit event also fires for an autocommit block (no COMMIT is sent then)
             "commits": self.commits / n,
+            "begin_commit_transactions": (self.commits - self.autocommits) / n,
             "rollbacks": self.rollbacks / n,
             "checkouts": self.checkouts / n,
             "pings": self.pings / n,

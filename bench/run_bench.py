@@ -269,7 +269,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "",
             "| Firms x programs | accounts | server p50 ms (c=1) | req/s (c=16) | p99 ms (c=16) | "
-            "SQL statements / commits per request | app CPU ms per request | errors | lost/extra rows |",
+            "SQL statements / round trips per request | app CPU ms per request | errors | lost/extra rows |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for s in results["scaling"]:
@@ -278,7 +278,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {s['firms']}x{s['programs']} | {s['firms'] * s['programs']} | {fmt(one['server_p50_ms'], 2)} | "
                 f"{fmt(sixteen['rps'], 0)} | {fmt(sixteen['p99_ms'], 2)} | "
-                f"{fmt(sql.get('statements'), 0)} / {fmt(sql.get('commits'), 0)} | {fmt(sql.get('app_cpu_ms'), 2)} | "
+                f"{fmt(sql.get('statements'), 0)} / {fmt(sql.get('round_trips'), 0)} | {fmt(sql.get('app_cpu_ms'), 2)} | "
                 f"{one['errors'] + sixteen['errors']} | "
                 f"{rows_text(RowCheck.from_dict(one['rows']))}, {rows_text(RowCheck.from_dict(sixteen['rows']))} |"
             )
