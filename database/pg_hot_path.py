@@ -1,12 +1,12 @@
 """The statements every signal runs, in PostgreSQL's own SQL, sent through the driver.
 
-Each dry-run signal runs the same four statements: the PENDING insert, the task's row lock, the
-one read of an entry's inputs and the finishing UPDATE + log INSERT. Through SQLAlchemy's
-``text()`` each cost 60-100 µs of Python before the driver saw it (bind and result type
-processing, the expanding IN list, the statement cache key); ``exec_driver_sql`` keeps
+A dry-run entry runs two: the PENDING insert together with the read of the entry's inputs, and
+the finish (log row + COMPLETED); a task that writes more first takes its row lock. Through
+SQLAlchemy's ``text()`` each cost 60-100 µs of Python before the driver saw it (bind and result
+type processing, the expanding IN list, the statement cache key); ``exec_driver_sql`` keeps
 SQLAlchemy's connection, transaction, error wrapping and events around the driver call and skips
-the rest (the union read: 137 -> 73 µs of CPU; `bench/` and the issue-8 note). psycopg prepares
-each after its fifth use on a connection, so PostgreSQL plans them once per connection.
+the rest (the inputs read: 137 -> 73 µs of CPU). psycopg prepares each after its fifth use on a
+connection, so PostgreSQL plans them once per connection.
 
 JSON documents arrive here already serialised (one ``json.dumps``, also used to check that the
 document can be stored) and are cast to jsonb by the server. SQLite keeps the portable
