@@ -10,8 +10,9 @@ costs two commits (the PENDING task, then everything else) instead of ten — mo
 time was waiting for commits (`make profile`).
 
 `connection_scope(engine)` keeps one pooled connection for a block: the PENDING commit and the
-unit of work then share one checkout, so the pool's liveness ping (`pool_pre_ping`) is paid once
-per signal instead of once per transaction.
+unit of work then share one checkout. On it, `unit_of_work(deferred=True)` goes further: one-
+statement calls run on their own (autocommit) until a write needs the transaction, so a signal
+whose only write is its result sends no BEGIN/COMMIT at all (see `unit_of_work`).
 
 Live signals never run inside either: their PROCESSING state, reservations and order journal must
 be durable before an order leaves the service, and their connector threads must not share a
