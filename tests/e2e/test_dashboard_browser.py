@@ -79,8 +79,9 @@ def browser(tmp_path):
 
 
 def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     app, router, base = live_app
@@ -120,7 +121,7 @@ def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
     browser.get(f"{base}/dashboard?refresh=2")
     new_trade = "20251122_170000_BULLISH"
     send(dict(GUIDE_PAYLOAD, trade_id=new_trade))
-    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5).until(
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5, ignored_exceptions=(WebDriverException,)).until(
         lambda d: new_trade in d.page_source and f'data-position="{new_trade}|FTMO|1"' in d.page_source)
 
     # The switch: HALTED through the form, shown after the redirect (on a page that stays put).
@@ -128,8 +129,13 @@ def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "#executions tr[data-task]")[0].get_attribute("data-trade") == new_trade
     browser.find_element(By.CSS_SELECTOR, '#trading-state select[name="state"] option[value="HALTED"]').click()
     browser.find_element(By.CSS_SELECTOR, '#trading-state input[name="why"]').send_keys("CPI release")
-    browser.find_element(By.CSS_SELECTOR, "#trading-state button").click()
-    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)).until(
+    button = browser.find_element(By.CSS_SELECTOR, "#trading-state button")
+    button.click()
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.2).until(expected_conditions.staleness_of(button))
+    # While the redirected page loads, chromium may report an element of the page being replaced
+    # ("Node with given id does not belong to the document"): a WebDriverException, not a stale
+    # reference. Both mean "look again"; a page that never shows HALTED still fails the wait.
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5, ignored_exceptions=(WebDriverException,)).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "[data-trading-state]").text == "HALTED")
     stored = SafetyRepository(app.extensions["db_engine"]).get_trading_state()
     assert (stored.state, stored.reason) == ("HALTED", "CPI release")
