@@ -357,8 +357,9 @@ def lock_firm_positions(connection: Connection, firm_code: str) -> None:
         )
 
 
-# finish_task's statements, built once. The UPDATE takes the task's row lock, so two finishers of
-# one task queue up; the unique log row then decides, and the loser's UPDATE is rolled back.
+# finish_task's first statement on SQLite, built once (PostgreSQL's is in pg_hot_path). The UPDATE
+# takes the write lock, so two finishers of one task queue up; the unique log row then decides,
+# and the loser's UPDATE is rolled back with its transaction.
 _FINAL_STATUS_PARAMS = (
     bindparam("task_id", type_=Integer), bindparam("status", type_=String), bindparam("error", type_=Text),
 )
