@@ -17,6 +17,8 @@ from database import ExecutionRepository
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD, STEP2_ENV
 
+WEBHOOK = "/api/automated-signals/webhook"
+
 
 class StubLedgerRouter(ExecutionRouter):
     """ExecutionRouter whose account metrics come from the test (the ledger seam)."""
@@ -112,6 +114,13 @@ def run_scenario(router: StubLedgerRouter, send=None) -> list[dict[str, Any]]:
     router.ledger_down = False
     results.append(send(MFE_T1))
     return results
+
+
+def run_scenario_over_http(app, client=None) -> list[dict[str, Any]]:
+    """`run_scenario` posted through the app's webhook (Flask client), with the stub router installed."""
+    client = client or app.test_client()
+    router = install_stub_router(app)
+    return run_scenario(router, send=lambda payload: post_json(client, WEBHOOK, payload))
 
 
 def post_json(client_or_session, url: str, payload: dict[str, Any]) -> dict[str, Any]:

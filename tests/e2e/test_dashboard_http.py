@@ -6,18 +6,15 @@ import re
 import pytest
 
 from tests.conftest import GUIDE_PAYLOAD
-from tests.observability_fakes import ENTRY_T2, install_stub_router, post_json, run_scenario
+from tests.observability_fakes import ENTRY_T2, post_json, run_scenario_over_http
 
-WEBHOOK = "/api/automated-signals/webhook"
 TOKEN = "dash-token-for-tests"
 
 
 @pytest.fixture
 def app(make_app):
     app = make_app(ADMIN_TOKEN=TOKEN)
-    client = app.test_client()
-    router = install_stub_router(app)
-    run_scenario(router, send=lambda payload: post_json(client, WEBHOOK, payload))
+    run_scenario_over_http(app)
     return app
 
 

@@ -12,7 +12,7 @@ import pytest
 from connectors.orders import ConnectorResult, OrderRequest
 from observability.notifications import BREACH_REJECTED, CONNECTOR_FAILED, TASK_FAILED, Notification, Notifier
 from tests.conftest import GUIDE_PAYLOAD
-from tests.observability_fakes import AcceptingConnector, install_stub_router, post_json, run_scenario
+from tests.observability_fakes import AcceptingConnector, install_stub_router, post_json, run_scenario_over_http
 
 WEBHOOK = "/api/automated-signals/webhook"
 FTMO_KEY = "ftmo-api-key-98765"
@@ -63,8 +63,7 @@ def test_metrics_count_requests_latency_rejections_and_connector_results(make_ap
     app = make_app()
     client = app.test_client()
     before = client.get("/metrics").data.decode()
-    router = install_stub_router(app)
-    run_scenario(router, send=lambda payload: post_json(client, WEBHOOK, payload))
+    run_scenario_over_http(app, client)
     assert client.post(WEBHOOK, data="not json").status_code == 400
     assert client.post(WEBHOOK, data="x" * (app.config["MAX_CONTENT_LENGTH"] + 1)).status_code == 413
     response = client.get("/metrics")
@@ -141,9 +140,8 @@ def test_breach_connector_and_task_failures_are_notified_per_channel(make_app, r
                    NOTIFY_SLACK_URL=f"{receiver.url}/slack", NOTIFY_TELEGRAM_URL=f"{receiver.url}/telegram",
                    NOTIFY_TELEGRAM_CHAT_ID="-100123")
     client = app.test_client()
-    router = install_stub_router(app)
     try:
-        run_scenario(router, send=lambda payload: post_json(client, WEBHOOK, payload))
+        run_scenario_over_http(app, client)
         bodies = receiver.wait_for(12)  # 3 events x 4 channels
     finally:
         app.extensions["notifier"].close()

@@ -5,9 +5,8 @@ import base64
 
 import pytest
 
-from tests.observability_fakes import ENTRY_T1, ENTRY_T2, install_stub_router, post_json, run_scenario
+from tests.observability_fakes import ENTRY_T1, ENTRY_T2, run_scenario_over_http
 
-WEBHOOK = "/api/automated-signals/webhook"
 TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -16,8 +15,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def routed(make_app):
     app = make_app(ADMIN_TOKEN=TOKEN)
     client = app.test_client()
-    router = install_stub_router(app)
-    run_scenario(router, send=lambda payload: post_json(client, WEBHOOK, payload))
+    run_scenario_over_http(app, client)
     return client
 
 
