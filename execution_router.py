@@ -28,9 +28,11 @@ A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from account_engine import BreachResult, evaluate_account_breach
 from account_engine.ledger import realized_pl
@@ -75,6 +77,10 @@ APPROVED = "APPROVED"
 DRY_RUN_DETAILS = "ExecutionRouter dry-run: no external order sent."
 
 
+_Batch = tuple[list[Submission], list[bool]]
+"""Orders journalled for sending (connectors/dispatch.py), each with "new" (True) or "sent before"."""
+
+
 class ResultDocument(dict):
     """A task's result together with the JSON text stored for it in execution_logs: the webhook
     answers with that text instead of serialising the ~4 KB document a second time."""
@@ -109,6 +115,7 @@ class ExecutionRouter:
         self.snapshot_provider = snapshot_provider
         self._accounts: AccountService | None = None
         self._dispatcher: Dispatcher | None = None
+        self._dispatcher_lock = threading.Lock()
         self.reconcile_min_age: float | None = None  # None: connectors.reconcile.MIN_AGE_SECONDS
         self._guard: SafetyGuard | None = None
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
@@ -364,6 +371,18 @@ class ExecutionRouter:
         """Reserve each position, then send; a failed send releases its reservation."""
         reserved: list[tuple[OrderRequest, PositionRecord]] = []
         results: list[dict[str, Any] | None] = []
+        with self._given_back_if_unsent(lambda: [self.repository.release_position(p.id) for _, p in reserved]):
+            batch = self._reserve_entries(orders, reserved, results)
+        sent = self._dispatch(batch)
+        for (order, position), outcome in zip(reserved, sent):
+            if outcome.status == FAILED:
+                self.repository.release_position(position.id)
+        it = iter(sent)
+        return [r if r is not None else next(it).to_dict() for r in results]
+
+    def _reserve_entries(self, orders: list[OrderRequest], reserved: list[tuple[OrderRequest, PositionRecord]],
+                         results: list[dict[str, Any] | None]) -> _Batch:
+        """Reserve each order's position (appending to `reserved`/`results`) and journal the orders."""
         for order in orders:
             connector = self.connectors.get(order.firm_code)
             if connector is None:
@@ -387,12 +406,7 @@ class ExecutionRouter:
                 continue
             reserved.append((order, position))
             results.append(None)
-        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_entry_order, p.id) for o, p in reserved])
-        for (order, position), outcome in zip(reserved, sent):
-            if outcome.status in (FAILED,):
-                self.repository.release_position(position.id)
-        it = iter(sent)
-        return [r if r is not None else next(it).to_dict() for r in results]
+        return self._journal([(o, self.connectors[o.firm_code].send_entry_order, p.id) for o, p in reserved])
 
     def _entry_details(self, firm_codes: list[str], allowed: list[tuple[str, int, int]], result: dict[str, Any]) -> str:
         if not firm_codes:
@@ -420,8 +434,33 @@ class ExecutionRouter:
             return
         claimed: list[tuple[OrderRequest, PositionRecord, int, int | None]] = []
         closes: list[dict[str, Any]] = []
-        now = self.clock()
         results: list[dict[str, Any] | None] = []
+        with self._given_back_if_unsent(lambda: [self._reopen(p, taken, event_id, signal, "exit failed before it was sent")
+                                                 for _, p, taken, event_id in claimed]):
+            batch = self._claim_exits(task_id, signal, result, positions, claimed, closes, results)
+        sent = self._dispatch(batch)
+        for (order, position, taken, event_id), outcome, close in zip(claimed, sent, closes):
+            if outcome.status == FAILED:  # nothing was closed at the firm: keep the position open
+                self._reopen(position, taken, event_id, signal, "exit order FAILED at the firm")
+                close["reversed"] = True
+        result["account_closes"] = closes
+        it = iter(sent)
+        result["connector_results"] = [r if r is not None else next(it).to_dict() for r in results]
+        result["routed"] = any(r["status"] == SUCCESS for r in result["connector_results"])
+        closed_count = sum(o.contracts for o, _, _, _ in claimed)
+        mode = "sent" if result["routed"] else "recorded (dry-run, not sent)" if self.dry_run else "not accepted"
+        result["details"] = f"Exit of {closed_count} contract(s) across {len(claimed)} firm/program(s) {mode}."
+        unknown = [c for c in closes if c["realized_pl"] is None]
+        if unknown:
+            result["details"] += (f" P&L UNKNOWN for {len(unknown)} close(s): the signal has no exit_price; "
+                                  "record it with `flask account adjust ... --trade-id`.")
+
+    def _claim_exits(self, task_id: int, signal: Signal, result: dict[str, Any], positions: list[PositionRecord],
+                     claimed: list[tuple[OrderRequest, PositionRecord, int, int | None]], closes: list[dict[str, Any]],
+                     results: list[dict[str, Any] | None]) -> _Batch:
+        """Take each position's contracts off with their P&L row (appending to `claimed`, `closes`,
+        `results`), then journal the exit orders."""
+        now = self.clock()
         for position in positions:
             wanted = _exit_quantity(signal, position)
             order = OrderRequest(
@@ -459,26 +498,15 @@ class ExecutionRouter:
             claimed.append((order, position, taken, closed.event_id))
             closes.append(_close_summary(position, taken, exit_price, price_source, point_value, closed.amount))
             results.append(None)
-        sent = self._call_connectors([(o, self.connectors[o.firm_code].send_exit_order, p.id) for o, p, _, _ in claimed])
-        for (order, position, taken, event_id), outcome, close in zip(claimed, sent, closes):
-            if outcome.status == FAILED:  # nothing was closed at the firm: keep the position open
-                assert event_id is not None
-                self.accounts.ledger.reopen_position(
-                    position_id=position.id, contracts=taken, close_event_id=event_id,
-                    actor=f"router:{signal.event_type}", reason="exit order FAILED at the firm",
-                )
-                close["reversed"] = True
-        result["account_closes"] = closes
-        it = iter(sent)
-        result["connector_results"] = [r if r is not None else next(it).to_dict() for r in results]
-        result["routed"] = any(r["status"] == SUCCESS for r in result["connector_results"])
-        closed_count = sum(o.contracts for o, _, _, _ in claimed)
-        mode = "sent" if result["routed"] else "recorded (dry-run, not sent)" if self.dry_run else "not accepted"
-        result["details"] = f"Exit of {closed_count} contract(s) across {len(claimed)} firm/program(s) {mode}."
-        unknown = [c for c in closes if c["realized_pl"] is None]
-        if unknown:
-            result["details"] += (f" P&L UNKNOWN for {len(unknown)} close(s): the signal has no exit_price; "
-                                  "record it with `flask account adjust ... --trade-id`.")
+        return self._journal([(o, self.connectors[o.firm_code].send_exit_order, p.id) for o, p, _, _ in claimed])
+
+    def _reopen(self, position: PositionRecord, taken: int, close_event_id: int | None, signal: Signal, reason: str) -> None:
+        """Give an exit's claimed contracts back and reverse their P&L row (the firm closed nothing)."""
+        assert close_event_id is not None
+        self.accounts.ledger.reopen_position(
+            position_id=position.id, contracts=taken, close_event_id=close_event_id,
+            actor=f"router:{signal.event_type}", reason=reason,
+        )
 
     # ---- informational ---------------------------------------------------------------------------
     def _process_info(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
@@ -493,17 +521,43 @@ class ExecutionRouter:
             result["details"] = f"{signal.event_type} recorded; no order sent."
 
     # ---- helpers ---------------------------------------------------------------------------------
-    def _call_connectors(self, calls: list[tuple[OrderRequest, Callable[..., ConnectorResult], int]]) -> list[ConnectorResult]:
-        """Dry-run calls inline; live calls journalled and fanned out in parallel inside one
-        deadline (connectors/dispatch.py). An UNKNOWN result keeps its position/claim."""
-        if self._dispatcher is None:
-            from database.orders_repository import ConnectorOrderRepository
+    def _journal(self, calls: list[tuple[OrderRequest, Callable[..., ConnectorResult], int]]) -> _Batch:
+        """Journal the live orders of a batch (connectors/dispatch.py): after this returns, and
+        only then, may any of them be sent."""
+        submissions = [Submission(order=o, connector=self.connectors[o.firm_code], send=call, position_id=pid)
+                       for o, call, pid in calls]
+        return submissions, self._get_dispatcher().record(submissions)
 
-            self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine))
-        return self._dispatcher.run([
-            Submission(order=o, connector=self.connectors[o.firm_code], send=call, position_id=pid)
-            for o, call, pid in calls
-        ])
+    def _dispatch(self, batch: _Batch) -> list[ConnectorResult]:
+        """Dry-run calls inline; live calls fanned out in parallel inside one deadline. An UNKNOWN
+        result keeps its position/claim (it is reconciled, never resent)."""
+        submissions, recorded = batch
+        return self._get_dispatcher().run(submissions, recorded)
+
+    def _get_dispatcher(self) -> Dispatcher:
+        with self._dispatcher_lock:  # gunicorn threads: one pool per router, not one per first request
+            if self._dispatcher is None:
+                from database.orders_repository import ConnectorOrderRepository
+
+                self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine))
+            return self._dispatcher
+
+    @contextmanager
+    def _given_back_if_unsent(self, give_back: Callable[[], object]) -> Iterator[None]:
+        """Live signals commit each reservation/claim as it is made; if anything fails before the
+        batch is journalled (so before any order of it is sent), give them back: a FAILED task is
+        never recovered, and a claim left behind would say "flat" while the firm still holds the
+        position, a reservation would hold capacity for an order never sent. In dry-run the unit of
+        work rolls everything back itself."""
+        try:
+            yield
+        except Exception:
+            if not all(c.dry_run for c in self.connectors.values()):
+                try:
+                    give_back()
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    log.exception("could not give back what was reserved/claimed before the failure")
+            raise
 
     def _firm_is_live(self, firm_code: str) -> bool:
         connector = self.connectors.get(firm_code)

@@ -54,20 +54,34 @@ class Dispatcher:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False)
 
-    def run(self, submissions: list[Submission]) -> list[ConnectorResult]:
-        deadline = Deadline(self.budget)
-        results: list[ConnectorResult | None] = [None] * len(submissions)
-        futures: dict[int, Future[ConnectorResult]] = {}
-        for i, sub in enumerate(submissions):
-            if sub.connector.dry_run:
-                results[i] = sub.send(sub.order, deadline)
-                continue
-            fresh = self.journal.record_submission(
+    def record(self, submissions: list[Submission]) -> list[bool]:
+        """Journal every live submission (True: new, False: submitted before) before any is sent.
+
+        All of them first, so that an error here means no order of the batch left: the caller can
+        give back what it claimed for them (a journalled row that was never sent is reconciled as
+        "not at the firm"). Dry-run submissions are not journalled (True).
+        """
+        return [
+            sub.connector.dry_run or self.journal.record_submission(
                 client_order_id=sub.order.client_order_id, firm_code=sub.order.firm_code,
                 program_id=sub.order.program_id, task_id=sub.order.task_id, trade_id=sub.order.trade_id,
                 action=sub.order.action, contracts=sub.order.contracts, position_id=sub.position_id,
                 request=sub.order.to_dict(),
             )
+            for sub in submissions
+        ]
+
+    def run(self, submissions: list[Submission], recorded: list[bool] | None = None) -> list[ConnectorResult]:
+        """Send the batch in parallel inside one deadline; `recorded` is `record(submissions)` when
+        the caller journalled them already."""
+        fresh_flags = recorded if recorded is not None else self.record(submissions)
+        deadline = Deadline(self.budget)
+        results: list[ConnectorResult | None] = [None] * len(submissions)
+        futures: dict[int, Future[ConnectorResult]] = {}
+        for i, (sub, fresh) in enumerate(zip(submissions, fresh_flags)):
+            if sub.connector.dry_run:
+                results[i] = sub.send(sub.order, deadline)
+                continue
             if not fresh:
                 results[i] = ConnectorResult(
                     firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=SKIPPED, dry_run=False,

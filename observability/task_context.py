@@ -3,7 +3,7 @@
 Why contextvars and not a LoggerAdapter: the lines that matter are written deep inside the router,
 engines and connectors, which should not have to pass ids around just to log. The webhook binds
 the trade id, the router binds the task id once the task row exists, and the JSON formatter reads
-both. Connector threads get a copy of the context (see ExecutionRouter._call_connectors).
+both. Connector threads get a copy of the context (see connectors/dispatch.py Dispatcher.run).
 """
 from __future__ import annotations
 

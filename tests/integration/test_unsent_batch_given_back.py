@@ -1,0 +1,95 @@
+"""Live signals commit each reservation/claim before sending; if the batch fails before any of its
+orders is sent, what was reserved or claimed is given back (ExecutionRouter._given_back_if_unsent).
+
+A FAILED task is never recovered, so without this a claimed exit would leave the database saying
+"flat" while the firm still holds the position, and a reservation would hold capacity for an
+order that never left. Both backends.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+
+from connectors import SUCCESS, BaseConnector, ConnectorResult, OrderRequest
+from database import ExecutionRepository
+from execution_router import ExecutionRouter
+from tests.conftest import GUIDE_PAYLOAD
+
+EXIT = {"event_type": "EXIT_STOP_LOSS", "trade_id": GUIDE_PAYLOAD["trade_id"], "exit_price": 16475.0}
+
+
+class Recording(BaseConnector):
+    """A live firm that accepts every order and remembers what it was sent."""
+
+    live_supported = True
+
+    def __init__(self, firm: Any, *, dry_run: bool):
+        super().__init__(firm, dry_run=dry_run)
+        self.firm_code = firm.code  # type: ignore[misc]
+        self.sent: list[OrderRequest] = []
+
+    def _place_entry(self, order: OrderRequest, deadline: Any = None) -> ConnectorResult:
+        self.sent.append(order)
+        return ConnectorResult(self.firm_code, order.program_id, SUCCESS, False, order_id=f"X-{order.client_order_id}")
+
+    _place_exit = _place_entry
+
+    def _account_status(self) -> dict[str, Any]:
+        return {}
+
+
+def _live_router(app) -> tuple[ExecutionRouter, dict[str, Recording]]:
+    settings = app.config["ROUTER_SETTINGS"]
+    connectors = {code: Recording(settings.firms[code], dry_run=False) for code in ("FTMO", "APEX")}
+    router = ExecutionRouter(settings=settings, repository=ExecutionRepository(app.extensions["db_engine"]),
+                             connectors=connectors)
+    return router, connectors
+
+
+def _fail_journal_on_second_order(router: ExecutionRouter) -> None:
+    journal = router._get_dispatcher().journal
+    real = journal.record_submission
+    calls = {"n": 0}
+
+    def flaky(**kwargs: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("journal write failed")
+        return real(**kwargs)
+
+    journal.record_submission = flaky  # type: ignore[method-assign]
+
+
+def _positions(db) -> list[tuple[str, str, int]]:
+    rows = db.execute(text("SELECT firm_code, status, contracts_open FROM trade_positions ORDER BY firm_code"))
+    return [tuple(r) for r in rows]
+
+
+def test_entry_reservations_are_released_when_the_batch_fails_before_sending(app, db):
+    router, connectors = _live_router(app)
+    _fail_journal_on_second_order(router)
+    result = router.route(dict(GUIDE_PAYLOAD))
+    assert "journal write failed" in result["error"]
+    assert [c.sent for c in connectors.values()] == [[], []]  # nothing left
+    assert _positions(db) == [("APEX", "RELEASED", 0), ("FTMO", "RELEASED", 0)]  # no capacity held
+    router.close()
+
+
+def test_exit_claims_are_given_back_with_their_pl_when_the_batch_fails_before_sending(app, db):
+    router, connectors = _live_router(app)
+    assert router.route(dict(GUIDE_PAYLOAD))["routed"] is True
+    opened = _positions(db)
+    _fail_journal_on_second_order(router)  # the entry's two orders are journalled; the 2nd exit fails
+    result = router.route(dict(EXIT))
+    assert "journal write failed" in result["error"]
+    assert [[o.action for o in c.sent] for c in connectors.values()] == [["ENTRY"], ["ENTRY"]]  # no exit left
+    assert _positions(db) == opened  # still open, at full size
+    kinds = db.execute(text("SELECT firm_code, kind, amount FROM account_events ORDER BY id"))
+    pl = {}
+    for firm, kind, amount in kinds:
+        pl[firm] = pl.get(firm, Decimal(0)) + Decimal(str(amount or 0))  # SQLite returns text
+        assert kind in ("CLOSE", "CLOSE_REVERSED")
+    assert all(total == 0 for total in pl.values())  # every booked close reversed: the ledger is unchanged
+    router.close()
