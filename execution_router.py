@@ -193,7 +193,8 @@ class ExecutionRouter:
         """Resolves UNKNOWN live submissions by client order id (connectors/reconcile.py)."""
         from database.orders_repository import ConnectorOrderRepository
 
-        reconciler = Reconciler(ConnectorOrderRepository(self.repository.engine), self.repository, self.connectors)
+        reconciler = Reconciler(ConnectorOrderRepository(self.repository.engine), self.repository, self.connectors,
+                                ledger=self.accounts.ledger)
         if self.reconcile_min_age is not None:
             reconciler.min_age = self.reconcile_min_age
         return reconciler

@@ -3,7 +3,8 @@
 Never by resending: a PENDING/UNKNOWN order is looked up (connector.find_order). Found -> SUCCESS
 and the position stays as the router left it. Not found -> FAILED, and what the router held for
 it is given back: an entry's reserved position is released, an exit's claimed contracts are
-restored (so a later exit closes them). "Cannot tell" (firm unreachable) changes nothing.
+restored with their booked P&L reversed (so a later exit closes them, and the account state does
+not count a close that never happened). "Cannot tell" (firm unreachable) changes nothing.
 
 Rows younger than `min_age` seconds are skipped: their request may still be in flight in another
 worker, and "not found yet" must not release a position whose order is about to land.
@@ -19,6 +20,7 @@ from typing import Any
 from connectors.base_connector import BaseConnector
 from connectors.orders import OrderRequest
 from database.orders_repository import ConnectorOrderRecord, ConnectorOrderRepository
+from database.ledger_repository import LedgerRepository
 from database.repository import ExecutionRepository
 from database.tables_connector_orders import ORDER_FAILED, ORDER_PENDING, ORDER_SUCCESS, ORDER_UNKNOWN
 
@@ -39,9 +41,11 @@ def order_from_record(record: ConnectorOrderRecord) -> OrderRequest:
 
 class Reconciler:
     def __init__(self, journal: ConnectorOrderRepository, repository: ExecutionRepository,
-                 connectors: dict[str, BaseConnector], min_age: float = MIN_AGE_SECONDS):
+                 connectors: dict[str, BaseConnector], min_age: float = MIN_AGE_SECONDS,
+                 ledger: LedgerRepository | None = None):
         self.journal = journal
         self.repository = repository
+        self.ledger = ledger if ledger is not None else LedgerRepository(repository.engine)
         self.connectors = connectors
         self.min_age = min_age
 
@@ -65,7 +69,9 @@ class Reconciler:
             if record.action == "ENTRY":
                 self.repository.release_position(record.position_id)
             else:
-                self.repository.restore_position(record.position_id, record.contracts)
+                self.ledger.reopen_exit(position_id=record.position_id, task_id=record.task_id,
+                                        contracts=record.contracts, actor="reconcile",
+                                        reason=f"exit {record.client_order_id} not at the firm")
         log.warning("reconcile %s: not at the firm; %s", record.client_order_id,
                     "position released" if record.action == "ENTRY" else "claim restored")
         return ORDER_FAILED

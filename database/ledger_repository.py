@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from database.unit_of_work import transaction
 from database.repository import (
@@ -165,22 +165,46 @@ class LedgerRepository:
     def reopen_position(self, *, position_id: int, contracts: int, close_event_id: int, actor: str, reason: str) -> None:
         """The exit order FAILED: give the contracts back and reverse its P&L row, atomically."""
         with transaction(self._engine) as connection:
-            restore_position_in(connection, position_id, contracts)
-            close = connection.execute(
-                select(account_events).where(account_events.c.id == close_event_id)
-            ).one()._mapping
-            values = {k: close[k] for k in (
-                "firm_code", "program_id", "occurred_at", "simulated", "trade_id", "position_id",
-                "task_id", "symbol", "side", "contracts", "entry_price", "exit_price", "price_source")}
-            amount = close["amount"]
-            connection.execute(
-                insert(account_events).values(
-                    **values, kind=EVENT_CLOSE_REVERSED,
-                    # an unknown close is reversed by another unknown-free zero: nothing was counted
-                    amount=-amount if amount is not None else Decimal(0),
-                    actor=_actor(actor), reason=f"{reason} (reverses event {close_event_id})",
-                )
+            self._reopen_in(connection, position_id, contracts, close_event_id, actor, reason)
+
+    def reopen_exit(self, *, position_id: int, task_id: int | None, contracts: int, actor: str, reason: str) -> None:
+        """`reopen_position` for an exit known only by its task (reconciliation found its order
+        never reached the firm): the close that task booked for the position is reversed with it.
+        A close already reversed is not reversed twice; the contracts come back either way."""
+        with transaction(self._engine) as connection:
+            reversed_ids = select(account_events.c.position_id).where(
+                account_events.c.kind == EVENT_CLOSE_REVERSED, account_events.c.position_id == position_id,
+                account_events.c.task_id == task_id)
+            close_event_id = connection.execute(
+                select(account_events.c.id)
+                .where(account_events.c.kind == EVENT_CLOSE, account_events.c.position_id == position_id,
+                       account_events.c.task_id == task_id, ~reversed_ids.exists())
+                .order_by(account_events.c.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if close_event_id is None:
+                restore_position_in(connection, position_id, contracts)
+            else:
+                self._reopen_in(connection, position_id, contracts, int(close_event_id), actor, reason)
+
+    @staticmethod
+    def _reopen_in(connection: Connection, position_id: int, contracts: int, close_event_id: int,
+                   actor: str, reason: str) -> None:
+        restore_position_in(connection, position_id, contracts)
+        close = connection.execute(
+            select(account_events).where(account_events.c.id == close_event_id)
+        ).one()._mapping
+        values = {k: close[k] for k in (
+            "firm_code", "program_id", "occurred_at", "simulated", "trade_id", "position_id",
+            "task_id", "symbol", "side", "contracts", "entry_price", "exit_price", "price_source")}
+        amount = close["amount"]
+        connection.execute(
+            insert(account_events).values(
+                **values, kind=EVENT_CLOSE_REVERSED,
+                # an unknown close is reversed by another unknown-free zero: nothing was counted
+                amount=-amount if amount is not None else Decimal(0),
+                actor=_actor(actor), reason=f"{reason} (reverses event {close_event_id})",
             )
+        )
 
     # -- operator changes -------------------------------------------------------------------------
 

@@ -325,7 +325,8 @@ def reduce_position_locked(connection: Connection, position_id: int, contracts: 
 
 
 def restore_position_in(connection: Connection, position_id: int, contracts: int) -> None:
-    """``restore_position`` inside the caller's transaction."""
+    """Give back contracts an exit claimed but the firm did not close, inside the caller's
+    transaction; only the ledger calls it, together with reversing the close's P&L row."""
     connection.execute(
         update(trade_positions)
         .where(trade_positions.c.id == position_id)
@@ -664,13 +665,6 @@ class ExecutionRepository:
         _positive_int(contracts, "contracts")
         with transaction(self._engine) as connection:
             return reduce_position_locked(connection, position_id, contracts)
-
-    def restore_position(self, position_id: int, contracts: int) -> None:
-        """Give back contracts an exit claimed but the firm did not close (its order FAILED),
-        so the position stays visible as open and a later exit can close it."""
-        _positive_int(contracts, "contracts")
-        with transaction(self._engine) as connection:
-            restore_position_in(connection, position_id, contracts)
 
     def open_contracts_for_firm(self, firm_code: str) -> int:
         """Contracts currently open at a firm (all programs), for its max_position_size cap."""

@@ -93,3 +93,38 @@ def test_exit_claims_are_given_back_with_their_pl_when_the_batch_fails_before_se
         assert kind in ("CLOSE", "CLOSE_REVERSED")
     assert all(total == 0 for total in pl.values())  # every booked close reversed: the ledger is unchanged
     router.close()
+
+
+def test_an_exit_reconciled_as_not_at_the_firm_gets_its_contracts_and_pl_back(app, db):
+    """An exit whose outcome was unknown and that the firm never received: reconciliation gives the
+    contracts back and reverses the P&L it booked, so loss checks never count a close that did not
+    happen (connectors/reconcile.py -> LedgerRepository.reopen_exit)."""
+    router, connectors = _live_router(app)
+    assert router.route(dict(GUIDE_PAYLOAD))["routed"] is True
+    opened = _positions(db)
+
+    class Unanswered(Recording):  # the exit may or may not have been placed; the firm says "never seen"
+        def _place_exit(self, order: OrderRequest, deadline: Any = None) -> ConnectorResult:
+            return ConnectorResult(self.firm_code, order.program_id, "UNKNOWN", False, reason="TIMEOUT")
+
+        def _find_order(self, order: OrderRequest, deadline: Any) -> Any:
+            from connectors.base_connector import OrderLookup
+
+            return OrderLookup(False)
+
+    for code in ("FTMO", "APEX"):
+        router.connectors[code] = Unanswered(router.settings.firms[code], dry_run=False)
+    exited = router.route(dict(EXIT))
+    assert {r["status"] for r in exited["connector_results"]} == {"UNKNOWN"}
+    assert _positions(db) != opened  # claimed while the outcome is unknown
+
+    reconciler = router.reconciler()
+    reconciler.min_age = 0
+    assert {status for _, status in reconciler.reconcile_unresolved(GUIDE_PAYLOAD["trade_id"])} == {"FAILED"}
+    assert _positions(db) == opened
+    totals = db.execute(text("SELECT firm_code, COUNT(*) FROM account_events GROUP BY firm_code ORDER BY 1"))
+    assert [tuple(r) for r in totals] == [("APEX", 2), ("FTMO", 2)]  # each close and its reversal
+    amounts = db.execute(text("SELECT amount FROM account_events"))
+    assert sum(Decimal(str(a)) for (a,) in amounts) == 0
+    assert router.reconciler().reconcile_unresolved(GUIDE_PAYLOAD["trade_id"]) == []  # nothing left, nothing twice
+    router.close()
