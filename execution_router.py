@@ -435,32 +435,35 @@ class ExecutionRouter:
             return
         claimed: list[tuple[OrderRequest, PositionRecord, int, int | None]] = []
         closes: list[dict[str, Any]] = []
+        local_closes: list[dict[str, Any]] = []
         results: list[dict[str, Any] | None] = []
         with self._given_back_if_unsent(lambda: [self._reopen(p, taken, event_id, signal, "exit failed before it was sent")
                                                  for _, p, taken, event_id in claimed]):
-            batch = self._claim_exits(task_id, signal, result, positions, claimed, closes, results)
+            batch = self._claim_exits(task_id, signal, result, positions, claimed, closes, results, local_closes)
         sent = self._dispatch(batch)
         for (order, position, taken, event_id), outcome, close in zip(claimed, sent, closes):
             if outcome.status == FAILED:  # nothing was closed at the firm: keep the position open
                 self._reopen(position, taken, event_id, signal, "exit order FAILED at the firm")
                 close["reversed"] = True
-        result["account_closes"] = closes
+        result["account_closes"] = closes + local_closes
         it = iter(sent)
         result["connector_results"] = [r if r is not None else next(it).to_dict() for r in results]
         result["routed"] = any(r["status"] == SUCCESS for r in result["connector_results"])
         closed_count = sum(o.contracts for o, _, _, _ in claimed)
         mode = "sent" if result["routed"] else "recorded (dry-run, not sent)" if self.dry_run else "not accepted"
         result["details"] = f"Exit of {closed_count} contract(s) across {len(claimed)} firm/program(s) {mode}."
-        unknown = [c for c in closes if c["realized_pl"] is None]
+        unknown = [c for c in result["account_closes"] if c["realized_pl"] is None]
         if unknown:
             result["details"] += (f" P&L UNKNOWN for {len(unknown)} close(s): the signal has no exit_price; "
                                   "record it with `flask account adjust ... --trade-id`.")
 
     def _claim_exits(self, task_id: int, signal: Signal, result: dict[str, Any], positions: list[PositionRecord],
                      claimed: list[tuple[OrderRequest, PositionRecord, int, int | None]], closes: list[dict[str, Any]],
-                     results: list[dict[str, Any] | None]) -> _Batch:
+                     results: list[dict[str, Any] | None], local_closes: list[dict[str, Any]]) -> _Batch:
         """Take each position's contracts off with their P&L row (appending to `claimed`, `closes`,
-        `results`), then journal the exit orders."""
+        `results`), then journal the exit orders. A position opened in dry-run is only closed here
+        (`local_closes`) even if its firm has gone live since: an order for it would close real
+        contracts of another trade at the firm."""
         now = self.clock()
         for position in positions:
             wanted = _exit_quantity(signal, position)
@@ -479,6 +482,11 @@ class ExecutionRouter:
             if connector is None:
                 results.append(_skipped(order, "NO_CONNECTOR", f"{position.firm_code} is no longer routed; close it by hand."))
                 continue
+            if not position.dry_run and connector.dry_run:  # opened live, the firm is dry-run now
+                results.append(_skipped(order, "LIVE_POSITION_FIRM_IN_DRY_RUN",
+                                        f"Opened live, but {position.firm_code} is in dry-run now: no exit order sent "
+                                        "and the position stays open here; close it at the firm."))
+                continue
             if (blocked := self.guard.exit_block(order, result)) is not None:
                 results.append(blocked)
                 continue
@@ -496,8 +504,15 @@ class ExecutionRouter:
                 continue
             if taken != wanted:
                 order = OrderRequest(**{**order.__dict__, "contracts": taken})
+            close = _close_summary(position, taken, exit_price, price_source, point_value, closed.amount)
+            if position.dry_run and not connector.dry_run:  # a simulated position: nothing to close at the firm
+                local_closes.append(close)
+                results.append(_skipped(order, "SIMULATED_POSITION",
+                                        f"Opened in dry-run before {position.firm_code} went live: closed here "
+                                        "(simulated P&L), no order sent to the firm."))
+                continue
             claimed.append((order, position, taken, closed.event_id))
-            closes.append(_close_summary(position, taken, exit_price, price_source, point_value, closed.amount))
+            closes.append(close)
             results.append(None)
         return self._journal([(o, self.connectors[o.firm_code].send_exit_order, p.id) for o, p, _, _ in claimed])
 

@@ -128,3 +128,36 @@ def test_an_exit_reconciled_as_not_at_the_firm_gets_its_contracts_and_pl_back(ap
     assert sum(Decimal(str(a)) for (a,) in amounts) == 0
     assert router.reconciler().reconcile_unresolved(GUIDE_PAYLOAD["trade_id"]) == []  # nothing left, nothing twice
     router.close()
+
+
+def test_an_exit_after_a_firm_went_live_sends_nothing_for_positions_opened_in_dry_run(app, db):
+    """A simulated position never existed at the firm: an exit order for it would close contracts of
+    another, real trade there. It is closed here only; the real one still gets its order."""
+    dry_router = ExecutionRouter(settings=app.config["ROUTER_SETTINGS"],
+                                 repository=ExecutionRepository(app.extensions["db_engine"]))
+    assert dry_router.route(dict(GUIDE_PAYLOAD))["dry_run"] is True  # both firms simulated
+    dry_router.close()
+    router, connectors = _live_router(app)  # the firms are live now
+    live_trade = dict(GUIDE_PAYLOAD, trade_id="LIVE_TRADE")
+    assert router.route(live_trade)["routed"] is True
+
+    result = router.route(dict(EXIT))
+    assert {r["reason"] for r in result["connector_results"]} == {"SIMULATED_POSITION"}
+    assert [[o.trade_id for o in c.sent] for c in connectors.values()] == [["LIVE_TRADE"], ["LIVE_TRADE"]]
+    assert len(result["account_closes"]) == 2 and all(c["simulated"] for c in result["account_closes"])
+    rows = db.execute(text("SELECT trade_id, status FROM trade_positions ORDER BY trade_id, firm_code"))
+    assert [tuple(r) for r in rows] == [(GUIDE_PAYLOAD["trade_id"], "CLOSED")] * 2 + [("LIVE_TRADE", "OPEN")] * 2
+    router.close()
+
+
+def test_an_exit_for_a_live_position_while_its_firm_is_in_dry_run_keeps_it_open(app, db):
+    router, connectors = _live_router(app)
+    assert router.route(dict(GUIDE_PAYLOAD))["routed"] is True
+    dry_router = ExecutionRouter(settings=app.config["ROUTER_SETTINGS"],
+                                 repository=ExecutionRepository(app.extensions["db_engine"]))
+    result = dry_router.route(dict(EXIT))
+    assert {r["reason"] for r in result["connector_results"]} == {"LIVE_POSITION_FIRM_IN_DRY_RUN"}
+    assert {status for _, status, _ in _positions(db)} == {"OPEN"}  # still held at the firm: still open here
+    assert db.execute(text("SELECT COUNT(*) FROM account_events")).scalar_one() == 0  # no P&L booked
+    dry_router.close()
+    router.close()
