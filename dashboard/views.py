@@ -13,6 +13,7 @@ from dashboard.account_view import account_rows, used_fraction
 from dashboard.stats import summarize
 from dashboard.trading_state_view import STATES, set_trading_state, trading_state
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
+from database.repository import json_document_problem
 from observability import metrics
 from web.browser_auth import csrf_ok, derived, require_admin_browser
 from web.errors import error_response
@@ -26,7 +27,8 @@ STATS_MAX_DOCUMENTS = 5_000
 
 def _refresh_seconds() -> int:
     raw = request.args.get("refresh", "15")
-    return min(300, max(2, int(raw))) if raw.isdigit() else 15
+    # isdigit() alone accepts "²" (int() then raises) and 5,000 digits: ASCII and short only
+    return min(300, max(2, int(raw))) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 15
 
 
 @bp.get("/dashboard")
@@ -74,6 +76,8 @@ def change_trading_state():
         return error_response(400, "invalid_form", "Unknown trading state.", {"state": f"must be one of {', '.join(STATES)}"})
     if not why:
         return error_response(400, "invalid_form", "Say why the state changes.", {"why": "required"})
+    if (problem := json_document_problem({"why": why}, "form")) is not None:  # NUL: PostgreSQL refuses it
+        return error_response(400, "invalid_form", "The reason contains text that cannot be stored.", {"why": problem})
     if not set_trading_state(current_app, state, "dashboard", why):
         return error_response(409, "not_available", "No trading-state switch is installed in this version.")
     return redirect(url_for("dashboard.dashboard"), code=303)

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 from decimal import Decimal
 from typing import Annotated, Any
 
 import click
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify
 from flask.cli import AppGroup
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from account_service import AccountService, UnknownAccountError
 from web.admin_auth import require_admin
 from web.errors import error_response
-from web.webhook import decode_json_body
+from web.json_body import read_json_object
 
+log = logging.getLogger(__name__)
 bp = Blueprint("account_admin", __name__, url_prefix="/api/admin/accounts")
 
 Who = Annotated[str, Field(min_length=1, max_length=128, pattern=r"\S")]
@@ -61,12 +64,9 @@ def _state(firm_code: str, program_id: int, events: int = 20) -> dict[str, Any]:
 
 
 def _parse(model: type[BaseModel]) -> BaseModel | tuple[Any, int]:
-    try:
-        data = decode_json_body(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_response(400, "invalid_json", "Body must be a JSON object.", {"body": str(exc)})
+    data = read_json_object(storable=True)
     if not isinstance(data, dict):
-        return error_response(400, "invalid_payload", "Body must be a JSON object.", {"body": "must be a JSON object"})
+        return data
     if isinstance(data.get("balance"), bool) or isinstance(data.get("amount"), bool):
         return error_response(400, "invalid_payload", "Invalid fields; nothing was changed.", {"amount": "must be a number"})
     try:
@@ -103,7 +103,13 @@ def _change(firm_code: str, program_id: int, model: type[BaseModel], apply: Any)
         return error_response(404, "unknown_account", str(exc))
     except ValueError as exc:
         return error_response(400, "invalid_payload", str(exc))
-    return jsonify({"event": event.to_dict(), "account": _state(firm_code, program_id, events=0)}), 201
+    try:
+        account = _state(firm_code, program_id, events=0)
+    except SQLAlchemyError:  # the change is committed: a 503 would invite a resend that books it twice
+        log.exception("account %s/%s changed (event %s) but could not be read back", firm_code, program_id, event.id)
+        return jsonify({"event": event.to_dict(), "account": None,
+                        "warning": "The change was recorded; the account could not be read back. Do not resend it."}), 201
+    return jsonify({"event": event.to_dict(), "account": account}), 201
 
 
 @bp.post("/<firm_code>/<int:program_id>/balance")

@@ -4,12 +4,13 @@ POST {"state": "HALTED", "reason": "news"} -> 200 {"trading_state": "HALTED", "p
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from database.safety_repository import SafetyRepository
 from safety.trading_state import normalize_state
 from web.admin_auth import require_admin
 from web.errors import error_response
+from web.json_body import read_json_object
 
 bp = Blueprint("admin_trading_state", __name__)
 
@@ -29,9 +30,9 @@ def get_state():
 @bp.post("/api/admin/trading-state")
 @require_admin
 def set_state():
-    body = request.get_json(silent=True, force=True)
+    body = read_json_object(storable=True)
     if not isinstance(body, dict):
-        return error_response(400, "invalid_payload", "Body must be a JSON object.", {"body": "must be a JSON object"})
+        return body
     state = normalize_state(body.get("state"))
     if state is None:
         return error_response(400, "invalid_payload", "Unknown trading state.", {"state": "must be ACTIVE, REDUCING or HALTED"})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import time
 from functools import lru_cache
 from typing import Any
@@ -26,6 +25,7 @@ from observability.task_context import bind_task, clear_task
 from observability.task_outcome import record_task_outcome
 from signals import SignalError, parse_signal
 from web.errors import error_response
+from web.json_body import read_json_object
 
 bp = Blueprint("webhook", __name__)
 
@@ -58,15 +58,6 @@ def source_allowed() -> bool:
     return any(address in net for net in _networks(cidrs))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def decode_json_body(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-
-
 def _authenticate(data: dict[str, Any]) -> bool:
     """Constant-time check of WEBHOOK_SECRET from the body, `?token=` or the X-Webhook-Secret header.
     The secret fields are removed from `data` so they are never stored or echoed."""
@@ -83,12 +74,9 @@ def _authenticate(data: dict[str, Any]) -> bool:
 def webhook():
     if not source_allowed():
         return error_response(403, "forbidden_source", "Requests from this address are not allowed (WEBHOOK_ALLOWED_IPS).")
-    try:
-        data = decode_json_body(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_response(400, "invalid_json", "Body must be a JSON object.", {"body": str(exc)})
+    data = read_json_object()  # checked for storable text after authentication, below
     if not isinstance(data, dict):
-        return error_response(400, "invalid_payload", "Body must be a JSON object.", {"body": "must be a JSON object"})
+        return data
     if not _authenticate(data):
         return error_response(401, "unauthorized", "Missing or wrong webhook secret.")
     problem = json_document_problem(data)

@@ -110,3 +110,35 @@ def test_cli_account_commands(make_app):
         ("ADJUSTMENT", "fees"), ("NEW_DAY", "manual reset"), ("ADJUSTMENT", "exit was flat")]
     with app.extensions["db_engine"].begin() as conn:
         assert conn.execute(text("SELECT trade_id FROM account_events ORDER BY id DESC LIMIT 1")).scalar_one() == "T9"
+
+
+def test_text_postgresql_cannot_store_is_a_400_naming_it_not_a_500(make_app):
+    """A NUL character passes the field patterns but PostgreSQL refuses it: answered 400 up front."""
+    app = make_app(ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+    resp = post_json(client, f"{BASE}/FTMO/1/adjustments", {"amount": -5, "by": "ops", "reason": "fees\u0000"})
+    assert resp.status_code == 400 and "reason" in resp.get_json()["fields"]["body"]
+    resp = post_json(client, "/api/admin/trading-state", {"state": "HALTED", "reason": "news\u0000"})
+    assert resp.status_code == 400 and "reason" in resp.get_json()["fields"]["body"]
+    assert events(app) == []
+    assert client.get("/api/admin/trading-state", headers=AUTH).get_json()["trading_state"] == "ACTIVE"
+
+
+def test_a_change_whose_account_cannot_be_read_back_is_201_and_says_not_to_resend(make_app, monkeypatch):
+    """The event is committed before the account is read back: if that read fails, a 503 ("resend")
+    would book the change twice."""
+    from sqlalchemy.exc import OperationalError
+
+    import web.account_admin as account_admin
+
+    app = make_app(ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection"))
+
+    monkeypatch.setattr(account_admin, "_state", database_gone)
+    resp = post_json(client, f"{BASE}/FTMO/1/adjustments", {"amount": -25, "by": "ops", "reason": "fees"})
+    body = resp.get_json()
+    assert resp.status_code == 201 and body["account"] is None and "Do not resend" in body["warning"]
+    assert [(kind, float(amount)) for kind, amount, _, _ in events(app)] == [("ADJUSTMENT", -25.0)]

@@ -98,3 +98,17 @@ def test_switch_form_without_a_switch_installed_is_409(app):
         token = derived("csrf")
     response = client.post("/dashboard/trading-state", data={"state": "HALTED", "why": "x", "csrf": token})
     assert response.status_code == 409
+
+
+def test_odd_input_to_the_page_and_the_form_is_never_a_500(app):
+    from database.safety_repository import SafetyRepository
+
+    client = app.test_client()
+    client.get(f"/dashboard?token={TOKEN}")
+    for refresh in ("\u00b2", "9" * 5000, "-3", "abc"):  # "²".isdigit() is True; int() of it raises
+        assert client.get("/dashboard", query_string={"refresh": refresh}).status_code == 200
+    html = client.get("/dashboard").data.decode()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+    nul = client.post("/dashboard/trading-state", data={"state": "HALTED", "why": "news\u0000", "csrf": csrf})
+    assert nul.status_code == 400 and "why" in nul.get_json()["fields"]
+    assert SafetyRepository(app.extensions["db_engine"]).get_trading_state().state == "ACTIVE"
