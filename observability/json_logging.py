@@ -16,6 +16,7 @@ import re
 import sys
 from datetime import datetime, timezone
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from observability.task_context import current_task
 
@@ -96,6 +97,11 @@ def settings_secrets(settings: object) -> list[str]:
             found.append(value.get_secret_value())
     for url in getattr(settings, "notify_urls", {}).values():
         found.append(url.get_secret_value())
+        # urllib3 logs requests as "POST <path> HTTP/1.1" at DEBUG: Discord's and Telegram's tokens
+        # are in the path, which the full URL does not match
+        path = urlsplit(url.get_secret_value()).path
+        if len(path) >= 8:
+            found.append(path)
     for firm in getattr(settings, "firms", {}).values():
         found.extend(s.get_secret_value() for s in firm.secrets.values())
     return found

@@ -57,3 +57,18 @@ def test_tracebacks_are_redacted_and_stay_on_one_line():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     line = formatter.format(record)
     assert "\n" not in line and "letmein" not in line and "ValueError" in json.loads(line)["exception"]
+
+
+def test_a_notification_url_path_is_a_secret_too():
+    """urllib3 logs "POST <path> HTTP/1.1" at DEBUG; Discord's and Telegram's tokens are in the path."""
+    from config import parse_settings
+    from observability.json_logging import settings_secrets
+
+    settings = parse_settings({"NOTIFY_DISCORD_URL": "https://discord.com/api/webhooks/123/DiscordTok3n",
+                               "NOTIFY_TELEGRAM_URL": "https://api.telegram.org/botTgTok3n/sendMessage",
+                               "NOTIFY_TELEGRAM_CHAT_ID": "-100"})
+    redact = Redactor(settings_secrets(settings))
+    for line in ('https://discord.com:443 "POST /api/webhooks/123/DiscordTok3n HTTP/1.1" 204 0',
+                 'https://api.telegram.org:443 "POST /botTgTok3n/sendMessage HTTP/1.1" 200 77'):
+        out = redact(line)
+        assert "DiscordTok3n" not in out and "TgTok3n" not in out and REDACTED in out
