@@ -37,6 +37,8 @@ RiskFraction = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=100_000)]
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 class ConfigError(ValueError):
     """Invalid configuration; `problems` holds one `VARIABLE: what is wrong` line each."""
 
@@ -387,6 +389,9 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     log_format = (r.raw("LOG_FORMAT") or "json").lower()
     if log_format not in ("json", "text"):
         r.problems.append(f"LOG_FORMAT={log_format!r}: must be json or text")
+    log_level = (r.raw("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:  # logging.setLevel would raise at start-up, naming nothing
+        r.problems.append(f"LOG_LEVEL={log_level!r}: must be one of {', '.join(LOG_LEVELS)}")
     notify_urls, telegram_chat_id = _read_notifications(r)
     max_body = r.typed("WEBHOOK_MAX_BODY_BYTES", _BYTES, "a byte count between 1024 and 10000000")
     settings = Settings(
@@ -407,7 +412,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
             r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
         testing_fault_sleep_after_processing=r.typed(
             "TESTING_FAULT_SLEEP_AFTER_PROCESSING", _FAULT_SLEEP, "TEST-ONLY: seconds between 0 and 600"),
-        log_level=(r.raw("LOG_LEVEL") or "INFO").upper(),
+        log_level=log_level,
         log_format=log_format,
         notify_urls=notify_urls,
         notify_telegram_chat_id=telegram_chat_id,

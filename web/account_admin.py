@@ -181,7 +181,8 @@ def show_command(firm_code: str, program_id: int, events: int) -> None:
 @_by
 @_reason
 def set_balance_command(firm_code: str, program_id: int, balance: Decimal, by: str, reason: str) -> None:
-    """Set or correct the starting balance (replaces {FIRM}_{ID}_ACCOUNT_SIZE)."""
+    """Set or correct the ledger's starting balance (P&L, drawdown). Position sizing keeps using
+    {FIRM}_{ID}_ACCOUNT_SIZE: change that variable to size differently."""
     _cli_apply(lambda s: s.set_balance(firm_code.upper(), program_id, balance, actor=by, reason=reason))
 
 

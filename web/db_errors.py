@@ -17,8 +17,8 @@ OUTAGE_MESSAGE = ("The database is unreachable. Resend the signal later: a resen
 
 
 def _is_outage(exc: Exception) -> bool:
-    return isinstance(exc, PoolTimeoutError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated) \
-        or type(exc).__name__ in ("OperationalError", "InterfaceError")
+    return (isinstance(exc, DBAPIError) and exc.connection_invalidated) \
+        or type(exc).__name__ in ("OperationalError", "InterfaceError")  # pool timeouts: their own handler below
 
 
 def register_db_error_handlers(app: Flask) -> None:

@@ -200,3 +200,11 @@ def test_log_format_is_validated(make_settings):
     with pytest.raises(ConfigError, match="LOG_FORMAT='xml': must be json or text"):
         make_settings(LOG_FORMAT="xml")
     assert make_settings(LOG_FORMAT="TEXT").log_format == "text"
+
+
+def test_log_level_is_validated(make_settings):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match="LOG_LEVEL='VERBOSE': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"):
+        make_settings(LOG_LEVEL="verbose")
+    assert make_settings(LOG_LEVEL="debug").log_level == "DEBUG"
