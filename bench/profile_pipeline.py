@@ -50,6 +50,26 @@ class SqlCounter:
             return real_ping(dbapi_connection)
 
         dialect.do_ping = counting_ping  # type: ignore[method-assign]
+        self._count_hot_path(engine)
+
+    def _count_hot_path(self, engine: Engine) -> None:
+        """The hot statements go to the driver directly (database/pg_hot_path.py `_run`), past
+        SQLAlchemy's cursor events: count them at that one function instead."""
+        from database import pg_hot_path
+
+        real_run = pg_hot_path._run
+
+        def counting_run(connection, statement, params):
+            if connection.engine is not engine:
+                return real_run(connection, statement, params)
+            started = time.perf_counter()
+            try:
+                return real_run(connection, statement, params)
+            finally:
+                self.statements += 1
+                self.db_seconds += time.perf_counter() - started
+
+        pg_hot_path._run = counting_run  # type: ignore[assignment]
 
     def reset(self) -> None:
         self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = self.autocommits = 0

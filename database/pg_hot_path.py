@@ -5,7 +5,11 @@ the finish (log row + COMPLETED); a task that writes more first takes its row lo
 SQLAlchemy's ``text()`` each cost 60-100 µs of Python before the driver saw it (bind and result
 type processing, the expanding IN list, the statement cache key); ``exec_driver_sql`` keeps
 SQLAlchemy's connection, transaction, error wrapping and events around the driver call and skips
-the rest (the inputs read: 137 -> 73 µs of CPU). psycopg prepares each after its fifth use on a
+the rest (the inputs read: 137 -> 73 µs of CPU). Even that wrapper (execution context, result
+object, per-call events) was still ~65 µs of CPU per statement over the driver's own cursor, so
+`_run` hands the statement to psycopg directly, on the connection SQLAlchemy holds (its transaction
+and pool are unchanged), and turns a driver error into the same SQLAlchemy exception, invalidating
+a dead connection, as SQLAlchemy would. psycopg prepares each statement after its fifth use on a
 connection, so PostgreSQL plans them once per connection.
 
 JSON documents arrive here already serialised (one ``json.dumps``, also used to check that the
@@ -15,9 +19,11 @@ statements in repository.py / entry_inputs.py: these use PostgreSQL syntax (``::
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+import psycopg
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from database.tables import POSITION_OPEN
 
@@ -60,17 +66,17 @@ _INSERT_TASK_READING_INPUTS = (
 def insert_task(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
                 idempotency_key: str | None) -> int | None:
     """The PENDING row; None when the idempotency key is taken."""
-    return connection.exec_driver_sql(_INSERT_TASK, _task_params(trade_id, event_type, payload_json, idempotency_key)
-                                      ).scalar_one_or_none()
+    rows = _run(connection, _INSERT_TASK, _task_params(trade_id, event_type, payload_json, idempotency_key))
+    return rows[0][0] if rows else None
 
 
 def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
                                      idempotency_key: str | None, firm_codes: Sequence[str]) -> tuple[int | None, list[Any]]:
     """The PENDING row and an entry's input rows (`entry_input_rows`) in one round trip; the task
     id is None when the idempotency key is taken. In autocommit the row is committed by then."""
-    rows = connection.exec_driver_sql(_INSERT_TASK_READING_INPUTS, {
+    rows = _run(connection, _INSERT_TASK_READING_INPUTS, {
         **_task_params(trade_id, event_type, payload_json, idempotency_key), "firms": list(firm_codes),
-    }).all()
+    })
     task_id = next((row[-1] for row in rows if row[0] == "T"), None)
     return task_id, [row for row in rows if row[0] != "T"]
 
@@ -81,17 +87,42 @@ def _task_params(trade_id: str, event_type: str, payload_json: str, idempotency_
 
 def lock_task(connection: Connection, task_id: int) -> bool:
     """Row-lock the task until the transaction ends; False when there is no such task."""
-    return connection.exec_driver_sql(_LOCK_TASK, {"task_id": task_id}).first() is not None
+    return bool(_run(connection, _LOCK_TASK, {"task_id": task_id}))
 
 
 def finish_task(connection: Connection, *, task_id: int, status: str, error: str | None, body_json: str) -> int | None:
     """The log row and the final status in one statement; None, having changed nothing, when the
     task is missing or already has its log row."""
-    return connection.exec_driver_sql(_FINISH_TASK, {
-        "task_id": task_id, "status": status, "error": error, "body": body_json,
-    }).scalar_one_or_none()
+    rows = _run(connection, _FINISH_TASK, {"task_id": task_id, "status": status, "error": error, "body": body_json})
+    return rows[0][0] if rows else None
 
 
 def entry_input_rows(connection: Connection, firm_codes: Sequence[str]) -> list[Any]:
     """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id)."""
-    return connection.exec_driver_sql(_ENTRY_INPUTS, {"firms": list(firm_codes)}).all()
+    return _run(connection, _ENTRY_INPUTS, {"firms": list(firm_codes)})
+
+
+def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Execute on the driver connection SQLAlchemy holds for `connection`; the rows as tuples.
+
+    Inside SQLAlchemy's transaction (or the driver's autocommit, `unit_of_work.transaction`):
+    psycopg begins implicitly on the first statement and SQLAlchemy's commit/rollback end it, as
+    with any statement SQLAlchemy sends. A driver error surfaces as SQLAlchemy's exception for it
+    (OperationalError, IntegrityError, ...; what web/db_errors.py answers 503 for), and a
+    connection the dialect sees as gone is invalidated so the pool never hands it out again.
+    """
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    except psycopg.Error as exc:
+        gone = connection.dialect.is_disconnect(exc, driver, cursor)
+        if gone:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            statement, params, exc, psycopg.Error, hide_parameters=connection.engine.hide_parameters,
+            connection_invalidated=gone, dialect=connection.dialect,
+        ) from exc
+    finally:
+        cursor.close()
