@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from bench.envs import SCALING, SECRET, scaling_env, step2_env  # noqa: E402
 from bench.verify import RowCheck, check_reference_rows, check_rows, expected_keys  # noqa: E402
 
@@ -153,6 +154,8 @@ def drive(servers: dict[str, Server], levels: list[int], duration: float, warmup
         if warmup > 0:
             run_wrk(server.url, 8, warmup, f"{label}-warm", mode)
     runs: dict[str, list[list[dict[str, Any]]]] = {label: [] for label in servers}
+    pids = {label: server.proc.pid for label, server in servers.items()}
+    measure_cpu = cpu.available()
     for connections in levels:
         for label in servers:
             runs[label].append([])
@@ -160,9 +163,20 @@ def drive(servers: dict[str, Server], levels: list[int], duration: float, warmup
             order = list(servers) if rep % 2 == 0 else list(reversed(servers))
             for label in order:
                 prefix = f"{label}-c{connections}-r{rep}"
-                runs[label][-1].append(run_wrk(servers[label].url, connections, duration, prefix, mode))
+                before = cpu.snapshot(pids) if measure_cpu else None
+                summary = run_wrk(servers[label].url, connections, duration, prefix, mode)
                 time.sleep(0.5)  # let requests still in flight when wrk stopped finish
+                if before is not None:
+                    summary["cpu_ms_per_request"] = _cpu_per_request(before, cpu.snapshot(pids), label,
+                                                                     summary["requests"])
+                runs[label][-1].append(summary)
     return runs
+
+
+def _cpu_per_request(before: dict[str, float], after: dict[str, float], label: str, requests: int) -> dict[str, float]:
+    """CPU ms per request of one run: the app's gunicorn processes and PostgreSQL (one app runs at a time)."""
+    n = max(requests, 1)
+    return {part: 1000 * (after[key] - before[key]) / n for part, key in (("server", label), ("postgres", "postgres"))}
 
 
 def summarize(reps: list[dict[str, Any]], timings: list[tuple[float, float]]) -> dict[str, Any]:
@@ -186,8 +200,15 @@ def summarize(reps: list[dict[str, Any]], timings: list[tuple[float, float]]) ->
         "error_detail": [r["errors"] for r in reps],
         "server_p50_ms": 1000 * statistics.median(server) if server else None,
         "server_p95_ms": 1000 * server[int(0.95 * (len(server) - 1))] if server else None,
+        **_cpu_medians(reps),
         "runs": [{"prefix": r["prefix"], "generated": r["generated"]} for r in reps],
     }
+
+
+def _cpu_medians(reps: list[dict[str, Any]]) -> dict[str, float | None]:
+    measured = [r["cpu_ms_per_request"] for r in reps if "cpu_ms_per_request" in r]
+    return {f"{part}_cpu_ms": statistics.median(m[part] for m in measured) if measured else None
+            for part in ("server", "postgres")}
 
 
 def run_servers(apps: dict[str, tuple[str, dict[str, str]]], workdir: Path, args: argparse.Namespace,
@@ -265,6 +286,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{fmt(r['server_p50_ms'], 2)} | {fmt(rf['rps'], 0) if rf else '-'} | "
             f"{fmt(rf['p99_ms'], 2) if rf else '-'} | {fmt(ratio, 2) if ratio else '-'} |"
         )
+    lines += _cpu_table(results["ours"], ref)
     if results.get("scaling"):
         lines += [
             "",
@@ -287,11 +309,36 @@ def markdown(results: dict[str, Any]) -> str:
         "req/s and latencies: medians over the runs; ours / reference: the median of the ratios of runs made "
         "back to back. server p50: time inside the WSGI app (bench/timed_wsgi.py). lost/extra rows: signals sent without "
         "exactly one COMPLETED task + log row. Scaling rows: every account is risk-checked, sized and "
-        "breach-checked; SQL counts and app CPU are measured in-process over 100 entries.",
+        "breach-checked; SQL counts and app CPU are measured in-process over 100 entries. CPU ms/request: "
+        "user + system time of the app's gunicorn processes and of every PostgreSQL process over each run "
+        "(/proc, medians), divided by the requests wrk completed.",
         "",
         "Targets (issue 8, at concurrency 16): " + "; ".join(results["targets"]),
     ]
     return "\n".join(lines)
+
+
+def _cpu_table(ours: list[dict[str, Any]], ref: dict[int, dict[str, Any]]) -> list[str]:
+    """CPU ms per request, ours and the reference's: the cost ratio moves far less than req/s
+    when the shared machine's speed drifts (bench/cpu.py)."""
+    if not any(r.get("server_cpu_ms") is not None for r in ours):
+        return []
+    lines = [
+        "",
+        "| Concurrency | ours: gunicorn CPU ms/request | ours: PostgreSQL CPU ms/request | reference: gunicorn "
+        "| reference: PostgreSQL | CPU per request, reference / ours |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ours:
+        rf = ref.get(r["connections"]) or {}
+        mine = (r.get("server_cpu_ms") or 0) + (r.get("postgres_cpu_ms") or 0)
+        theirs = (rf.get("server_cpu_ms") or 0) + (rf.get("postgres_cpu_ms") or 0)
+        lines.append(
+            f"| {r['connections']} | {fmt(r.get('server_cpu_ms'), 2)} | {fmt(r.get('postgres_cpu_ms'), 2)} | "
+            f"{fmt(rf.get('server_cpu_ms'), 2)} | {fmt(rf.get('postgres_cpu_ms'), 2)} | "
+            f"{fmt(theirs / mine, 2) if mine and theirs else '-'} |"
+        )
+    return lines
 
 
 def check_targets(results: dict[str, Any]) -> list[str]:
@@ -307,7 +354,9 @@ def check_targets(results: dict[str, Any]) -> list[str]:
         ratio = at16["ratio_to_reference"]
         out.append(f"throughput {ratio:.0%} of reference (>= {TARGET_RATIO:.0%}: {verdict(ratio >= TARGET_RATIO)})")
     if at16:
-        out.append(f"p99 {at16['p99_ms']:.1f} ms (< {TARGET_P99_MS:.0f} ms: {verdict(at16['p99_ms'] < TARGET_P99_MS)})")
+        context = f"; the reference's p99 {ref16['p99_ms']:.1f} ms" if ref16 else ""
+        out.append(f"p99 {at16['p99_ms']:.1f} ms (< {TARGET_P99_MS:.0f} ms: {verdict(at16['p99_ms'] < TARGET_P99_MS)}"
+                   f"{context})")
         out.append(f"errors {at16['errors']} ({verdict(at16['errors'] == 0)})")
         lost = at16["rows"]["lost"] + at16["rows"]["extra"] + at16["rows"]["unfinished"]
         out.append(f"lost/extra/unfinished rows {lost} ({verdict(lost == 0)})")
