@@ -190,15 +190,16 @@ class ApexConnector(HttpConnector):
         account, spec = self._account(order.program_id)
         symbol, contract_id = self._contract(order.symbol, deadline)
         net = self._net_position(account, contract_id, deadline)
-        if net == 0:
-            return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM", "No open APEX position; nothing to close.")
-        if abs(net) == order.contracts:
+        size = self._exit_size(order, net)
+        if isinstance(size, ConnectorResult):
+            return size
+        if size == abs(net):  # the whole position: Tradovate's liquidation also cancels its bracket
             body: dict[str, Any] = {"accountId": account, "contractId": contract_id, "admin": False,
                                     "customTag50": order.client_order_id}
             return self._order_result(order, self._submit("/order/liquidateposition", body, deadline), body)
         body = {"accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
                 "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
-                "orderQty": min(order.contracts, abs(net)), "orderType": "Market", "isAutomated": True}
+                "orderQty": size, "orderType": "Market", "isAutomated": True}
         return self._order_result(order, self._submit("/order/placeorder", body, deadline), body)
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
@@ -209,8 +210,8 @@ class ApexConnector(HttpConnector):
         if order.action == "EXIT":  # a liquidation may not echo our tag: judge by the position
             account, _ = self._account(order.program_id)
             _, contract_id = self._contract(order.symbol, deadline)
-            flat = self._net_position(account, contract_id, deadline) == 0
-            return OrderLookup(flat, detail="position flat" if flat else "position still open")
+            flat = order.held_at_firm(self._net_position(account, contract_id, deadline)) <= 0
+            return OrderLookup(flat, detail="this side flat" if flat else "position still open")
         return OrderLookup(False, detail="no command with this clOrdId")
 
     def _account_status(self) -> dict[str, Any]:

@@ -91,6 +91,26 @@ class BaseConnector(ABC):
             reason=reason, message=message, order_id=order_id, order=order.to_dict(), extra=extra,
         )
 
+    def _exit_size(self, order: OrderRequest, net: int) -> int | ConnectorResult:
+        """How many contracts an exit may close given the firm's signed net position for the
+        account and contract (APEX, TOPSTEP: they close by account and contract, not by trade),
+        or the SKIPPED result when there is nothing of this trade's side to close.
+
+        A firm position on the other side (the trade was stopped out and the account reversed,
+        or another trade or the trader holds it) must not be "closed" by this exit: the order
+        would add to that position. Either way this trade's side is flat at the firm.
+        """
+        held = order.held_at_firm(net)
+        if net == 0:
+            return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM", f"No open {self.firm_code} position; nothing to close.")
+        if held < 0:
+            other = "SHORT" if net < 0 else "LONG"
+            return self._result(order, SKIPPED, "OPPOSITE_POSITION_AT_FIRM",
+                                f"{self.firm_code} holds {abs(net)} {order.symbol} {other}, the other side of this "
+                                f"{order.direction} trade: an exit order would add to it, so nothing was sent. "
+                                f"This trade's side is flat at the firm; close the {other} position by hand if it is not yours.")
+        return min(order.contracts, held)
+
     @abstractmethod
     def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult: ...
 

@@ -41,6 +41,11 @@ class OrderRequest:
         opening = self.action == "ENTRY"
         return "BUY" if (self.direction == "LONG") == opening else "SELL"
 
+    def held_at_firm(self, net: int) -> int:
+        """Contracts of a firm's signed net position (long > 0) on this order's position side:
+        negative when the firm holds the opposite side, which an exit order would add to."""
+        return net if self.direction == "LONG" else -net
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["side"] = self.side

@@ -34,6 +34,7 @@ PRODUCT_CODES = {"NQ": "ENQ", "ES": "EP"}
 TOKEN_REFRESH = 20 * 60 * 60
 """Validate (refresh) the 24-hour token after 20 hours."""
 MARKET, STOP = 2, 4
+POSITION_SIGN = {1: 1, 2: -1}  # ProjectX position type: 1 long, 2 short
 
 
 class TopstepConnector(HttpConnector):
@@ -119,10 +120,19 @@ class TopstepConnector(HttpConnector):
                 return contract
         raise Rejected("UNKNOWN_CONTRACT", f"no active ProjectX contract for {root} (product {code})")
 
-    def _open_size(self, account: int, contract_id: str, deadline: Deadline) -> int:
+    def _net_position(self, account: int, contract_id: str, deadline: Deadline) -> int:
+        """Signed contracts open on the account for the contract, long > 0 (ProjectX's position
+        `type`: 1 long, 2 short). A position whose side cannot be told fails the exit unsent."""
         data = self._read("/api/Position/searchOpen", {"accountId": account}, deadline)
-        return sum(int(p.get("size", 0)) for p in data.get("positions") or []
-                   if p.get("contractId") == contract_id)
+        net = 0
+        for p in data.get("positions") or []:
+            if p.get("contractId") != contract_id:
+                continue
+            sign = POSITION_SIGN.get(p.get("type"))
+            if sign is None:
+                raise Rejected("UNKNOWN_POSITION_SIDE", f"TOPSTEP position type {p.get('type')!r} is neither long nor short")
+            net += sign * int(p.get("size", 0))
+        return net
 
     # ---- protocol ------------------------------------------------------------------------------
     def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
@@ -143,21 +153,22 @@ class TopstepConnector(HttpConnector):
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         account = self._account(order.program_id)
         contract = self._contract(order.symbol, deadline)
-        size = self._open_size(account, contract["id"], deadline)
-        if size == 0:
-            return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM", "No open TOPSTEP position; nothing to close.")
+        net = self._net_position(account, contract["id"], deadline)
+        size = self._exit_size(order, net)
+        if isinstance(size, ConnectorResult):
+            return size
         body: dict[str, Any] = {"accountId": account, "contractId": contract["id"]}
-        if size == order.contracts:
+        if size == abs(net):
             return self._submit(order, "/api/Position/closeContract", body, deadline)
-        body["size"] = min(order.contracts, size)
+        body["size"] = size
         return self._submit(order, "/api/Position/partialCloseContract", body, deadline)
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
         account = self._account(order.program_id)
         if order.action == "EXIT":  # closeContract carries no tag: judge by the position
             contract = self._contract(order.symbol, deadline)
-            size = self._open_size(account, contract["id"], deadline)
-            return OrderLookup(True, detail="position flat") if size == 0 else OrderLookup(None, detail="position still open")
+            held = order.held_at_firm(self._net_position(account, contract["id"], deadline))
+            return OrderLookup(True, detail="this side flat") if held <= 0 else OrderLookup(None, detail="position still open")
         start = datetime.now(timezone.utc) - timedelta(days=3)
         data = self._read("/api/Order/search", {"accountId": account, "startTimestamp": start.isoformat()}, deadline)
         for o in data.get("orders") or []:

@@ -235,6 +235,42 @@ def test_exit_after_the_firm_stopped_the_position_out_sends_nothing(live_app, si
     assert closes(sim, "FTMO") == [] and positions(db)["FTMO"].status == "CLOSED"
 
 
+def _firm_positions(sim, firm):
+    return sim.tradovate_net if firm == "APEX" else sim.projectx_positions
+
+
+@pytest.mark.parametrize("firm", ["APEX", "TOPSTEP"])
+def test_an_exit_never_sells_into_a_short_the_account_holds_instead(live_app, sim, db, firm):
+    """These firms close by account and contract, not by trade. The trade's long was stopped out
+    and the account is now short (another trade, or the trader by hand): an exit sized from the
+    account's position would sell into that short and double it."""
+    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    post(client, ENTRY)  # long
+    held = _firm_positions(sim, firm)
+    with sim.lock:
+        (key,) = held
+        held[key] = -2
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("SKIPPED", "OPPOSITE_POSITION_AT_FIRM")
+    assert "2 NQ SHORT" in result["message"]
+    assert len(sim.orders_for(firm)) == 1 and held[key] == -2  # the entry only; the short untouched
+    assert positions(db)[firm].status == "CLOSED"  # this trade's side is flat at the firm
+
+
+@pytest.mark.parametrize("firm", ["APEX", "TOPSTEP"])
+def test_an_exit_closes_no_more_than_the_account_still_holds_on_its_side(live_app, sim, firm):
+    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    post(client, ENTRY)  # long: APEX 3, TOPSTEP 1 contracts
+    held = _firm_positions(sim, firm)
+    with sim.lock:
+        (key,) = held
+        held[key] = 1  # part of it was closed at the firm
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    (sent,) = [o for o in sim.orders_for(firm)[1:]]
+    assert (sent["side"], sent["quantity"]) == ("SELL", 1) and held[key] == 0
+
+
 def test_partial_exit_closes_exactly_the_stated_part(live_app, sim):
     client = live_app(ROUTE_TO_FIRMS="APEX,TOPSTEP,FTMO").test_client()
     post(client, ENTRY)
