@@ -27,6 +27,9 @@ READ_TIMEOUT = 1.5
 READ_ATTEMPTS = 3
 BACKOFF = 0.1
 """First retry delay for reads (doubles each attempt), unless the firm says Retry-After."""
+SEND_RESERVE = 0.5
+"""Seconds an order submission needs left after waiting out a 429 back-off for the wait to be
+worth it; a back-off that leaves less fails the order unsent instead (the trader can resend)."""
 
 
 class Deadline:
@@ -143,30 +146,50 @@ class FirmHttp:
 
     def submit(self, method: str, path: str, *, deadline: Deadline, headers: dict[str, str] | None = None,
                json: Any = None) -> tuple[int, Any]:
-        """An order submission: exactly one attempt. Returns (status, body) for answers the
-        connector must interpret (2xx, 4xx); raises NotSent / OutcomeUnknown otherwise."""
-        if time.monotonic() < self.blocked_until:
-            raise NotSent("RATE_LIMITED", "the firm asked us to back off (HTTP 429); order not sent")
-        if deadline.remaining() < 0.1:
-            raise NotSent("DEADLINE_EXCEEDED", "no time left to send the order")
-        try:
-            response = self.session.request(method, self.base_url + path, headers=headers, json=json,
-                                            timeout=self._timeout(deadline))
-        except requests.ConnectionError as exc:
-            if _connect_failed(exc):
-                raise NotSent("CONNECT_ERROR", f"could not connect to {self.firm_code}") from None
-            raise OutcomeUnknown("CONNECTION_LOST", f"connection lost after sending to {path}") from None
-        except requests.Timeout:
-            raise OutcomeUnknown("TIMEOUT_AFTER_SEND", f"no answer from {path} in time") from None
-        except requests.RequestException as exc:
-            raise OutcomeUnknown("HTTP_ERROR", f"{type(exc).__name__} on {path}") from None
-        if response.status_code == 429:
-            # A 429 is answered before the request is processed: nothing was executed.
-            self._note_rate_limit(response)
-            raise NotSent("RATE_LIMITED", f"{self.firm_code} answered HTTP 429; order not sent")
+        """An order submission. Returns (status, body) for answers the connector must interpret
+        (2xx, 4xx); raises NotSent / OutcomeUnknown otherwise.
+
+        Sent once, except after an HTTP 429: the firm answers it instead of processing the
+        request (https://www.rfc-editor.org/rfc/rfc6585#section-4), so nothing was executed and the
+        same request is not a blind resend once the back-off is over (DESIGN.md). The
+        firm's back-off (Retry-After) is waited out when it leaves SEND_RESERVE of the deadline -
+        an exit held up a second is still an exit, where failing it would leave the position
+        open until the trader notices - and fails the order unsent when it does not.
+        """
+        for _ in range(2):
+            self._wait_out_back_off(deadline)
+            if deadline.remaining() < 0.1:
+                raise NotSent("DEADLINE_EXCEEDED", "no time left to send the order")
+            try:
+                response = self.session.request(method, self.base_url + path, headers=headers, json=json,
+                                                timeout=self._timeout(deadline))
+            except requests.ConnectionError as exc:
+                if _connect_failed(exc):
+                    raise NotSent("CONNECT_ERROR", f"could not connect to {self.firm_code}") from None
+                raise OutcomeUnknown("CONNECTION_LOST", f"connection lost after sending to {path}") from None
+            except requests.Timeout:
+                raise OutcomeUnknown("TIMEOUT_AFTER_SEND", f"no answer from {path} in time") from None
+            except requests.RequestException as exc:
+                raise OutcomeUnknown("HTTP_ERROR", f"{type(exc).__name__} on {path}") from None
+            if response.status_code != 429:
+                break
+            self._note_rate_limit(response)  # then wait it out, if it fits, and send again
+        else:
+            raise NotSent("RATE_LIMITED", f"{self.firm_code} answered HTTP 429 twice; order not sent")
         if response.status_code >= 500:
             raise OutcomeUnknown("FIRM_ERROR", f"{self.firm_code} answered HTTP {response.status_code}")
         return response.status_code, self._json(response)
+
+    def _wait_out_back_off(self, deadline: Deadline) -> None:
+        """Sleep through the rest of the firm's 429 back-off, or raise NotSent if it would not
+        leave SEND_RESERVE seconds of the deadline for the order itself."""
+        left = self.blocked_until - time.monotonic()
+        if left <= 0:
+            return
+        if left + SEND_RESERVE > deadline.remaining():
+            raise NotSent("RATE_LIMITED", f"{self.firm_code} asked us to back off (HTTP 429) for {left:.1f} s more, "
+                                          "longer than this signal's time allows; order not sent")
+        time.sleep(left)
 
     @staticmethod
     def _sleep(seconds: float, deadline: Deadline) -> None:

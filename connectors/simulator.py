@@ -11,7 +11,7 @@ Serves the subset the connectors use, keeping orders and positions in memory:
 
 Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults {"firm": .., ...}):
 `latency` (seconds added to every call), `fail_5xx` (next N submissions answer 500, nothing done),
-`rate_limit` (next N submissions answer 429 with Retry-After), `penalty` + `penalty_time`
+`rate_limit` (next N submissions answer 429 with Retry-After: `retry_after`, default 1 s), `penalty` + `penalty_time`
 (Tradovate: next N submissions/logins answer a p-ticket), `hang` (next N submissions are
 executed but answered only after `hang_seconds`: "accepted, never answered in time"),
 `expire_tokens` (every issued token is rejected with 401 once), `token_ttl` (Tradovate
@@ -75,7 +75,7 @@ class Simulator:
 
     @staticmethod
     def _default_faults() -> dict[str, Any]:
-        return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "penalty": 0, "penalty_time": 1.0,
+        return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
                 "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60}
 
     def set_faults(self, firm: str, **faults: Any) -> None:
@@ -124,7 +124,7 @@ class Simulator:
             f = self.faults[firm]
             if f["rate_limit"] > 0:
                 f["rate_limit"] -= 1
-                return jsonify({"error": "TooManyRequests"}), 429, {"Retry-After": "1"}
+                return jsonify({"error": "TooManyRequests"}), 429, {"Retry-After": str(f["retry_after"])}
             if f["fail_5xx"] > 0:
                 f["fail_5xx"] -= 1
                 return jsonify({"error": "InternalError"}), 500

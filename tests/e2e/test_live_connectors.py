@@ -131,15 +131,32 @@ def test_5xx_on_entry_is_unknown_then_reconciled_without_a_resend(live_app, sim,
 
 
 @pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
-def test_429_on_entry_fails_without_sending_and_backs_off(live_app, sim, db, firm):
+def test_429_longer_than_the_budget_fails_the_entry_unsent_and_is_honoured(live_app, sim, db, firm):
     client = live_app(ROUTE_TO_FIRMS=firm).test_client()
-    sim.set_faults(firm, rate_limit=1)
+    sim.set_faults(firm, rate_limit=1, retry_after=5)
+    started = time.monotonic()
     result = post(client, ENTRY).get_json()["connector_results"][0]
+    assert time.monotonic() - started < 2.9  # not waited out: it does not fit TradingView's 3 s
     assert (result["status"], result["reason"]) == ("FAILED", "RATE_LIMITED")
     assert positions(db)[firm].status == "RELEASED" and opens(sim, firm) == []
     second = post(client, dict(ENTRY, trade_id="T-2")).get_json()["connector_results"][0]
-    assert (second["status"], second["reason"]) == ("FAILED", "RATE_LIMITED")  # Retry-After honoured
-    assert opens(sim, firm) == []
+    assert (second["status"], second["reason"]) == ("FAILED", "RATE_LIMITED")  # Retry-After honoured:
+    assert opens(sim, firm) == []  # the simulator would have accepted it, so it was never sent
+
+
+@pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
+def test_a_short_429_is_waited_out_and_the_exit_sent_once(live_app, sim, db, firm):
+    """A 429 is answered before the firm processes the request, so sending it again after the
+    firm's Retry-After cannot double it; an exit that fails instead leaves the position open."""
+    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    post(client, ENTRY)
+    sim.set_faults(firm, rate_limit=1, retry_after=1)
+    started = time.monotonic()
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert 1.0 <= time.monotonic() - started < 2.9
+    assert result["status"] == "SUCCESS"
+    assert len(closes(sim, firm)) == 1
+    assert positions(db)[firm].status == "CLOSED"
 
 
 @pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
