@@ -378,6 +378,8 @@ class ExecutionRouter:
         for (order, position), outcome in zip(reserved, sent):
             if outcome.status == FAILED:
                 self.repository.release_position(position.id)
+            elif outcome.extra.get("contract"):  # its exit must close this contract, not the front of the day
+                self.repository.record_position_contract(position.id, outcome.extra["contract"])
         it = iter(sent)
         return [r if r is not None else next(it).to_dict() for r in results]
 
@@ -472,7 +474,7 @@ class ExecutionRouter:
                 trade_id=signal.trade_id, task_id=task_id, symbol=position.symbol,
                 direction=position.side, contracts=wanted, entry_price=signal.exit_price,
                 client_order_id=client_order_id(task_id, position.firm_code, position.program_id, "EXIT"),
-                entry_client_order_id=position.client_order_id or "",
+                entry_client_order_id=position.client_order_id or "", contract=position.firm_contract or "",
             )
             connector = self.connectors.get(position.firm_code)
             if wanted <= 0:

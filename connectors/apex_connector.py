@@ -54,6 +54,7 @@ class ApexConnector(HttpConnector):
         self._expires: float = 0.0
         self._lock = threading.Lock()
         self._contracts: dict[str, tuple[str, int]] = {}
+        self._contract_ids: dict[str, int] = {}  # symbol (e.g. NQZ5) -> Tradovate contract id
 
     # ---- authentication -------------------------------------------------------------------------
     def _with_penalty(self, send, body: dict[str, Any], deadline: Deadline) -> Any:
@@ -158,6 +159,17 @@ class ApexConnector(HttpConnector):
         self._contracts[root] = (symbol, int(contract["id"]))
         return self._contracts[root]
 
+    def _exit_contract(self, order: OrderRequest, deadline: Deadline) -> tuple[str, int]:
+        """(symbol, contract id) an exit closes: the one its entry traded, else today's front."""
+        if not order.contract:
+            return self._contract(order.symbol, deadline)
+        if order.contract not in self._contract_ids:
+            contract = self._read("GET", "/contract/find", deadline, params={"name": order.contract})
+            if not isinstance(contract, dict) or "id" not in contract:
+                raise Rejected("UNKNOWN_CONTRACT", f"Tradovate does not know {order.contract}")
+            self._contract_ids[order.contract] = int(contract["id"])
+        return order.contract, self._contract_ids[order.contract]
+
     def _net_position(self, account: int, contract_id: int, deadline: Deadline) -> int:
         positions = self._read("GET", "/position/list", deadline) or []
         return sum(int(p.get("netPos", 0)) for p in positions
@@ -174,6 +186,7 @@ class ApexConnector(HttpConnector):
     def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         account, spec = self._account(order.program_id)
         symbol, _ = self._contract(order.symbol, deadline)
+        self._trading(order, symbol)
         body: dict[str, Any] = {
             "accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
             "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
@@ -188,7 +201,8 @@ class ApexConnector(HttpConnector):
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         account, spec = self._account(order.program_id)
-        symbol, contract_id = self._contract(order.symbol, deadline)
+        symbol, contract_id = self._exit_contract(order, deadline)
+        self._trading(order, symbol)
         net = self._net_position(account, contract_id, deadline)
         size = self._exit_size(order, net)
         if isinstance(size, ConnectorResult):
@@ -209,7 +223,7 @@ class ApexConnector(HttpConnector):
                 return OrderLookup(True, str(c.get("orderId")), "command found")
         if order.action == "EXIT":  # a liquidation may not echo our tag: judge by the position
             account, _ = self._account(order.program_id)
-            _, contract_id = self._contract(order.symbol, deadline)
+            _, contract_id = self._exit_contract(order, deadline)
             flat = order.held_at_firm(self._net_position(account, contract_id, deadline)) <= 0
             return OrderLookup(flat, detail="this side flat" if flat else "position still open")
         return OrderLookup(False, detail="no command with this clOrdId")

@@ -42,6 +42,12 @@ class BaseConnector(ABC):
         self.firm = firm
         self.dry_run = dry_run
         self.dry_run_reason = FIRM_DRY_RUN if firm.dry_run_source != "EXECUTION_DRY_RUN" else GLOBAL_DRY_RUN
+        self._contracts_used: dict[str, str] = {}  # client order id -> the firm contract it was for
+
+    def _trading(self, order: OrderRequest, contract: str) -> None:
+        """Note the firm's contract `order` goes out for, before it is sent: its result carries it
+        (`contract`) whatever the outcome, and the router records an entry's for its exit."""
+        self._contracts_used[order.client_order_id] = contract
 
     def send_entry_order(self, order: OrderRequest, deadline: Deadline | None = None) -> ConnectorResult:
         return self._send(order, self._place_entry, deadline)
@@ -86,6 +92,9 @@ class BaseConnector(ABC):
 
     def _result(self, order: OrderRequest, status: str, reason: str | None, message: str | None,
                 order_id: str | None = None, **extra: Any) -> ConnectorResult:
+        contract = self._contracts_used.pop(order.client_order_id, None)
+        if contract is not None:
+            extra["contract"] = contract
         return ConnectorResult(
             firm_code=self.firm_code, program_id=order.program_id, status=status, dry_run=False,
             reason=reason, message=message, order_id=order_id, order=order.to_dict(), extra=extra,

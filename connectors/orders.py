@@ -35,6 +35,7 @@ class OrderRequest:
     stop_loss: Decimal | None = None
     client_order_id: str = ""
     entry_client_order_id: str = ""  # for an EXIT: the id its entry was sent with (finds the firm's position)
+    contract: str = ""  # for an EXIT: the firm's contract its entry traded ("" unknown: the front contract)
 
     @property
     def side(self) -> str:

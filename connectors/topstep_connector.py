@@ -120,6 +120,10 @@ class TopstepConnector(HttpConnector):
                 return contract
         raise Rejected("UNKNOWN_CONTRACT", f"no active ProjectX contract for {root} (product {code})")
 
+    def _exit_contract_id(self, order: OrderRequest, deadline: Deadline) -> str:
+        """The contract an exit closes: the one its entry traded, else today's active one."""
+        return order.contract or str(self._contract(order.symbol, deadline)["id"])
+
     def _net_position(self, account: int, contract_id: str, deadline: Deadline) -> int:
         """Signed contracts open on the account for the contract, long > 0 (ProjectX's position
         `type`: 1 long, 2 short). A position whose side cannot be told fails the exit unsent."""
@@ -138,6 +142,7 @@ class TopstepConnector(HttpConnector):
     def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         account = self._account(order.program_id)
         contract = self._contract(order.symbol, deadline)
+        self._trading(order, str(contract["id"]))
         body: dict[str, Any] = {
             "accountId": account, "contractId": contract["id"], "type": MARKET,
             "side": 0 if order.side == "BUY" else 1, "size": order.contracts, "customTag": order.client_order_id,
@@ -152,12 +157,13 @@ class TopstepConnector(HttpConnector):
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         account = self._account(order.program_id)
-        contract = self._contract(order.symbol, deadline)
-        net = self._net_position(account, contract["id"], deadline)
+        contract_id = self._exit_contract_id(order, deadline)
+        self._trading(order, contract_id)
+        net = self._net_position(account, contract_id, deadline)
         size = self._exit_size(order, net)
         if isinstance(size, ConnectorResult):
             return size
-        body: dict[str, Any] = {"accountId": account, "contractId": contract["id"]}
+        body: dict[str, Any] = {"accountId": account, "contractId": contract_id}
         if size == abs(net):
             return self._submit(order, "/api/Position/closeContract", body, deadline)
         body["size"] = size
@@ -166,8 +172,7 @@ class TopstepConnector(HttpConnector):
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
         account = self._account(order.program_id)
         if order.action == "EXIT":  # closeContract carries no tag: judge by the position
-            contract = self._contract(order.symbol, deadline)
-            held = order.held_at_firm(self._net_position(account, contract["id"], deadline))
+            held = order.held_at_firm(self._net_position(account, self._exit_contract_id(order, deadline), deadline))
             return OrderLookup(True, detail="this side flat") if held <= 0 else OrderLookup(None, detail="position still open")
         start = datetime.now(timezone.utc) - timedelta(days=3)
         data = self._read("/api/Order/search", {"accountId": account, "startTimestamp": start.isoformat()}, deadline)

@@ -110,6 +110,7 @@ class PositionRecord:
     status: str
     dry_run: bool
     client_order_id: str | None
+    firm_contract: str | None = None  # the firm's contract the entry traded, when known
 
 
 _POSITION_COLUMNS = (
@@ -126,6 +127,7 @@ _POSITION_COLUMNS = (
     trade_positions.c.status,
     trade_positions.c.dry_run,
     trade_positions.c.client_order_id,
+    trade_positions.c.firm_contract,
 )
 
 
@@ -145,6 +147,7 @@ def _position_from_row(row: Row[Any]) -> PositionRecord:
         status=m["status"],
         dry_run=bool(m["dry_run"]),
         client_order_id=m["client_order_id"],
+        firm_contract=m["firm_contract"],
     )
 
 
@@ -615,6 +618,17 @@ class ExecutionRepository:
                 tuple(_POSITION_COLUMNS),
             ).first()
         return _position_from_row(row) if row is not None else None
+
+    def record_position_contract(self, position_id: int, contract: str) -> None:
+        """The firm's contract an entry order went out for (sent, answered or not): its exit
+        closes that contract. Recorded once; a later call changes nothing."""
+        with transaction(self._engine) as connection:
+            connection.execute(
+                update(trade_positions)
+                .where(trade_positions.c.id == position_id)
+                .where(trade_positions.c.firm_contract.is_(None))
+                .values(firm_contract=contract[:64], updated_at=func.now())
+            )
 
     def release_position(self, position_id: int) -> None:
         """The entry order failed: mark the position RELEASED with nothing open.

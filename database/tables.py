@@ -176,6 +176,9 @@ trade_positions = Table(
     Column("opened_task_id", Integer, nullable=True),
     Column("created_at", Timestamp, nullable=False, server_default=func.now()),
     Column("updated_at", Timestamp, nullable=False, server_default=func.now()),
+    # The firm's contract the entry traded (revision 0100): the exit closes that one, not the
+    # front contract of the day. NULL when not known.
+    Column("firm_contract", String(64), nullable=True),
     PrimaryKeyConstraint("id", name="trade_positions_pkey"),
     ForeignKeyConstraint(
         ["opened_task_id"], ["execution_tasks.id"], name="trade_positions_opened_task_id_fkey"

@@ -40,3 +40,8 @@ CREATE TABLE IF NOT EXISTS trade_positions (
 
 CREATE INDEX IF NOT EXISTS idx_trade_positions_firm_code_status
     ON trade_positions (firm_code, status);
+
+-- The firm's contract the entry traded (APEX: a Tradovate symbol such as NQZ5; TOPSTEP: a ProjectX
+-- contract id), so the exit closes that contract even after a roll. Alembic revision
+-- 0100_position_contract.
+ALTER TABLE trade_positions ADD COLUMN IF NOT EXISTS firm_contract VARCHAR(64);
