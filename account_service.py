@@ -126,7 +126,8 @@ class AccountService:
         """The account's state at `now` from its ledger events and open contracts (already read)."""
         firm, program = self._program(firm_code, program_id)
         now = now if now is not None else self.clock()
-        entries = [LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id) for e in events]
+        entries = [e if type(e) is LedgerEntry else LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id)
+                   for e in events]
         common = dict(
             firm_code=firm.code, program_id=program.program_id, account_size=program.account_size,
             entries=entries, open_contracts=open_contracts,

@@ -124,10 +124,13 @@ def _app(env: dict[str, str], url: str):
 
 
 def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
-            around: Callable[[Callable[[], None]], None] | None = None) -> dict[str, Any]:
-    """Send ``requests`` entries through the app in-process; SQL counts and medians per request."""
+            around: Callable[[Callable[[], None]], None] | None = None, history: int = 0) -> dict[str, Any]:
+    """Send ``requests`` entries through the app in-process; SQL counts and medians per request.
+    ``history``: ledger events per routed account recorded first (`seed_history`)."""
     app = _app(env, url)
     engine = app.extensions["db_engine"]
+    if history:
+        seed_history(app, env, history)
     client = app.test_client()
     headers = {"X-Webhook-Secret": SECRET}
     for i in range(20):  # warm caches (SQLAlchemy compiled statements, pool)
@@ -170,6 +173,30 @@ def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
     router.close()
     engine.dispose()
     return result
+
+
+def seed_history(app: Any, env: dict[str, str], events: int) -> None:
+    """`events` operator ADJUSTMENTs per routed account over the past year, through the ledger
+    repository: +1/-1 alternately, so balances and therefore every decision stay the same.
+
+    Each entry folds its accounts' whole ledger (account_engine/ledger.py recomputes state from
+    the events, by design), so this shows how a request's cost grows with an account's history.
+    """
+    import datetime as dt
+    from decimal import Decimal
+
+    from database.ledger_repository import LedgerRepository
+
+    ledger = LedgerRepository(app.extensions["db_engine"])
+    now = dt.datetime.now(dt.timezone.utc)
+    for firm in env["ROUTE_TO_FIRMS"].split(","):
+        for program in env[f"{firm}_PROGRAM_IDS"].split(","):
+            for i in range(events):
+                ledger.record_operator_event(
+                    firm_code=firm, program_id=int(program), kind="ADJUSTMENT",
+                    amount=Decimal(1 if i % 2 == 0 else -1), occurred_at=now - dt.timedelta(days=365 * (events - i) / events),
+                    actor="bench", reason="history for make profile --history",
+                )
 
 
 def _time_methods(repository: Any, router: Any) -> dict[str, list]:
@@ -330,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="also run pyinstrument")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    parser.add_argument("--history", default="", help="also measure Step 2 with these numbers of ledger events "
+                        "per account, e.g. 1000,5000 (recorded first; slow)")
     args = parser.parse_args(argv)
     costs = unit_costs(args.db)
     print("unit costs, p50 ms: " + ", ".join(f"{k} {v:.3f}" for k, v in costs.items()))
@@ -341,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
         methods = m.pop("methods")
         print(f"{title}, per request:\n  " + ", ".join(f"{k} {v:.2f}" for k, v in m.items()))
         print("  per request in repository methods [calls]:\n    " + "\n    ".join(f"{k}: {v}" for k, v in methods.items()))
+    for events in (int(n) for n in args.history.split(",") if n.strip()):
+        m = measure(step2_env(), args.db, args.requests, history=events)
+        m.pop("methods")
+        print(f"Step 2 with {events:,} ledger events per account, per request:\n  "
+              + ", ".join(f"{k} {v:.2f}" for k, v in m.items()))
     if args.profile:
         functions, categories = profile(step2_env(), args.db, args.requests, Path(args.out))
         print("self time by library/module:")

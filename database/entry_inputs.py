@@ -8,32 +8,20 @@ from one snapshot of the database, on PostgreSQL and SQLite alike.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
+from account_engine.ledger import LedgerEntry
 from database import pg_hot_path
 from database.tables import POSITION_OPEN, Price, Timestamp
 from database.unit_of_work import transaction
 
 ACTIVE = "ACTIVE"
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """One account event, as much of it as the account state needs."""
-
-    kind: str
-    amount: Decimal | None
-    occurred_at: dt.datetime
-    simulated: bool
-    trade_id: str | None
 
 
 @dataclass(frozen=True)
@@ -43,7 +31,7 @@ class EntryInputs:
     trading_state: str
     firm_open: dict[str, int] = field(default_factory=dict)
     account_open: dict[tuple[str, int], int] = field(default_factory=dict)
-    ledger: dict[tuple[str, int], list[LedgerRow]] = field(default_factory=dict)
+    ledger: dict[tuple[str, int], list[LedgerEntry]] = field(default_factory=dict)  # in (occurred_at, id) order
 
     def open_at_firm(self, firm_code: str) -> int:
         return self.firm_open.get(firm_code, 0)
@@ -51,7 +39,7 @@ class EntryInputs:
     def open_at_account(self, firm_code: str, program_id: int) -> int:
         return self.account_open.get((firm_code, program_id), 0)
 
-    def events(self, firm_code: str, program_id: int) -> list[LedgerRow]:
+    def events(self, firm_code: str, program_id: int) -> list[LedgerEntry]:
         return self.ledger.get((firm_code, program_id), [])
 
 
@@ -72,6 +60,7 @@ def _statement() -> TextClause:
          GROUP BY firm_code, program_id
         UNION ALL
         SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1
+        ORDER BY occurred_at, id
     """
     return text(sql).bindparams(bindparam("firms", expanding=True)).columns(
         part=String, firm_code=String, program_id=Integer, contracts=Integer, kind=String,
@@ -97,19 +86,13 @@ def inputs_from_rows(rows: Iterable[Any]) -> EntryInputs:
     state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
     firm_open: dict[str, int] = defaultdict(int)
     account_open: dict[tuple[str, int], int] = {}
-    ledger: dict[tuple[str, int], list[tuple[dt.datetime, int, LedgerRow]]] = defaultdict(list)
-    for part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, event_id in rows:
-        if part == "S":
-            state = kind
+    ledger: dict[tuple[str, int], list[LedgerEntry]] = defaultdict(list)
+    for part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, _ in rows:
+        if part == "E":  # the statement returns them in (occurred_at, id) order
+            ledger[(firm, program)].append(LedgerEntry(kind, amount, occurred_at, bool(simulated), trade_id))
         elif part == "P":
             firm_open[firm] += int(contracts or 0)
             account_open[(firm, program)] = int(contracts or 0)
-        else:
-            row = LedgerRow(kind, amount, occurred_at, bool(simulated), trade_id)
-            ledger[(firm, program)].append((occurred_at, event_id, row))
-    return EntryInputs(
-        trading_state=state,
-        firm_open=dict(firm_open),
-        account_open=account_open,
-        ledger={key: [r for _, _, r in sorted(events, key=lambda e: (e[0], e[1]))] for key, events in ledger.items()},
-    )
+        elif part == "S":
+            state = kind
+    return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=account_open, ledger=dict(ledger))

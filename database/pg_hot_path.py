@@ -54,12 +54,14 @@ _ENTRY_INPUTS = (
     "UNION ALL "
     "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1"
 )
+# The ledger rows in the order the account state folds them (entry_inputs.inputs_from_rows).
+_ORDER = " ORDER BY occurred_at, id"
 
 # The INSERT as a data-modifying WITH: it runs once whatever the SELECT reads, and the SELECT (one
 # snapshot, taken before the insert) returns the entry's inputs plus a 'T' row with the new id.
 _INSERT_TASK_READING_INPUTS = (
     f"WITH task AS ({_INSERT_TASK}) {_ENTRY_INPUTS} "
-    "UNION ALL SELECT 'T', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM task"
+    "UNION ALL SELECT 'T', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM task" + _ORDER
 )
 
 
@@ -99,7 +101,7 @@ def finish_task(connection: Connection, *, task_id: int, status: str, error: str
 
 def entry_input_rows(connection: Connection, firm_codes: Sequence[str]) -> list[Any]:
     """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id)."""
-    return _run(connection, _ENTRY_INPUTS, {"firms": list(firm_codes)})
+    return _run(connection, _ENTRY_INPUTS + _ORDER, {"firms": list(firm_codes)})
 
 
 def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

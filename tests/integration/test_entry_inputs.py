@@ -82,3 +82,17 @@ def test_creating_an_entry_task_reads_the_same_inputs_and_refuses_a_used_key(db_
     assert refused.value.existing_task_id == task_id
     with db_engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM execution_tasks")).scalar_one() == 1
+
+
+def test_ledger_events_come_back_in_time_order_and_same_instant_ones_in_recorded_order(db_engine):
+    """The account state folds the events in this order (the last SET_BALANCE of an instant wins),
+    and the read no longer sorts them in Python: the statement must."""
+    ledger, positions = LedgerRepository(db_engine), ExecutionRepository(db_engine)
+    for amount, at in (("60000", NOW), ("10", NOW - timedelta(days=2)), ("70000", NOW), ("20", NOW - timedelta(days=1))):
+        kind = "SET_BALANCE" if Decimal(amount) > 1000 else "ADJUSTMENT"
+        ledger.record_operator_event(firm_code="FTMO", program_id=1, kind=kind, amount=Decimal(amount),
+                                     occurred_at=at, actor="ops", reason="order test")
+    want = [Decimal("10"), Decimal("20"), Decimal("60000"), Decimal("70000")]
+    assert [e.amount for e in read_entry_inputs(db_engine, ["FTMO"]).events("FTMO", 1)] == want
+    _, inputs = positions.create_entry_task("T-ORDER", "ENTRY", {"trade_id": "T-ORDER"}, ["FTMO"])
+    assert [e.amount for e in inputs.events("FTMO", 1)] == want
