@@ -117,48 +117,42 @@ class AccountState:
 _FIELD_NAMES = tuple(f.name for f in fields(AccountState))
 
 
-def compute_account_state(
-    *,
-    firm_code: str,
-    program_id: int,
-    account_size: Decimal,
-    entries: Iterable[LedgerEntry],
-    open_contracts: int,
-    now: datetime,
-    day_start: time,
-    day_timezone: str,
-    drawdown_mode: str = TRAILING,
-    max_drawdown: Decimal | None = None,
-    open_pl: Decimal | None = None,
-    equity: Decimal | None = None,
-) -> AccountState:
-    """Fold the ledger up to `now` into an AccountState.
+@dataclass(frozen=True)
+class LedgerSummary:
+    """An account's ledger up to an instant, reduced to what its state is computed from.
 
-    `open_pl`/`equity` come from a live account snapshot when one is used; without them open
-    positions are valued at entry (0 open P&L): the ledger has no market data.
-    Events after `now` are ignored, so a state can be recomputed for any past instant.
+    `summarize_ledger` folds it from the events; on PostgreSQL the entry read has the database
+    compute the same figures (database/pg_hot_path.py), so an entry does not fetch and fold an
+    account's whole history. A property test holds the two to the same answers.
     """
-    if drawdown_mode not in DRAWDOWN_MODES:
-        raise ValueError(f"drawdown_mode must be one of {DRAWDOWN_MODES}, got {drawdown_mode!r}")
-    day_begin = trading_day_start(now, day_start, day_timezone)
-    day_next = next_trading_day_start(now, day_start, day_timezone)
-    ordered = sorted((e for e in entries if e.occurred_at <= now), key=lambda e: e.occurred_at)
-    notes: list[str] = []
 
-    start, start_source = Decimal(account_size), "ACCOUNT_SIZE"
+    set_balance: Decimal | None  # the last SET_BALANCE (by time, then as recorded); None: ACCOUNT_SIZE
+    day_begin: datetime  # the firm's trading-day start, or a later NEW_DAY the operator recorded
+    realized: Decimal  # CLOSE and CLOSE_REVERSED amounts
+    adjustments: Decimal  # ADJUSTMENT amounts
+    day_pl: Decimal  # P&L amounts at or after day_begin
+    peak: Decimal  # the highest running sum of P&L amounts, in event order; at least 0
+    closed: int  # CLOSEs with a P&L, less CLOSE_REVERSEDs
+    unknown: int  # P&L events without an amount whose trade no ADJUSTMENT settles
+    simulated: bool  # any P&L amount from a simulated (dry-run) close
+
+
+def summarize_ledger(entries: Iterable[LedgerEntry], *, now: datetime, day_begin: datetime) -> LedgerSummary:
+    """Fold the events up to `now` (in time order; equal instants as given) into a LedgerSummary.
+    `day_begin` is the firm's trading-day start for `now`."""
+    ordered = sorted((e for e in entries if e.occurred_at <= now), key=lambda e: e.occurred_at)
+    set_balance: Decimal | None = None
     for entry in ordered:
         if entry.kind == SET_BALANCE and entry.amount is not None:
-            start, start_source = Decimal(entry.amount), "SET_BALANCE"
+            set_balance = Decimal(entry.amount)
         elif entry.kind == NEW_DAY and entry.occurred_at > day_begin:
             day_begin = entry.occurred_at  # the operator started a new day after the firm's boundary
 
     # An operator adjustment naming a trade settles that trade's unknown close(s).
     settled = {e.trade_id for e in ordered if e.kind == ADJUSTMENT and e.trade_id}
-    realized = adjustments = day_pl = ZERO
+    realized = adjustments = day_pl = running = peak = ZERO
     closed = unknown = 0
     simulated = False
-    running = start
-    hwm = start
     for entry in ordered:
         if entry.kind not in _PL_KINDS:
             continue
@@ -175,14 +169,57 @@ def compute_account_state(
         if entry.occurred_at >= day_begin:
             day_pl += amount
         running += amount
-        hwm = max(hwm, running)
+        peak = max(peak, running)
+    return LedgerSummary(set_balance=set_balance, day_begin=day_begin, realized=realized, adjustments=adjustments,
+                         day_pl=day_pl, peak=peak, closed=closed, unknown=unknown, simulated=simulated)
+
+
+def compute_account_state(
+    *,
+    firm_code: str,
+    program_id: int,
+    account_size: Decimal,
+    entries: Iterable[LedgerEntry] = (),
+    open_contracts: int,
+    now: datetime,
+    day_start: time,
+    day_timezone: str,
+    drawdown_mode: str = TRAILING,
+    max_drawdown: Decimal | None = None,
+    open_pl: Decimal | None = None,
+    equity: Decimal | None = None,
+    summary: LedgerSummary | None = None,
+) -> AccountState:
+    """Fold the ledger up to `now` into an AccountState.
+
+    `open_pl`/`equity` come from a live account snapshot when one is used; without them open
+    positions are valued at entry (0 open P&L): the ledger has no market data.
+    Events after `now` are ignored, so a state can be recomputed for any past instant.
+    `summary`, when given, replaces `entries`: the same ledger already summarised up to `now`
+    for this firm's trading day (`summarize_ledger`, or the database's equivalent).
+    """
+    if drawdown_mode not in DRAWDOWN_MODES:
+        raise ValueError(f"drawdown_mode must be one of {DRAWDOWN_MODES}, got {drawdown_mode!r}")
+    day_next = next_trading_day_start(now, day_start, day_timezone)
+    if summary is None:
+        summary = summarize_ledger(entries, now=now, day_begin=trading_day_start(now, day_start, day_timezone))
+    day_begin = summary.day_begin
+    notes: list[str] = []
+
+    if summary.set_balance is not None:
+        start, start_source = Decimal(summary.set_balance), "SET_BALANCE"
+    else:
+        start, start_source = Decimal(account_size), "ACCOUNT_SIZE"
+    realized, adjustments, closed, unknown = summary.realized, summary.adjustments, summary.closed, summary.unknown
+    simulated = summary.simulated
+    hwm = start + summary.peak
     if unknown:
         notes.append(f"{unknown} close(s) have unknown P&L (no exit price); record each with an adjustment naming its trade.")
 
     balance = start + realized + adjustments
     current_open_pl = Decimal(open_pl) if open_pl is not None else ZERO
     current_equity = Decimal(equity) if equity is not None else balance + current_open_pl
-    day_pl += current_open_pl  # open positions' P&L counts toward today (firms measure equity)
+    day_pl = summary.day_pl + current_open_pl  # open positions' P&L counts toward today (firms measure equity)
     hwm = max(hwm, current_equity)
     total_pl = current_equity - start
 
