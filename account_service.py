@@ -24,6 +24,7 @@ from account_engine.ledger import (
     SET_BALANCE,
     AccountState,
     LedgerEntry,
+    LedgerSummary,
     compute_account_state,
 )
 from account_engine.snapshots import (
@@ -110,27 +111,30 @@ class AccountService:
 
     def views_from_inputs(self, firm_code: str, inputs: EntryInputs, *, live: bool = False,
                           now: datetime | None = None) -> dict[int, AccountView]:
-        """`views_for_firm` from what `database.entry_inputs` already read for this signal."""
+        """`views_for_firm` from what `database.entry_inputs` already read for this signal: at the
+        instant the ledgers were summarised for, if they were."""
         firm = self.settings.firm(firm_code)
         if firm is None:
             raise UnknownAccountError(f"{firm_code} is not routed")
-        now = now if now is not None else self.clock()
+        now = inputs.as_of or (now if now is not None else self.clock())
         return {
             pid: self.view_from(firm.code, pid, events=inputs.events(firm.code, pid),
+                                summary=inputs.summary(firm.code, pid),
                                 open_contracts=inputs.open_at_account(firm.code, pid), live=live, now=now)
             for pid in firm.program_ids
         }
 
     def view_from(self, firm_code: str, program_id: int, *, events: Iterable[LedgerEvent], open_contracts: int,
-                  live: bool = False, now: datetime | None = None) -> AccountView:
-        """The account's state at `now` from its ledger events and open contracts (already read)."""
+                  live: bool = False, now: datetime | None = None, summary: LedgerSummary | None = None) -> AccountView:
+        """The account's state at `now` from its ledger events (or their `summary` for `now`) and
+        open contracts (already read)."""
         firm, program = self._program(firm_code, program_id)
         now = now if now is not None else self.clock()
         entries = [e if type(e) is LedgerEntry else LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id)
                    for e in events]
         common = dict(
             firm_code=firm.code, program_id=program.program_id, account_size=program.account_size,
-            entries=entries, open_contracts=open_contracts,
+            entries=entries, summary=summary, open_contracts=open_contracts,
             now=now, day_start=firm.trading_day_start, day_timezone=firm.trading_day_timezone,
             drawdown_mode=program.drawdown_mode, max_drawdown=program.max_drawdown,
         )

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator
 
 from account_engine import BreachResult, evaluate_account_breach
 from account_engine.ledger import realized_pl
+from account_engine.trading_day import trading_day_start
 from account_engine.snapshots import SnapshotProvider
 from account_service import AccountService, AccountView, utc_now
 from config import (
@@ -60,7 +61,7 @@ from connectors.dispatch import Dispatcher, Submission
 from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
 from database import ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
-from database.entry_inputs import EntryInputs, read_entry_inputs
+from database.entry_inputs import EntryInputs, LedgerWindow, read_entry_inputs
 from database.repository import result_json
 from database.ledger_repository import LedgerRepository
 from database.unit_of_work import connection_scope, unit_of_work
@@ -253,7 +254,8 @@ class ExecutionRouter:
         """`_create_task` and `_read_entry_inputs` in one round trip (PostgreSQL)."""
         firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
         task_id, inputs = self.repository.create_entry_task(
-            signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key)
+            signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key,
+            ledger_window=self._ledger_window(firm_codes))
         bind_task(task_id=task_id, trade_id=signal.trade_id)
         return task_id, inputs
 
@@ -323,7 +325,19 @@ class ExecutionRouter:
     def _read_entry_inputs(self, signal: Signal) -> EntryInputs:
         """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
         firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
-        return read_entry_inputs(self.repository.engine, firm_codes)
+        return read_entry_inputs(self.repository.engine, firm_codes, self._ledger_window(firm_codes))
+
+    def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
+        """The instant this entry's account states are for, with each firm's trading-day start
+        then, so the database can summarise the ledgers (`_account_views` uses the same instant)."""
+        now = self.clock()
+        day_starts = {}
+        for code in firm_codes:
+            firm = self.settings.firm(code)
+            if firm is None:
+                return None  # unknown firm: read the events; the account views will refuse it
+            day_starts[code] = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
+        return LedgerWindow(now, day_starts)
 
     def _route_entry(self, task_id: int, signal: Signal, result: dict[str, Any], inputs: EntryInputs) -> None:
         task_payload = signal.payload()
@@ -583,7 +597,8 @@ class ExecutionRouter:
 
     def _account_views(self, firm_code: str, inputs: EntryInputs) -> dict[int, AccountView]:
         """Every program's account state at one instant (live firms consult their snapshot)."""
-        return self.accounts.views_from_inputs(firm_code, inputs, live=self._firm_is_live(firm_code), now=self.clock())
+        return self.accounts.views_from_inputs(firm_code, inputs, live=self._firm_is_live(firm_code),
+                                               now=inputs.as_of or self.clock())
 
     def _get_account_metrics_for_firm(self, firm_code: str, views: dict[int, AccountView]) -> dict[str, Any]:
         """Firm-level P&L for the risk engine's loss rules: the sum of its programs' accounts."""

@@ -8,6 +8,7 @@ from one snapshot of the database, on PostgreSQL and SQLite alike.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
-from account_engine.ledger import LedgerEntry
+from account_engine.ledger import LedgerEntry, LedgerSummary
 from database import pg_hot_path
 from database.tables import POSITION_OPEN, Price, Timestamp
 from database.unit_of_work import transaction
@@ -25,13 +26,32 @@ ACTIVE = "ACTIVE"
 
 
 @dataclass(frozen=True)
+class LedgerWindow:
+    """The instant an entry's account states are computed for, and each routed firm's trading-day
+    start at that instant: what the database needs to summarise the ledgers (PostgreSQL)."""
+
+    now: dt.datetime
+    day_starts: dict[str, dt.datetime]
+
+
+@dataclass(frozen=True)
 class EntryInputs:
-    """The database's answers for one entry (plain values; built once per signal)."""
+    """The database's answers for one entry (plain values; built once per signal).
+
+    An account's ledger comes either as its events (`ledger`, in fold order) or, read with a
+    LedgerWindow on PostgreSQL, already summarised for `as_of` (`summaries`); an account with
+    neither has no events.
+    """
 
     trading_state: str
     firm_open: dict[str, int] = field(default_factory=dict)
     account_open: dict[tuple[str, int], int] = field(default_factory=dict)
     ledger: dict[tuple[str, int], list[LedgerEntry]] = field(default_factory=dict)  # in (occurred_at, id) order
+    summaries: dict[tuple[str, int], LedgerSummary] = field(default_factory=dict)
+    as_of: dt.datetime | None = None  # the LedgerWindow's `now` when summarised
+
+    def summary(self, firm_code: str, program_id: int) -> LedgerSummary | None:
+        return self.summaries.get((firm_code, program_id))
 
     def open_at_firm(self, firm_code: str) -> int:
         return self.firm_open.get(firm_code, 0)
@@ -68,31 +88,42 @@ def _statement() -> TextClause:
     )
 
 
-def read_entry_inputs(engine: Engine, firm_codes: list[str]) -> EntryInputs:
-    """Trading state, open contracts and ledgers for `firm_codes`, from one statement."""
+def read_entry_inputs(engine: Engine, firm_codes: list[str], window: LedgerWindow | None = None) -> EntryInputs:
+    """Trading state, open contracts and ledgers for `firm_codes`, from one statement. With a
+    `window`, PostgreSQL returns each account's ledger summarised for it (SQLite: the events)."""
     with transaction(engine, one_statement=True) as connection:
-        return _read(connection, firm_codes)
+        return _read(connection, firm_codes, window)
 
 
-def _read(connection: Connection, firm_codes: list[str]) -> EntryInputs:
+def _read(connection: Connection, firm_codes: list[str], window: LedgerWindow | None = None) -> EntryInputs:
     if connection.dialect.name == "postgresql":
-        return inputs_from_rows(pg_hot_path.entry_input_rows(connection, firm_codes))
+        return inputs_from_rows(pg_hot_path.entry_input_rows(connection, firm_codes, window), window)
     return inputs_from_rows(connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all())
 
 
-def inputs_from_rows(rows: Iterable[Any]) -> EntryInputs:
+def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None) -> EntryInputs:
     """EntryInputs from the statement's rows (part, firm_code, program_id, contracts, kind, amount,
-    occurred_at, simulated, trade_id, id)."""
+    occurred_at, simulated, trade_id, id[, adjustments, day_pl, peak, set_balance]): S state,
+    P open contracts, E a ledger event, L a ledger summary (database/pg_hot_path.py)."""
     state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
     firm_open: dict[str, int] = defaultdict(int)
     account_open: dict[tuple[str, int], int] = {}
     ledger: dict[tuple[str, int], list[LedgerEntry]] = defaultdict(list)
-    for part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, _ in rows:
+    summaries: dict[tuple[str, int], LedgerSummary] = {}
+    for row in rows:
+        part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, number = row[:10]
         if part == "E":  # the statement returns them in (occurred_at, id) order
             ledger[(firm, program)].append(LedgerEntry(kind, amount, occurred_at, bool(simulated), trade_id))
+        elif part == "L":
+            adjustments, day_pl, peak, set_balance = row[10:14]
+            summaries[(firm, program)] = LedgerSummary(
+                set_balance=set_balance, day_begin=occurred_at, realized=amount, adjustments=adjustments,
+                day_pl=day_pl, peak=peak, closed=int(contracts), unknown=int(number), simulated=bool(simulated),
+            )
         elif part == "P":
             firm_open[firm] += int(contracts or 0)
             account_open[(firm, program)] = int(contracts or 0)
         elif part == "S":
             state = kind
-    return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=account_open, ledger=dict(ledger))
+    return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=account_open, ledger=dict(ledger),
+                       summaries=summaries, as_of=window.now if window is not None else None)

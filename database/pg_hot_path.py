@@ -19,13 +19,16 @@ statements in repository.py / entry_inputs.py: these use PostgreSQL syntax (``::
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from database.tables import POSITION_OPEN
+
+if TYPE_CHECKING:
+    from database.entry_inputs import LedgerWindow
 
 _INSERT_TASK = (
     "INSERT INTO execution_tasks (trade_id, event_type, payload, status, idempotency_key) "
@@ -57,6 +60,61 @@ _ENTRY_INPUTS = (
 # The ledger rows in the order the account state folds them (entry_inputs.inputs_from_rows).
 _ORDER = " ORDER BY occurred_at, id"
 
+# The same inputs with each account's ledger summarised by the database (account_engine.ledger.
+# LedgerSummary; `summarize_ledger` is the fold it must agree with): one 'L' row per account
+# with events instead of its whole history, so an entry's cost does not grow with the ledger.
+# %(firms)s / %(day_starts)s pair each routed firm with its trading-day start at %(now)s.
+# The 'L' row reuses the row's columns: contracts = closed, amount = realized, occurred_at =
+# day_begin, id = unknown; four more columns carry adjustments, day_pl, peak and set_balance.
+_PL_KINDS = "('CLOSE', 'CLOSE_REVERSED', 'ADJUSTMENT')"
+_SUMMARY_CTES = (
+    "ev AS (SELECT e.firm_code, e.program_id, e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id, e.id, "
+    "w.day_start FROM account_events e "
+    "JOIN unnest(%(firms)s::text[], %(day_starts)s::timestamptz[]) AS w(firm_code, day_start) "
+    "ON e.firm_code = w.firm_code WHERE e.occurred_at <= %(now)s), "
+    "acct AS (SELECT firm_code, program_id, "
+    "GREATEST(max(day_start), max(occurred_at) FILTER (WHERE kind = 'NEW_DAY')) AS day_begin, "
+    "(array_agg(amount ORDER BY occurred_at DESC, id DESC) "
+    "FILTER (WHERE kind = 'SET_BALANCE' AND amount IS NOT NULL))[1] AS set_balance "
+    "FROM ev GROUP BY firm_code, program_id), "
+    "pl AS (SELECT firm_code, program_id, kind, amount, occurred_at, simulated, "
+    "sum(amount) OVER (PARTITION BY firm_code, program_id ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS running "
+    f"FROM ev WHERE kind IN {_PL_KINDS} AND amount IS NOT NULL), "
+    "pl_sum AS (SELECT pl.firm_code, pl.program_id, "
+    "sum(pl.amount) FILTER (WHERE pl.kind <> 'ADJUSTMENT') AS realized, "
+    "sum(pl.amount) FILTER (WHERE pl.kind = 'ADJUSTMENT') AS adjustments, "
+    "sum(pl.amount) FILTER (WHERE pl.occurred_at >= acct.day_begin) AS day_pl, "
+    "count(*) FILTER (WHERE pl.kind = 'CLOSE') - count(*) FILTER (WHERE pl.kind = 'CLOSE_REVERSED') AS closed, "
+    "bool_or(pl.simulated) AS simulated, GREATEST(0, max(pl.running)) AS peak "
+    "FROM pl JOIN acct ON acct.firm_code = pl.firm_code AND acct.program_id = pl.program_id "
+    "GROUP BY pl.firm_code, pl.program_id), "
+    "unknown AS (SELECT u.firm_code, u.program_id, count(*) AS n FROM ev u "
+    f"WHERE u.kind IN {_PL_KINDS} AND u.amount IS NULL AND NOT EXISTS ("
+    "SELECT 1 FROM ev a WHERE a.kind = 'ADJUSTMENT' AND a.trade_id <> '' AND a.trade_id = u.trade_id "
+    "AND a.firm_code = u.firm_code AND a.program_id = u.program_id) "
+    "GROUP BY u.firm_code, u.program_id)"
+)
+_SUMMARY_SELECT = (
+    "SELECT 'L' AS part, acct.firm_code, acct.program_id, COALESCE(pl_sum.closed, 0)::bigint AS contracts, "
+    "NULL::text AS kind, COALESCE(pl_sum.realized, 0) AS amount, acct.day_begin AS occurred_at, "
+    "COALESCE(pl_sum.simulated, false) AS simulated, NULL::text AS trade_id, COALESCE(unknown.n, 0)::bigint AS id, "
+    "COALESCE(pl_sum.adjustments, 0) AS adjustments, COALESCE(pl_sum.day_pl, 0) AS day_pl, "
+    "COALESCE(pl_sum.peak, 0) AS peak, acct.set_balance "
+    "FROM acct LEFT JOIN pl_sum ON pl_sum.firm_code = acct.firm_code AND pl_sum.program_id = acct.program_id "
+    "LEFT JOIN unknown ON unknown.firm_code = acct.firm_code AND unknown.program_id = acct.program_id "
+    "UNION ALL "
+    "SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL "
+    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(%(firms)s) "
+    "GROUP BY firm_code, program_id "
+    "UNION ALL "
+    "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM trading_state WHERE id = 1"
+)
+_SUMMARIZED_INPUTS = f"WITH {_SUMMARY_CTES} {_SUMMARY_SELECT}"
+_INSERT_TASK_READING_SUMMARIZED_INPUTS = (
+    f"WITH task AS ({_INSERT_TASK}), {_SUMMARY_CTES} {_SUMMARY_SELECT} "
+    "UNION ALL SELECT 'T', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, NULL, NULL, NULL, NULL FROM task"
+)
+
 # The INSERT as a data-modifying WITH: it runs once whatever the SELECT reads, and the SELECT (one
 # snapshot, taken before the insert) returns the entry's inputs plus a 'T' row with the new id.
 _INSERT_TASK_READING_INPUTS = (
@@ -73,14 +131,22 @@ def insert_task(connection: Connection, *, trade_id: str, event_type: str, paylo
 
 
 def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
-                                     idempotency_key: str | None, firm_codes: Sequence[str]) -> tuple[int | None, list[Any]]:
+                                     idempotency_key: str | None, firm_codes: Sequence[str],
+                                     window: LedgerWindow | None = None) -> tuple[int | None, list[Any]]:
     """The PENDING row and an entry's input rows (`entry_input_rows`) in one round trip; the task
     id is None when the idempotency key is taken. In autocommit the row is committed by then."""
-    rows = _run(connection, _INSERT_TASK_READING_INPUTS, {
-        **_task_params(trade_id, event_type, payload_json, idempotency_key), "firms": list(firm_codes),
-    })
-    task_id = next((row[-1] for row in rows if row[0] == "T"), None)
+    params = {**_task_params(trade_id, event_type, payload_json, idempotency_key), **_inputs_params(firm_codes, window)}
+    rows = _run(connection, _INSERT_TASK_READING_INPUTS if window is None else _INSERT_TASK_READING_SUMMARIZED_INPUTS,
+                params)
+    task_id = next((row[9] for row in rows if row[0] == "T"), None)
     return task_id, [row for row in rows if row[0] != "T"]
+
+
+def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> dict[str, Any]:
+    if window is None:
+        return {"firms": list(firm_codes)}
+    firms = list(firm_codes)
+    return {"firms": firms, "day_starts": [window.day_starts[f] for f in firms], "now": window.now}
 
 
 def _task_params(trade_id: str, event_type: str, payload_json: str, idempotency_key: str | None) -> dict[str, Any]:
@@ -99,9 +165,12 @@ def finish_task(connection: Connection, *, task_id: int, status: str, error: str
     return rows[0][0] if rows else None
 
 
-def entry_input_rows(connection: Connection, firm_codes: Sequence[str]) -> list[Any]:
-    """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id)."""
-    return _run(connection, _ENTRY_INPUTS + _ORDER, {"firms": list(firm_codes)})
+def entry_input_rows(connection: Connection, firm_codes: Sequence[str], window: LedgerWindow | None = None) -> list[Any]:
+    """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id),
+    and with a `window` 'L' summary rows instead of 'E' events (four more columns, see above)."""
+    if window is None:
+        return _run(connection, _ENTRY_INPUTS + _ORDER, {"firms": list(firm_codes)})
+    return _run(connection, _SUMMARIZED_INPUTS, _inputs_params(firm_codes, window))
 
 
 def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

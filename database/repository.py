@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.selectable import TextualSelect
 
 from database import pg_hot_path
-from database.entry_inputs import EntryInputs, inputs_from_rows, read_entry_inputs
+from database.entry_inputs import EntryInputs, LedgerWindow, inputs_from_rows, read_entry_inputs
 from database.unit_of_work import transaction
 
 from database.tables import (
@@ -441,8 +441,10 @@ class ExecutionRepository:
         payload: Mapping[str, Any],
         firm_codes: list[str],
         idempotency_key: str | None = None,
+        ledger_window: LedgerWindow | None = None,
     ) -> tuple[int, EntryInputs]:
-        """`create_task`, plus the entry's inputs (`database.entry_inputs`) for `firm_codes`.
+        """`create_task`, plus the entry's inputs (`database.entry_inputs`) for `firm_codes`,
+        the ledgers summarised for `ledger_window` where the database can (PostgreSQL).
 
         On PostgreSQL in one round trip (the INSERT as a data-modifying WITH of the read), which
         is what a dry-run entry's first step costs; elsewhere, the two calls in turn.
@@ -452,13 +454,13 @@ class ExecutionRepository:
             if connection.dialect.name == "postgresql":
                 task_id, rows = pg_hot_path.insert_task_reading_entry_inputs(
                     connection, trade_id=trade_id, event_type=event_type, payload_json=json_text(document),
-                    idempotency_key=idempotency_key, firm_codes=firm_codes,
+                    idempotency_key=idempotency_key, firm_codes=firm_codes, window=ledger_window,
                 )
                 if task_id is None:
                     raise self._duplicate(connection, idempotency_key)
-                return int(task_id), inputs_from_rows(rows)
+                return int(task_id), inputs_from_rows(rows, ledger_window)
         task_id = self.create_task(trade_id, event_type, document, idempotency_key=idempotency_key)
-        return task_id, read_entry_inputs(self._engine, firm_codes)
+        return task_id, read_entry_inputs(self._engine, firm_codes, ledger_window)
 
     @staticmethod
     def _duplicate(connection: Connection, idempotency_key: str | None) -> DuplicateIdempotencyKeyError:

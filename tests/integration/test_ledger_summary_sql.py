@@ -1,0 +1,75 @@
+"""PostgreSQL's ledger summary (database/pg_hot_path.py) agrees with the engine's fold.
+
+An entry on PostgreSQL no longer fetches an account's whole history: the database sums it
+(`LedgerSummary`) and the engine computes the state from that. The fold in Python
+(`account_engine.ledger.summarize_ledger`) stays the reference - it is what SQLite runs - and
+this property test holds the SQL to it on random histories: every event kind, unknown P&L closes
+and the adjustments that settle them, same-instant events, events at the trading-day boundary,
+operator NEW_DAYs, events after `now`, several accounts side by side.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, insert
+
+from account_engine.ledger import compute_account_state, summarize_ledger
+from account_engine.trading_day import trading_day_start
+from database.entry_inputs import LedgerWindow, read_entry_inputs
+from database.tables_ledger import account_events
+from prop_firm_registry import get_firm_registry
+
+NOW = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
+ACCOUNTS = (("FTMO", 1), ("FTMO", 2), ("APEX", 1))
+FIRMS = ["FTMO", "APEX"]
+
+
+def _day_start(firm: str) -> datetime:
+    info = get_firm_registry()[firm]
+    return trading_day_start(NOW, info.trading_day_start, info.trading_day_timezone)
+
+
+DAY_STARTS = {firm: _day_start(firm) for firm in FIRMS}
+# instants near the interesting edges: both firms' day starts, `now`, and a while back
+_MOMENTS = sorted({t + timedelta(minutes=m) for t in (*DAY_STARTS.values(), NOW, NOW - timedelta(days=3))
+                   for m in (-61, -1, 0, 1, 45)})
+
+amounts = st.decimals(min_value=-3000, max_value=3000, places=2, allow_nan=False, allow_infinity=False)
+trade_ids = st.sampled_from([None, "", "T1", "T2"])
+
+
+@st.composite
+def events(draw):
+    kind = draw(st.sampled_from(["CLOSE", "CLOSE", "CLOSE_REVERSED", "ADJUSTMENT", "SET_BALANCE", "NEW_DAY"]))
+    amount = None if kind == "NEW_DAY" else draw(st.none() | amounts) if kind == "CLOSE" else draw(amounts)
+    if kind == "SET_BALANCE" and amount is not None:
+        amount = abs(amount) * 50
+    firm, program = draw(st.sampled_from(ACCOUNTS))
+    return {"firm_code": firm, "program_id": program, "kind": kind, "amount": amount,
+            "occurred_at": draw(st.sampled_from(_MOMENTS)), "simulated": draw(st.booleans()),
+            "trade_id": draw(trade_ids), "actor": "property-test"}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=st.lists(events(), max_size=25))
+def test_the_databases_summary_is_the_engines_fold(pg_engine, history):
+    with pg_engine.begin() as connection:
+        connection.execute(delete(account_events))
+        if history:
+            connection.execute(insert(account_events), history)
+    window = LedgerWindow(NOW, DAY_STARTS)
+    summarised = read_entry_inputs(pg_engine, FIRMS, window)
+    as_events = read_entry_inputs(pg_engine, FIRMS)  # the same ledgers, every event, in fold order
+    assert summarised.as_of == NOW and summarised.ledger == {}
+    for firm, program in ACCOUNTS:
+        expected = summarize_ledger(as_events.events(firm, program), now=NOW, day_begin=DAY_STARTS[firm])
+        actual = summarised.summary(firm, program) or summarize_ledger([], now=NOW, day_begin=DAY_STARTS[firm])
+        assert actual == expected, (firm, program)
+        info = get_firm_registry()[firm]
+        common = dict(firm_code=firm, program_id=program, account_size=Decimal(100000), open_contracts=0, now=NOW,
+                      day_start=info.trading_day_start, day_timezone=info.trading_day_timezone, max_drawdown=Decimal(2000))
+        assert compute_account_state(summary=actual, **common) == compute_account_state(
+            entries=as_events.events(firm, program), **common)
