@@ -255,7 +255,7 @@ class ExecutionRouter:
         firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
         task_id, inputs = self.repository.create_entry_task(
             signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key,
-            ledger_window=self._ledger_window(firm_codes))
+            ledger_window=lambda: self._ledger_window(firm_codes))
         bind_task(task_id=task_id, trade_id=signal.trade_id)
         return task_id, inputs
 
@@ -325,7 +325,7 @@ class ExecutionRouter:
     def _read_entry_inputs(self, signal: Signal) -> EntryInputs:
         """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
         firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
-        return read_entry_inputs(self.repository.engine, firm_codes, self._ledger_window(firm_codes))
+        return read_entry_inputs(self.repository.engine, firm_codes, lambda: self._ledger_window(firm_codes))
 
     def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
         """The instant this entry's account states are for, with each firm's trading-day start
@@ -392,8 +392,6 @@ class ExecutionRouter:
         for (order, position), outcome in zip(reserved, sent):
             if outcome.status == FAILED:
                 self.repository.release_position(position.id)
-            elif outcome.extra.get("contract"):  # its exit must close this contract, not the front of the day
-                self.repository.record_position_contract(position.id, outcome.extra["contract"])
         it = iter(sent)
         return [r if r is not None else next(it).to_dict() for r in results]
 
@@ -571,7 +569,9 @@ class ExecutionRouter:
             if self._dispatcher is None:
                 from database.orders_repository import ConnectorOrderRepository
 
-                self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine))
+                # the contract each entry traded, so its exit closes that one and not the front of the day
+                self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine),
+                                              on_contract=self.repository.record_position_contract)
             return self._dispatcher
 
     @contextmanager

@@ -57,14 +57,18 @@ class ApexConnector(HttpConnector):
         self._contract_ids: dict[str, int] = {}  # symbol (e.g. NQZ5) -> Tradovate contract id
 
     # ---- authentication -------------------------------------------------------------------------
-    def _with_penalty(self, send, body: dict[str, Any], deadline: Deadline) -> Any:
-        """Call `send(body)`; on a time-penalty answer wait p-time and resubmit with the ticket."""
+    def _with_penalty(self, send, body: dict[str, Any], deadline: Deadline, patient: bool = True) -> Any:
+        """Call `send(body)`; on a time-penalty answer wait p-time and resubmit with the ticket
+        (not when `patient` is False: see `_submit`)."""
         data = send(body)
         for _ in range(2):
             if not (isinstance(data, dict) and "p-ticket" in data):
                 return data
             if data.get("p-captcha"):
                 raise NotSent("PENALTY_CAPTCHA", "Tradovate requires a captcha; log in by hand once")
+            if not patient:
+                raise NotSent("PENALTY", "Tradovate time penalty on an order sized from the position just read; "
+                                         "not resent after a wait")
             wait = float(data.get("p-time") or 0)
             if wait > deadline.remaining() - 0.3:
                 raise NotSent("PENALTY", f"Tradovate time penalty of {wait:g}s exceeds the request deadline; not sent")
@@ -117,19 +121,26 @@ class ApexConnector(HttpConnector):
                 raise
             return self.http.read(method, path, deadline=deadline, headers=self._headers(deadline, force=True), **kw)
 
-    def _submit(self, path: str, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+    def _submit(self, path: str, body: dict[str, Any], deadline: Deadline, patient: bool = True) -> dict[str, Any]:
         """One order submission. A 401 (expired token) is answered before anything is processed,
-        so it is re-sent once with a fresh token; a penalty ticket is honoured as documented."""
+        so it is re-sent once with a fresh token; a penalty ticket is honoured as documented.
+
+        `patient=False` for a partial exit: a plain market order sized from the position read
+        just before. Waiting out a back-off or a penalty first could let that position change (its
+        stop fill) and the order then open the other side, so it fails unsent instead.
+        """
         def send(b: dict[str, Any]) -> Any:
-            status, data = self.http.submit("POST", path, deadline=deadline, headers=self._headers(deadline), json=b)
+            status, data = self.http.submit("POST", path, deadline=deadline, headers=self._headers(deadline), json=b,
+                                            wait_back_off=patient)
             if status == 401:
                 status, data = self.http.submit("POST", path, deadline=deadline,
-                                                headers=self._headers(deadline, force=True), json=b)
+                                                headers=self._headers(deadline, force=True), json=b,
+                                                wait_back_off=patient)
             if status >= 400:
                 text = data.get("errorText") if isinstance(data, dict) else None
                 raise Rejected(f"HTTP_{status}", self.http.redact(str(text or "refused")) or "")
             return data
-        data = self._with_penalty(send, body, deadline)
+        data = self._with_penalty(send, body, deadline, patient)
         return data if isinstance(data, dict) else {}
 
     # ---- contracts and accounts ----------------------------------------------------------------
@@ -214,7 +225,7 @@ class ApexConnector(HttpConnector):
         body = {"accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
                 "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
                 "orderQty": size, "orderType": "Market", "isAutomated": True}
-        return self._order_result(order, self._submit("/order/placeorder", body, deadline), body)
+        return self._order_result(order, self._submit("/order/placeorder", body, deadline, patient=False), body)
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
         commands = self._read("GET", "/command/list", deadline) or []

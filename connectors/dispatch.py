@@ -46,9 +46,14 @@ def _journal_status(result: ConnectorResult) -> str:
 
 
 class Dispatcher:
-    def __init__(self, journal: ConnectorOrderRepository, budget: float = REQUEST_DEADLINE, max_workers: int = 8):
+    def __init__(self, journal: ConnectorOrderRepository, budget: float = REQUEST_DEADLINE, max_workers: int = 8,
+                 on_contract: Callable[[int, str], None] | None = None):
+        """`on_contract(position_id, contract)`: told the firm contract an entry order went out
+        for, as soon as its connector returns - also after the request's deadline, when nobody
+        waits for the result any more - so the exit closes that contract."""
         self.journal = journal
         self.budget = budget
+        self.on_contract = on_contract
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="connector")
 
     def shutdown(self) -> None:
@@ -113,6 +118,7 @@ class Dispatcher:
     def _call(self, sub: Submission, deadline: Deadline) -> ConnectorResult:
         result = sub.send(sub.order, deadline)
         status = _journal_status(result)
+        self._note_contract(sub, result)
         with sub.lock:
             if sub.abandoned and status != SUCCESS:
                 return result  # late failure: stays UNKNOWN until reconciled (the position was kept)
@@ -120,3 +126,13 @@ class Dispatcher:
                                      firm_order_id=result.order_id or None, message=result.message,
                                      only_if=(ORDER_PENDING, ORDER_UNKNOWN))
         return result
+
+    def _note_contract(self, sub: Submission, result: ConnectorResult) -> None:
+        contract = result.extra.get("contract")
+        if (self.on_contract is None or not contract or sub.position_id is None or sub.order.action != "ENTRY"
+                or result.status == FAILED):
+            return
+        try:
+            self.on_contract(sub.position_id, contract)
+        except Exception:  # the order is out: a failed note must not turn it into an error
+            log.exception("could not record contract %s for position %s", contract, sub.position_id)

@@ -109,26 +109,35 @@ class FtmoConnector(HttpConnector):
         return self._trade(order, body, deadline)
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
-        """Entry: a position or history order carrying its clientId. Exit: the position is gone."""
+        """Entry: a position or history order carrying its clientId. Exit: a history order
+        carrying its clientId (the only trace of a partial close, whose position stays open),
+        else the position being gone."""
+        wanted = metaapi_client_id(order.client_order_id)
         if order.action == "EXIT":
+            found = self._history_order(order, wanted, deadline)
+            if found is not None:
+                return OrderLookup(True, str(found.get("id")), "history order")
             position = self._position(order, deadline)
             return OrderLookup(position is None, detail="position closed" if position is None else "position still open")
-        wanted = metaapi_client_id(order.client_order_id)
         positions = self.http.read("GET", self._path(order.program_id, "positions"), deadline=deadline,
                                    headers=self._headers()) or []
         for p in positions:
             if isinstance(p, dict) and p.get("clientId") == wanted:
                 return OrderLookup(True, str(p.get("id")), "open position")
+        found = self._history_order(order, wanted, deadline)
+        if found is not None:
+            return OrderLookup(True, str(found.get("id")), "history order")
+        return OrderLookup(False, detail="no order with this clientId")
+
+    def _history_order(self, order: OrderRequest, client_id: str, deadline: Deadline) -> dict[str, Any] | None:
+        """The account's order of the last three days carrying `client_id`, if any."""
         # https://metaapi.cloud/docs/client/restApi/api/retrieveHistoricalData/readHistoryOrdersByTimeRange/
         end = datetime.now(timezone.utc) + timedelta(minutes=1)
         start = end - timedelta(days=3)
         history = self.http.read(
             "GET", self._path(order.program_id, f"history-orders/time/{start.isoformat()}/{end.isoformat()}"),
             deadline=deadline, headers=self._headers()) or []
-        for o in history:
-            if isinstance(o, dict) and o.get("clientId") == wanted:
-                return OrderLookup(True, str(o.get("id")), "history order")
-        return OrderLookup(False, detail="no order with this clientId")
+        return next((o for o in history if isinstance(o, dict) and o.get("clientId") == client_id), None)
 
     def _account_status(self) -> dict[str, Any]:
         deadline = Deadline(2.0)

@@ -145,7 +145,7 @@ class FirmHttp:
         raise last
 
     def submit(self, method: str, path: str, *, deadline: Deadline, headers: dict[str, str] | None = None,
-               json: Any = None) -> tuple[int, Any]:
+               json: Any = None, wait_back_off: bool = True) -> tuple[int, Any]:
         """An order submission. Returns (status, body) for answers the connector must interpret
         (2xx, 4xx); raises NotSent / OutcomeUnknown otherwise.
 
@@ -155,9 +155,11 @@ class FirmHttp:
         firm's back-off (Retry-After) is waited out when it leaves SEND_RESERVE of the deadline -
         an exit held up a second is still an exit, where failing it would leave the position
         open until the trader notices - and fails the order unsent when it does not.
+        `wait_back_off=False` never waits (an order sized from a position read just before, which
+        a wait could let change): inside a back-off, or on a 429, it fails unsent.
         """
-        for _ in range(2):
-            self._wait_out_back_off(deadline)
+        for _ in range(2 if wait_back_off else 1):
+            self._wait_out_back_off(deadline, wait=wait_back_off)
             if deadline.remaining() < 0.1:
                 raise NotSent("DEADLINE_EXCEEDED", "no time left to send the order")
             try:
@@ -175,18 +177,18 @@ class FirmHttp:
                 break
             self._note_rate_limit(response)  # then wait it out, if it fits, and send again
         else:
-            raise NotSent("RATE_LIMITED", f"{self.firm_code} answered HTTP 429 twice; order not sent")
+            raise NotSent("RATE_LIMITED", f"{self.firm_code} answered HTTP 429; order not sent")
         if response.status_code >= 500:
             raise OutcomeUnknown("FIRM_ERROR", f"{self.firm_code} answered HTTP {response.status_code}")
         return response.status_code, self._json(response)
 
-    def _wait_out_back_off(self, deadline: Deadline) -> None:
+    def _wait_out_back_off(self, deadline: Deadline, wait: bool = True) -> None:
         """Sleep through the rest of the firm's 429 back-off, or raise NotSent if it would not
-        leave SEND_RESERVE seconds of the deadline for the order itself."""
+        leave SEND_RESERVE seconds of the deadline for the order itself (or `wait` is False)."""
         left = self.blocked_until - time.monotonic()
         if left <= 0:
             return
-        if left + SEND_RESERVE > deadline.remaining():
+        if not wait or left + SEND_RESERVE > deadline.remaining():
             raise NotSent("RATE_LIMITED", f"{self.firm_code} asked us to back off (HTTP 429) for {left:.1f} s more, "
                                           "longer than this signal's time allows; order not sent")
         time.sleep(left)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
@@ -88,11 +88,21 @@ def _statement() -> TextClause:
     )
 
 
-def read_entry_inputs(engine: Engine, firm_codes: list[str], window: LedgerWindow | None = None) -> EntryInputs:
+WindowSource = LedgerWindow | Callable[[], LedgerWindow | None] | None
+
+
+def window_now(source: WindowSource) -> LedgerWindow | None:
+    """The window itself, or made now: a caller passes a factory so that its `now` is taken once
+    the database connection is in hand, not before a wait for one - an event committed during
+    that wait, stamped after a `now` taken earlier, would be left out of the summary."""
+    return source() if callable(source) else source
+
+
+def read_entry_inputs(engine: Engine, firm_codes: list[str], window: WindowSource = None) -> EntryInputs:
     """Trading state, open contracts and ledgers for `firm_codes`, from one statement. With a
     `window`, PostgreSQL returns each account's ledger summarised for it (SQLite: the events)."""
     with transaction(engine, one_statement=True) as connection:
-        return _read(connection, firm_codes, window)
+        return _read(connection, firm_codes, window_now(window))
 
 
 def _read(connection: Connection, firm_codes: list[str], window: LedgerWindow | None = None) -> EntryInputs:
@@ -116,8 +126,8 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None) ->
             ledger[(firm, program)].append(LedgerEntry(kind, amount, occurred_at, bool(simulated), trade_id))
         elif part == "L":
             adjustments, day_pl, peak, set_balance = row[10:14]
-            summaries[(firm, program)] = LedgerSummary(
-                set_balance=set_balance, day_begin=occurred_at, realized=amount, adjustments=adjustments,
+            summaries[(firm, program)] = LedgerSummary(  # instants in UTC whatever the session's zone
+                set_balance=set_balance, day_begin=occurred_at.astimezone(dt.timezone.utc), realized=amount, adjustments=adjustments,
                 day_pl=day_pl, peak=peak, closed=int(contracts), unknown=int(number), simulated=bool(simulated),
             )
         elif part == "P":

@@ -145,7 +145,7 @@ def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, e
 def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> dict[str, Any]:
     if window is None:
         return {"firms": list(firm_codes)}
-    firms = list(firm_codes)
+    firms = list(dict.fromkeys(firm_codes))  # a firm listed twice would count its events twice
     return {"firms": firms, "day_starts": [window.day_starts[f] for f in firms], "now": window.now}
 
 

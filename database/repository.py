@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.selectable import TextualSelect
 
 from database import pg_hot_path
-from database.entry_inputs import EntryInputs, LedgerWindow, inputs_from_rows, read_entry_inputs
+from database.entry_inputs import EntryInputs, WindowSource, inputs_from_rows, read_entry_inputs, window_now
 from database.unit_of_work import transaction
 
 from database.tables import (
@@ -441,7 +441,7 @@ class ExecutionRepository:
         payload: Mapping[str, Any],
         firm_codes: list[str],
         idempotency_key: str | None = None,
-        ledger_window: LedgerWindow | None = None,
+        ledger_window: WindowSource = None,
     ) -> tuple[int, EntryInputs]:
         """`create_task`, plus the entry's inputs (`database.entry_inputs`) for `firm_codes`,
         the ledgers summarised for `ledger_window` where the database can (PostgreSQL).
@@ -452,13 +452,14 @@ class ExecutionRepository:
         document = _document(payload, "payload")
         with transaction(self._engine, one_statement=True) as connection:
             if connection.dialect.name == "postgresql":
+                window = window_now(ledger_window)  # with the connection in hand
                 task_id, rows = pg_hot_path.insert_task_reading_entry_inputs(
                     connection, trade_id=trade_id, event_type=event_type, payload_json=json_text(document),
-                    idempotency_key=idempotency_key, firm_codes=firm_codes, window=ledger_window,
+                    idempotency_key=idempotency_key, firm_codes=firm_codes, window=window,
                 )
                 if task_id is None:
                     raise self._duplicate(connection, idempotency_key)
-                return int(task_id), inputs_from_rows(rows, ledger_window)
+                return int(task_id), inputs_from_rows(rows, window)
         task_id = self.create_task(trade_id, event_type, document, idempotency_key=idempotency_key)
         return task_id, read_entry_inputs(self._engine, firm_codes, ledger_window)
 

@@ -159,6 +159,19 @@ def test_a_short_429_is_waited_out_and_the_exit_sent_once(live_app, sim, db, fir
     assert positions(db)[firm].status == "CLOSED"
 
 
+def test_an_apex_partial_exit_is_not_resent_after_a_429_wait(live_app, sim, db):
+    """Tradovate has no reduce-only order: a partial exit is a market order sized from the position
+    read just before. A second's wait could let the stop fill first and the order then open a
+    short, so it fails unsent and the contracts stay open here (resend the exit)."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)  # 3 contracts
+    sim.set_faults("APEX", rate_limit=1, retry_after=1)
+    result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("FAILED", "RATE_LIMITED")
+    assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN"]  # nothing but the entry reached it
+    assert (positions(db)["APEX"].status, positions(db)["APEX"].contracts_open) == ("OPEN", 3)
+
+
 @pytest.mark.parametrize("firm", ["FTMO", "APEX", "TOPSTEP"])
 def test_accepted_but_unanswered_entry_is_unknown_reconciled_and_closed_once(live_app, sim, db, firm):
     app = live_app()
@@ -193,6 +206,23 @@ def test_unanswered_exit_keeps_its_claim_and_is_never_sent_twice(live_app, sim, 
     assert again["connector_results"] == [] and len(closes(sim, firm)) == 1
     assert [r.status for r in journal(db).values()] == ["SUCCESS", "SUCCESS"]
     assert app.extensions["execution_router"].reconciler().reconcile_unresolved() == []
+
+
+def test_an_unanswered_partial_exit_that_filled_at_ftmo_is_found_by_its_client_id(live_app, sim, db):
+    """A partial close leaves the position open, so "is the position gone?" cannot tell whether it
+    went through; its order in the account's history, carrying our clientId, can."""
+    app = live_app(ROUTE_TO_FIRMS="FTMO")
+    client = app.test_client()
+    post(client, ENTRY)  # 2 contracts
+    sim.set_faults("FTMO", hang=1, hang_seconds=3.0)
+    result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
+    assert result["status"] == "UNKNOWN"
+    time.sleep(3.2)  # the simulator executed it and answers late
+    resolved = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+    assert [status for _, status in resolved] == ["SUCCESS"]
+    assert [r.status for r in journal(db).values()] == ["SUCCESS", "SUCCESS"]
+    assert (positions(db)["FTMO"].status, positions(db)["FTMO"].contracts_open) == ("OPEN", 1)  # not restored
+    assert [(o["quantity"], o["body"]["actionType"]) for o in closes(sim, "FTMO")] == [(20.0, "POSITION_PARTIAL")]
 
 
 def test_a_hanging_firm_does_not_delay_the_answer(live_app, sim):
@@ -311,6 +341,18 @@ def test_an_exit_after_a_contract_roll_closes_the_contract_the_entry_traded(live
     assert [c["symbol"] for c in closes(sim, firm)] == [traded]
     assert not any(_firm_positions(sim, firm).values())  # flat at the firm, as recorded here
     assert positions(db)[firm].status == "CLOSED"
+
+
+@pytest.mark.parametrize("firm", ["APEX", "TOPSTEP"])
+def test_the_contract_of_an_entry_answered_after_the_deadline_is_still_recorded(live_app, sim, db, firm):
+    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    sim.set_faults(firm, hang=1, hang_seconds=3.0)
+    assert post(client, ENTRY).get_json()["connector_results"][0]["status"] == "UNKNOWN"
+    contract = {"APEX": "NQZ5", "TOPSTEP": "CON.F.US.ENQ.Z25"}[firm]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and db.execute(text("SELECT firm_contract FROM trade_positions")).scalar_one() is None:
+        time.sleep(0.1)
+    assert db.execute(text("SELECT firm_contract FROM trade_positions")).scalar_one() == contract
 
 
 def test_partial_exit_closes_exactly_the_stated_part(live_app, sim):

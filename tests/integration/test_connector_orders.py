@@ -42,22 +42,62 @@ def test_journal_records_once_and_guards_its_status(db_engine):
         journal.set_outcome(o.client_order_id, "DONE")
 
 
-def test_dispatcher_never_sends_a_journalled_order_twice(clean_pg):
+@pytest.fixture
+def topstep():
+    """The firm simulator and a live TOPSTEP connector pointed at it."""
     sim = Simulator()
     sim.start(0)
-    try:
-        settings = parse_settings({**STEP2_ENV, **live_env(sim.url, ROUTE_TO_FIRMS="TOPSTEP")})
-        connector = build_connectors(settings)["TOPSTEP"]
-        repo = ExecutionRepository(clean_pg)
-        dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg))
-        task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
-        sub = lambda: Submission(order=order(task_id), connector=connector, send=connector.send_entry_order, position_id=None)
-        first, = dispatcher.run([sub()])
-        second, = dispatcher.run([sub()])
-        assert first.status == "SUCCESS"
-        assert (second.status, second.reason) == ("SKIPPED", "ALREADY_SUBMITTED")
-        assert len(sim.orders_for("TOPSTEP")) == 1
-        dispatcher.shutdown()
-        connector.close()
-    finally:
-        sim.stop()
+    connector = build_connectors(parse_settings({**STEP2_ENV, **live_env(sim.url, ROUTE_TO_FIRMS="TOPSTEP")}))["TOPSTEP"]
+    yield sim, connector
+    connector.close()
+    sim.stop()
+
+
+def test_dispatcher_never_sends_a_journalled_order_twice(clean_pg, topstep):
+    sim, connector = topstep
+    repo = ExecutionRepository(clean_pg)
+    dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg))
+    task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
+    sub = lambda: Submission(order=order(task_id), connector=connector, send=connector.send_entry_order, position_id=None)
+    first, = dispatcher.run([sub()])
+    second, = dispatcher.run([sub()])
+    assert first.status == "SUCCESS"
+    assert (second.status, second.reason) == ("SKIPPED", "ALREADY_SUBMITTED")
+    assert len(sim.orders_for("TOPSTEP")) == 1
+    dispatcher.shutdown()
+
+
+def test_the_contract_of_an_entry_finished_after_the_deadline_still_reaches_its_position(clean_pg, topstep):
+    """The dispatcher stops waiting at the request's deadline (UNKNOWN); the connector thread
+    goes on and sends. The contract it traded must still be recorded, or the exit would look up
+    the front contract of its day instead."""
+    import time
+
+    from connectors.http_client import Deadline
+
+    sim, connector = topstep
+    repo = ExecutionRepository(clean_pg)
+    dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg), budget=0.3, on_contract=repo.record_position_contract)
+    task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
+    position = repo.open_position(trade_id="T1", firm_code="TOPSTEP", program_id=1, symbol="NQ", side="LONG",
+                                  contracts=2, entry_price="16500", stop_price="16475", task_id=task_id,
+                                  client_order_id=order(task_id).client_order_id, dry_run=False)
+
+    def slow_send(o: OrderRequest, _deadline: Deadline):  # a thread still busy at the deadline
+        time.sleep(0.6)
+        return connector.send_entry_order(o, Deadline(2.0))
+
+    def recorded() -> str | None:
+        (held,) = repo.open_positions_for_trade("T1")
+        return held.firm_contract
+
+    result, = dispatcher.run([Submission(order=order(task_id), connector=connector, send=slow_send,
+                                         position_id=position.id)])
+    assert (result.status, result.reason) == ("UNKNOWN", "DEADLINE_EXCEEDED")
+    for _ in range(50):
+        if recorded() is not None:
+            break
+        time.sleep(0.1)
+    assert recorded() == "CON.F.US.ENQ.Z25"
+    assert len(sim.orders_for("TOPSTEP")) == 1
+    dispatcher.shutdown()

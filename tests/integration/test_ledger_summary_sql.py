@@ -73,3 +73,32 @@ def test_the_databases_summary_is_the_engines_fold(pg_engine, history):
                       day_start=info.trading_day_start, day_timezone=info.trading_day_timezone, max_drawdown=Decimal(2000))
         assert compute_account_state(summary=actual, **common) == compute_account_state(
             entries=as_events.events(firm, program), **common)
+
+
+def test_the_entry_task_statement_summarises_the_same_and_takes_its_instant_when_it_runs(pg_engine):
+    """The router's path: the PENDING insert and the summaries in one statement, the window made by
+    a factory only once the connection is in hand; a firm listed twice is counted once."""
+    from database import ExecutionRepository
+    from tests.db_fixtures import truncate_app_tables
+
+    truncate_app_tables(pg_engine)
+    with pg_engine.begin() as connection:
+        connection.execute(insert(account_events), [
+            {"firm_code": "FTMO", "program_id": 1, "kind": "CLOSE", "amount": Decimal("-250"), "occurred_at": NOW,
+             "simulated": False, "actor": "test"},
+            {"firm_code": "FTMO", "program_id": 1, "kind": "ADJUSTMENT", "amount": Decimal("40"),
+             "occurred_at": NOW - timedelta(days=1), "simulated": False, "actor": "test"},
+        ])
+    made: list[LedgerWindow] = []
+
+    def factory() -> LedgerWindow:
+        made.append(LedgerWindow(NOW, DAY_STARTS))
+        return made[-1]
+
+    task_id, inputs = ExecutionRepository(pg_engine).create_entry_task(
+        "T1", "SIGNAL_CREATED", {"trade_id": "T1"}, ["FTMO", "FTMO", "APEX"], ledger_window=factory)
+    assert task_id == 1 and len(made) == 1 and inputs.as_of == NOW
+    summary = inputs.summary("FTMO", 1)
+    assert summary == read_entry_inputs(pg_engine, ["FTMO", "APEX"], LedgerWindow(NOW, DAY_STARTS)).summary("FTMO", 1)
+    assert (summary.realized, summary.adjustments, summary.closed, summary.peak) == (Decimal(-250), Decimal(40), 1, Decimal(40))
+    assert summary.day_begin.utcoffset() == timedelta(0)

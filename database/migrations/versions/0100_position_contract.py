@@ -22,10 +22,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if not context.is_offline_mode():
-        columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("trade_positions")}
-        if "firm_contract" in columns:
-            return  # added by database/trade_positions_schema.sql: adopt as is
+    if context.is_offline_mode():  # SQL for psql: the schema file may have added it already
+        op.execute("ALTER TABLE trade_positions ADD COLUMN IF NOT EXISTS firm_contract VARCHAR(64)")
+        return
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("trade_positions")}
+    if "firm_contract" in columns:
+        return  # added by database/trade_positions_schema.sql: adopt as is
     op.add_column("trade_positions", sa.Column("firm_contract", sa.String(64), nullable=True))
 
 
