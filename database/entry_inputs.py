@@ -126,9 +126,10 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None) ->
             ledger[(firm, program)].append(LedgerEntry(kind, amount, occurred_at, bool(simulated), trade_id))
         elif part == "L":
             adjustments, day_pl, peak, set_balance = row[10:14]
-            summaries[(firm, program)] = LedgerSummary(  # instants in UTC whatever the session's zone
-                set_balance=set_balance, day_begin=occurred_at.astimezone(dt.timezone.utc), realized=amount, adjustments=adjustments,
-                day_pl=day_pl, peak=peak, closed=int(contracts), unknown=int(number), simulated=bool(simulated),
+            summaries[(firm, program)] = LedgerSummary(
+                set_balance=set_balance, realized=amount, adjustments=adjustments, day_pl=day_pl, peak=peak,
+                day_begin=occurred_at.astimezone(dt.timezone.utc),  # UTC whatever the session's time zone
+                closed=int(contracts), unknown=int(number), simulated=bool(simulated),
             )
         elif part == "P":
             firm_open[firm] += int(contracts or 0)
