@@ -9,8 +9,13 @@ the rest (the inputs read: 137 -> 73 µs of CPU). Even that wrapper (execution c
 object, per-call events) was still ~65 µs of CPU per statement over the driver's own cursor, so
 `_run` hands the statement to psycopg directly, on the connection SQLAlchemy holds (its transaction
 and pool are unchanged), and turns a driver error into the same SQLAlchemy exception, invalidating
-a dead connection, as SQLAlchemy would. psycopg prepares each statement after its fifth use on a
+a dead connection, as SQLAlchemy would (SQLAlchemy's cursor events do not see these statements;
+`make profile` counts them at `_run`). psycopg prepares each statement after its fifth use on a
 connection, so PostgreSQL plans them once per connection.
+
+An entry's ledger read can also summarise each account's history in the database (the 'L' rows
+below): the engine's fold (account_engine.ledger.summarize_ledger) stays the reference, and
+tests/integration/test_ledger_summary_sql.py holds this SQL to it.
 
 JSON documents arrive here already serialised (one ``json.dumps``, also used to check that the
 document can be stored) and are cast to jsonb by the server. SQLite keeps the portable
