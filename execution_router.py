@@ -597,8 +597,7 @@ class ExecutionRouter:
 
     def _account_views(self, firm_code: str, inputs: EntryInputs) -> dict[int, AccountView]:
         """Every program's account state at one instant (live firms consult their snapshot)."""
-        return self.accounts.views_from_inputs(firm_code, inputs, live=self._firm_is_live(firm_code),
-                                               now=inputs.as_of or self.clock())
+        return self.accounts.views_from_inputs(firm_code, inputs, live=self._firm_is_live(firm_code), now=self.clock())
 
     def _get_account_metrics_for_firm(self, firm_code: str, views: dict[int, AccountView]) -> dict[str, Any]:
         """Firm-level P&L for the risk engine's loss rules: the sum of its programs' accounts."""

@@ -70,6 +70,13 @@ class SqlCounter:
                 self.db_seconds += time.perf_counter() - started
 
         pg_hot_path._run = counting_run  # type: ignore[assignment]
+        self._real_run = real_run
+
+    def close(self) -> None:
+        """Put the hot path's executor back, so the next measurement's counter does not wrap this one."""
+        from database import pg_hot_path
+
+        pg_hot_path._run = self._real_run  # type: ignore[assignment]
 
     def reset(self) -> None:
         self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = self.autocommits = 0
@@ -170,6 +177,7 @@ def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
                          for name, (calls, wall, cpu) in sorted(spent.items(), key=lambda kv: -kv[1][1])}
     route_ms = 1000 * spent.get("router.route", (0, 0.0, 0.0))[1] / requests
     result["outside_route_ms"] = 1000 * statistics.mean(durations) - route_ms
+    counter.close()
     router.close()
     engine.dispose()
     return result

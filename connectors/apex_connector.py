@@ -164,22 +164,23 @@ class ApexConnector(HttpConnector):
             if not names:
                 raise Rejected("UNKNOWN_CONTRACT", f"no Tradovate contract found for {root}")
             symbol = names[0]
-        contract = self._read("GET", "/contract/find", deadline, params={"name": symbol})
-        if not isinstance(contract, dict) or "id" not in contract:
-            raise Rejected("UNKNOWN_CONTRACT", f"Tradovate does not know {symbol}")
-        self._contracts[root] = (symbol, int(contract["id"]))
+        self._contracts[root] = (symbol, self._contract_id(symbol, deadline))
         return self._contracts[root]
+
+    def _contract_id(self, symbol: str, deadline: Deadline) -> int:
+        """Tradovate's id for a contract symbol such as NQZ5 (cached: ids do not change)."""
+        if symbol not in self._contract_ids:
+            contract = self._read("GET", "/contract/find", deadline, params={"name": symbol})
+            if not isinstance(contract, dict) or "id" not in contract:
+                raise Rejected("UNKNOWN_CONTRACT", f"Tradovate does not know {symbol}")
+            self._contract_ids[symbol] = int(contract["id"])
+        return self._contract_ids[symbol]
 
     def _exit_contract(self, order: OrderRequest, deadline: Deadline) -> tuple[str, int]:
         """(symbol, contract id) an exit closes: the one its entry traded, else today's front."""
         if not order.contract:
             return self._contract(order.symbol, deadline)
-        if order.contract not in self._contract_ids:
-            contract = self._read("GET", "/contract/find", deadline, params={"name": order.contract})
-            if not isinstance(contract, dict) or "id" not in contract:
-                raise Rejected("UNKNOWN_CONTRACT", f"Tradovate does not know {order.contract}")
-            self._contract_ids[order.contract] = int(contract["id"])
-        return order.contract, self._contract_ids[order.contract]
+        return order.contract, self._contract_id(order.contract, deadline)
 
     def _net_position(self, account: int, contract_id: int, deadline: Deadline) -> int:
         positions = self._read("GET", "/position/list", deadline) or []

@@ -77,8 +77,10 @@ class FtmoConnector(HttpConnector):
         return self._result(order, "FAILED", code or f"HTTP_{status}",
                             self.http.redact(str(data.get("message") or "refused")), firm_request=body)
 
-    def _position(self, order: OrderRequest, deadline: Deadline) -> dict[str, Any] | None:
-        wanted = metaapi_client_id(order.entry_client_order_id)
+    def _position(self, order: OrderRequest, client_order_id: str, deadline: Deadline) -> dict[str, Any] | None:
+        """The open position of `order`'s account carrying `client_order_id`'s MetaApi clientId
+        (an exit finds its position by the id its entry was sent with)."""
+        wanted = metaapi_client_id(client_order_id)
         positions = self.http.read("GET", self._path(order.program_id, "positions"), deadline=deadline,
                                    headers=self._headers()) or []
         return next((p for p in positions if isinstance(p, dict) and p.get("clientId") == wanted), None)
@@ -96,7 +98,7 @@ class FtmoConnector(HttpConnector):
         return self._trade(order, body, deadline)
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
-        position = self._position(order, deadline)
+        position = self._position(order, order.entry_client_order_id, deadline)
         if position is None:  # its stop loss (held at the broker) may already have closed it
             return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM",
                                 "No open FTMO position for this trade; nothing to close.")
@@ -112,25 +114,23 @@ class FtmoConnector(HttpConnector):
         """Entry: a position or history order carrying its clientId. Exit: a history order
         carrying its clientId (the only trace of a partial close, whose position stays open),
         else the position being gone."""
-        wanted = metaapi_client_id(order.client_order_id)
         if order.action == "EXIT":
-            found = self._history_order(order, wanted, deadline)
+            found = self._history_order(order, deadline)
             if found is not None:
                 return OrderLookup(True, str(found.get("id")), "history order")
-            position = self._position(order, deadline)
+            position = self._position(order, order.entry_client_order_id, deadline)
             return OrderLookup(position is None, detail="position closed" if position is None else "position still open")
-        positions = self.http.read("GET", self._path(order.program_id, "positions"), deadline=deadline,
-                                   headers=self._headers()) or []
-        for p in positions:
-            if isinstance(p, dict) and p.get("clientId") == wanted:
-                return OrderLookup(True, str(p.get("id")), "open position")
-        found = self._history_order(order, wanted, deadline)
+        position = self._position(order, order.client_order_id, deadline)
+        if position is not None:
+            return OrderLookup(True, str(position.get("id")), "open position")
+        found = self._history_order(order, deadline)
         if found is not None:
             return OrderLookup(True, str(found.get("id")), "history order")
         return OrderLookup(False, detail="no order with this clientId")
 
-    def _history_order(self, order: OrderRequest, client_id: str, deadline: Deadline) -> dict[str, Any] | None:
-        """The account's order of the last three days carrying `client_id`, if any."""
+    def _history_order(self, order: OrderRequest, deadline: Deadline) -> dict[str, Any] | None:
+        """The account's order of the last three days carrying `order`'s clientId, if any."""
+        client_id = metaapi_client_id(order.client_order_id)
         # https://metaapi.cloud/docs/client/restApi/api/retrieveHistoricalData/readHistoryOrdersByTimeRange/
         end = datetime.now(timezone.utc) + timedelta(minutes=1)
         start = end - timedelta(days=3)

@@ -624,13 +624,15 @@ class ExecutionRepository:
 
     def record_position_contract(self, position_id: int, contract: str) -> None:
         """The firm's contract an entry order went out for (sent, answered or not): its exit
-        closes that contract. Recorded once; a later call changes nothing."""
+        closes that contract. Recorded once; a later call changes nothing. Never shortened: an id
+        longer than the column fails here (the caller logs it) and the exit falls back to the
+        front contract, instead of looking up a wrong one."""
         with transaction(self._engine) as connection:
             connection.execute(
                 update(trade_positions)
                 .where(trade_positions.c.id == position_id)
                 .where(trade_positions.c.firm_contract.is_(None))
-                .values(firm_contract=contract[:64], updated_at=func.now())
+                .values(firm_contract=contract, updated_at=func.now())
             )
 
     def release_position(self, position_id: int) -> None:
