@@ -54,10 +54,10 @@ _FINISH_TASK = (
 # Same rows as entry_inputs' portable statement (the ledger branch first, for the column types).
 _ENTRY_INPUTS = (
     "SELECT 'E' AS part, firm_code, program_id, NULL::bigint AS contracts, kind, amount, occurred_at, "
-    "simulated, trade_id, id FROM account_events WHERE firm_code = ANY(%(firms)s) "
+    "simulated, trade_id, id FROM account_events WHERE firm_code = ANY(string_to_array(%(firms)s, ',')) "
     "UNION ALL "
     "SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0 "
-    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(%(firms)s) "
+    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
     "GROUP BY firm_code, program_id "
     "UNION ALL "
     "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1"
@@ -75,7 +75,7 @@ _PL_KINDS = "('CLOSE', 'CLOSE_REVERSED', 'ADJUSTMENT')"
 _SUMMARY_CTES = (
     "ev AS (SELECT e.firm_code, e.program_id, e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id, e.id, "
     "w.day_start FROM account_events e "
-    "JOIN unnest(%(firms)s::text[], %(day_starts)s::timestamptz[]) AS w(firm_code, day_start) "
+    "JOIN unnest(string_to_array(%(firms)s, ','), string_to_array(%(day_starts)s, ',')::timestamptz[]) AS w(firm_code, day_start) "
     "ON e.firm_code = w.firm_code WHERE e.occurred_at <= %(now)s), "
     "acct AS (SELECT firm_code, program_id, "
     "GREATEST(max(day_start), max(occurred_at) FILTER (WHERE kind = 'NEW_DAY')) AS day_begin, "
@@ -109,7 +109,7 @@ _SUMMARY_SELECT = (
     "LEFT JOIN unknown ON unknown.firm_code = acct.firm_code AND unknown.program_id = acct.program_id "
     "UNION ALL "
     "SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL "
-    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(%(firms)s) "
+    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
     "GROUP BY firm_code, program_id "
     "UNION ALL "
     "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM trading_state WHERE id = 1"
@@ -149,9 +149,20 @@ def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, e
 
 def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> dict[str, Any]:
     if window is None:
-        return {"firms": list(firm_codes)}
+        return {"firms": _csv(firm_codes)}
     firms = list(dict.fromkeys(firm_codes))  # a firm listed twice would count its events twice
-    return {"firms": firms, "day_starts": [window.day_starts[f] for f in firms], "now": window.now}
+    return {"firms": _csv(firms), "day_starts": _csv([window.day_starts[f].isoformat() for f in firms]),
+            "now": window.now}
+
+
+def _csv(values: Sequence[str]) -> str:
+    """A list parameter as text the statement splits with string_to_array: psycopg's list dumper
+    (a Python loop over the items, on a fresh Transformer per statement) cost ~40 µs of CPU per
+    entry, against ~6 µs for plain strings. Firm codes are registry codes and ISO timestamps never
+    hold a comma; anything else would be split wrongly, so it is refused."""
+    if any("," in value for value in values):
+        raise ValueError(f"a list parameter item holds a comma: {list(values)!r}")
+    return ",".join(values)
 
 
 def _task_params(trade_id: str, event_type: str, payload_json: str, idempotency_key: str | None) -> dict[str, Any]:
@@ -174,7 +185,7 @@ def entry_input_rows(connection: Connection, firm_codes: Sequence[str], window: 
     """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id),
     and with a `window` 'L' summary rows instead of 'E' events (four more columns, see above)."""
     if window is None:
-        return _run(connection, _ENTRY_INPUTS + _ORDER, {"firms": list(firm_codes)})
+        return _run(connection, _ENTRY_INPUTS + _ORDER, _inputs_params(firm_codes, None))
     return _run(connection, _SUMMARIZED_INPUTS, _inputs_params(firm_codes, window))
 
 

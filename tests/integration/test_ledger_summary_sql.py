@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
@@ -102,3 +103,27 @@ def test_the_entry_task_statement_summarises_the_same_and_takes_its_instant_when
     assert summary == read_entry_inputs(pg_engine, ["FTMO", "APEX"], LedgerWindow(NOW, DAY_STARTS)).summary("FTMO", 1)
     assert (summary.realized, summary.adjustments, summary.closed, summary.peak) == (Decimal(-250), Decimal(40), 1, Decimal(40))
     assert summary.day_begin.utcoffset() == timedelta(0)
+
+
+def test_a_day_start_in_another_time_zone_is_the_same_instant(pg_engine):
+    """The day starts travel as ISO text (pg_hot_path._csv): an offset other than UTC must mean
+    the same instant, so an event an hour before New York's day start is yesterday's P&L."""
+    from zoneinfo import ZoneInfo
+
+    from database import pg_hot_path
+
+    new_york = ZoneInfo("America/New_York")
+    day_start = datetime(2026, 3, 9, 18, 0, tzinfo=new_york)  # 22:00 UTC
+    with pg_engine.begin() as connection:
+        connection.execute(delete(account_events))
+        connection.execute(insert(account_events), [
+            {"firm_code": "APEX", "program_id": 1, "kind": "CLOSE", "amount": Decimal(amount), "occurred_at": at,
+             "simulated": False, "actor": "test"}
+            for amount, at in (("-100", day_start - timedelta(hours=1)), ("30", day_start + timedelta(minutes=1)))
+        ])
+    summary = read_entry_inputs(pg_engine, ["APEX"], LedgerWindow(NOW, {"APEX": day_start})).summary("APEX", 1)
+    assert (summary.realized, summary.day_pl) == (Decimal(-70), Decimal(30))
+    assert summary.day_begin == day_start
+    # a list item holding the separator would be split into two firms: refused, never guessed
+    with pytest.raises(ValueError, match="comma"):
+        pg_hot_path._csv(["FTMO,APEX"])
