@@ -20,6 +20,10 @@ Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
   contract id comes from GET /contract/find?name= (https://community.tradovate.com/t/api-json-syntax/2773).
   When the firm's position is larger than what this trade opened (another program on the same
   account), or for a partial exit, we send an opposite market order of exactly our size instead.
+- after a partial exit the bracket stop still has the entry's size, so it is cut to the position
+  left: GET /order/list (Order: accountId, contractId, action, ordStatus), GET /orderVersion/deps
+  ?masterid= (OrderVersion: orderQty, orderType, stopPrice), POST /order/modifyorder {orderId,
+  orderQty, orderType, stopPrice} (https://partner.tradovate.com/api/rest-api-endpoints/orders/modify-order).
 - status: POST /cashBalance/getcashbalancesnapshot {accountId}.
 - reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`; an exit
   sent as a liquidation is also judged by the position (flat = it happened), since we do not
@@ -27,18 +31,23 @@ Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from connectors import live_config
-from connectors.base_connector import OrderLookup
+from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, NotSent, Rejected
-from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
+from connectors.orders import SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, ConnectorResult, OrderRequest
 
+log = logging.getLogger(__name__)
+
+STOP_TYPES = ("Stop", "StopLimit", "TrailingStop", "TrailingStopLimit")
 RENEW_MARGIN = 15 * 60
 """Renew the token this many seconds before `expirationTime` (Tradovate's advice)."""
 MONTH_CODES = "FGHJKMNQUVXZ"
@@ -189,7 +198,8 @@ class ApexConnector(HttpConnector):
 
     def _order_result(self, order: OrderRequest, data: dict[str, Any], body: dict[str, Any]) -> ConnectorResult:
         if data.get("orderId") is not None and not data.get("failureReason"):
-            return self._result(order, SUCCESS, None, "accepted", order_id=str(data["orderId"]), firm_request=body)
+            extra = {"stop_order_id": str(data["oso1Id"])} if data.get("oso1Id") is not None else {}
+            return self._result(order, SUCCESS, None, "accepted", order_id=str(data["orderId"]), firm_request=body, **extra)
         return self._result(order, "FAILED", str(data.get("failureReason") or "REJECTED"),
                             self.http.redact(str(data.get("failureText") or data.get("errorText") or "refused")),
                             firm_request=body)
@@ -226,7 +236,78 @@ class ApexConnector(HttpConnector):
         body = {"accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
                 "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
                 "orderQty": size, "orderType": "Market", "isAutomated": True}
-        return self._order_result(order, self._submit("/order/placeorder", body, deadline, patient=False), body)
+        result = self._order_result(order, self._submit("/order/placeorder", body, deadline, patient=False), body)
+        if not result.success:
+            return result
+        return self._fit_stops(result, account, contract_id, body["action"], abs(net) - size, deadline)
+
+    def _fit_stops(self, result: ConnectorResult, account: int, contract_id: int, action: str, left: int,
+                   deadline: Deadline) -> ConnectorResult:
+        """After a partial exit: no more stop contracts working on the closing side than the
+        position left. The entry's bracket stop keeps the entry's full size at Tradovate; if it
+        fired after a partial exit it would close the rest *and* open the other side by the
+        exited quantity. The exit itself has happened either way, so a failure here does not
+        fail it: the result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
+        """
+        try:
+            changes = self._shrink_stops(account, contract_id, action, left, deadline)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
+            log.warning("APEX stop adjustment after %s failed: %s", result.order and result.order.get("client_order_id"),
+                        type(exc).__name__)
+            message = str(getattr(exc, "message", "") or type(exc).__name__)
+            return replace(result, extra={**result.extra, "stop_adjustment": {
+                "status": STOP_NOT_ADJUSTED, "position_left": left,
+                "message": f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
+                           f"Tradovate, or a stop fill opens the other side ({message})."}})
+        return replace(result, extra={**result.extra, "stop_adjustment": {
+            "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
+
+    def after_exit_found(self, order: OrderRequest) -> str | None:
+        """An exit found by reconciliation: its stop was never cut, so cut the closing side's
+        stops to what this side holds now (none when it is flat: a stop there would open a position)."""
+        deadline = Deadline(DEFAULT_BUDGET)
+        try:
+            account, _ = self._account(order.program_id)
+            _, contract_id = self._exit_contract(order, deadline)
+            left = max(order.held_at_firm(self._net_position(account, contract_id, deadline)), 0)
+            changes = self._shrink_stops(account, contract_id, "Buy" if order.side == "BUY" else "Sell", left, deadline)
+        except Exception as exc:  # noqa: BLE001 - reported in the journal and the log
+            log.warning("APEX stop adjustment after reconciling %s failed: %s", order.client_order_id, type(exc).__name__)
+            return f"{STOP_NOT_ADJUSTED}: adjust the bracket stop at Tradovate ({type(exc).__name__})"
+        return f"stops cut to the {left} contract(s) held: {changes}" if changes else None
+
+    def _shrink_stops(self, account: int, contract_id: int, action: str, left: int,
+                      deadline: Deadline) -> list[dict[str, Any]]:
+        """Cut the working stops of `action` (the closing side) in this account and contract down
+        to `left` contracts in all, oldest kept first; the changes made (GET /order/list, GET
+        /orderVersion/deps for each one's current quantity, POST /order/modifyorder or
+        /order/cancelorder). A refusal raises Rejected, with the changes before it already made."""
+        orders = self._read("GET", "/order/list", deadline) or []
+        working = sorted((o for o in orders if isinstance(o, dict) and o.get("accountId") == account
+                          and o.get("contractId") == contract_id and o.get("action") == action
+                          and o.get("ordStatus") == "Working"), key=lambda o: int(o.get("id") or 0))
+        changes: list[dict[str, Any]] = []
+        for resting in working:
+            versions = self._read("GET", "/orderVersion/deps", deadline, params={"masterid": resting["id"]}) or []
+            version = max((v for v in versions if isinstance(v, dict)), key=lambda v: int(v.get("id") or 0), default=None)
+            if version is None or version.get("orderType") not in STOP_TYPES:
+                continue
+            quantity = int(version.get("orderQty") or 0)
+            keep = min(quantity, left)
+            left -= keep
+            if keep == quantity:
+                continue
+            if keep == 0:
+                answer = self._submit("/order/cancelorder", {"orderId": resting["id"], "isAutomated": True}, deadline,
+                                      patient=False)
+            else:
+                answer = self._submit("/order/modifyorder", {
+                    "orderId": resting["id"], "orderQty": keep, "orderType": version["orderType"],
+                    "stopPrice": version.get("stopPrice"), "isAutomated": True}, deadline, patient=False)
+            if answer.get("failureReason"):
+                raise Rejected(str(answer["failureReason"]), self.http.redact(str(answer.get("failureText") or "refused")) or "")
+            changes.append({"order_id": str(resting["id"]), "contracts_before": quantity, "contracts_after": keep})
+        return changes
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
         commands = self._read("GET", "/command/list", deadline) or []

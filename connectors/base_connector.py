@@ -68,6 +68,12 @@ class BaseConnector(ABC):
             log.warning("lookup of %s at %s failed: %s", order.client_order_id, self.firm_code, type(exc).__name__)
             return OrderLookup(None, detail=f"lookup failed: {type(exc).__name__}")
 
+    def after_exit_found(self, order: OrderRequest) -> str | None:
+        """Reconciliation found `order`, an exit whose answer was lost: bring what rests at the firm
+        in line with it, as the exit's own request would have (APEX: cut the bracket stop). A note
+        for the journal, or None. Never raises."""
+        return None
+
     def close(self) -> None:
         """Release pooled connections (subclasses with sessions override)."""
 

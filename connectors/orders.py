@@ -10,6 +10,7 @@ SUCCESS = "SUCCESS"
 FAILED = "FAILED"
 SKIPPED = "SKIPPED"
 UNKNOWN = "UNKNOWN"  # sent, but the firm's answer never arrived: reconcile, never resend blindly
+STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # a done partial exit's `stop_adjustment`: the firm's stop may exceed the rest
 
 
 def client_order_id(task_id: int, firm_code: str, program_id: int, action: str) -> str:

@@ -1,7 +1,8 @@
 """Resolve submissions whose outcome is unknown by asking the firm about their client order id.
 
 Never by resending: a PENDING/UNKNOWN order is looked up (connector.find_order). Found -> SUCCESS
-and the position stays as the router left it. Not found -> FAILED, and what the router held for
+and the position stays as the router left it; a found exit also gets what its request would have
+done next at the firm (`after_exit_found`: APEX cuts the bracket stop to the position left). Not found -> FAILED, and what the router held for
 it is given back: an entry's reserved position is released, an exit's claimed contracts are
 restored with their booked P&L reversed (so a later exit closes them, and the account state does
 not count a close that never happened). "Cannot tell" (firm unreachable) changes nothing.
@@ -54,14 +55,20 @@ class Reconciler:
         connector = self.connectors.get(record.firm_code)
         if connector is None or connector.dry_run:
             return record.status
-        lookup = connector.find_order(order_from_record(record))
+        order = order_from_record(record)
+        lookup = connector.find_order(order)
         unresolved = (ORDER_PENDING, ORDER_UNKNOWN)
         if lookup.found is None:
             log.info("reconcile %s: firm cannot tell (%s)", record.client_order_id, lookup.detail)
             return record.status
         if lookup.found:
+            # what the exit's own request would have done next (idempotent: it reads the firm's state)
+            note = connector.after_exit_found(order) if record.action == "EXIT" else None
+            if note is not None:
+                log.warning("reconcile %s: %s", record.client_order_id, note)
             self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
-                                     firm_order_id=lookup.firm_order_id, message=lookup.detail, only_if=unresolved)
+                                     firm_order_id=lookup.firm_order_id, only_if=unresolved,
+                                     message=lookup.detail if note is None else f"{lookup.detail}; {note}")
             return ORDER_SUCCESS
         changed = self.journal.set_outcome(record.client_order_id, ORDER_FAILED, reason="RECONCILED_NOT_FOUND",
                                            message=lookup.detail, only_if=unresolved)

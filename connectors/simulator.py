@@ -4,8 +4,10 @@ live mode without real money: `python -m connectors.simulator [--port 8765]` (12
 Serves the subset the connectors use, keeping orders and positions in memory:
 - MetaApi (FTMO):   /users/current/accounts/{id}/trade | positions | history-orders/time/.. | account-information
 - Tradovate (APEX): /v1/auth/accesstokenrequest | renewaccesstoken, /v1/contract/suggest | find,
-                    /v1/order/placeorder | placeOSO | liquidateposition, /v1/position/list,
-                    /v1/command/list, /v1/cashBalance/getcashbalancesnapshot
+                    /v1/order/placeorder | placeOSO | liquidateposition | modifyorder | cancelorder | list,
+                    /v1/orderVersion/deps, /v1/position/list, /v1/command/list,
+                    /v1/cashBalance/getcashbalancesnapshot (an OSO's bracket stop rests as a working order;
+                    `fire_stops` fills them)
 - ProjectX (TOPSTEP): /api/Auth/loginKey | validate, /api/Contract/available, /api/Order/place | search,
                     /api/Position/closeContract | partialCloseContract | searchOpen, /api/Account/search
 
@@ -15,7 +17,8 @@ Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults 
 (Tradovate: next N submissions/logins answer a p-ticket), `hang` (next N submissions are
 executed but answered only after `hang_seconds`: "accepted, never answered in time"),
 `expire_tokens` (every issued token is rejected with 401 once), `token_ttl` (Tradovate
-expirationTime in seconds). GET /_sim/orders lists what the firms received.
+expirationTime in seconds), `refuse_modify` (Tradovate: next N order modifications/cancels are
+refused). GET /_sim/orders lists what the firms received.
 """
 from __future__ import annotations
 
@@ -69,6 +72,8 @@ class Simulator:
             self.metaapi_positions: dict[str, list[dict[str, Any]]] = {}
             self.tradovate_net: dict[tuple[int, int], int] = {}
             self.tradovate_commands: list[dict[str, Any]] = []
+            self.tradovate_orders: dict[int, dict[str, Any]] = {}  # resting orders (bracket stops) by id
+            self.tradovate_versions: dict[int, dict[str, Any]] = {}  # order id -> its current OrderVersion
             self.projectx_positions: dict[tuple[int, str], int] = {}
             self.projectx_orders: list[dict[str, Any]] = []
             self.tickets: set[str] = set()
@@ -76,7 +81,7 @@ class Simulator:
     @staticmethod
     def _default_faults() -> dict[str, Any]:
         return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
-                "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60}
+                "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0}
 
     def set_faults(self, firm: str, **faults: Any) -> None:
         with self.lock:
@@ -88,6 +93,22 @@ class Simulator:
     def orders_for(self, firm: str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(o) for o in self.orders if o["firm"] == firm]
+
+    def working_stops(self, account: int) -> list[dict[str, Any]]:
+        """Tradovate: the account's working stop orders, with their current quantity and price."""
+        with self.lock:
+            return [{**o, **{k: self.tradovate_versions[o["id"]][k] for k in ("orderQty", "orderType", "stopPrice")}}
+                    for o in self.tradovate_orders.values() if o["accountId"] == account and o["ordStatus"] == "Working"]
+
+    def fire_stops(self, account: int) -> None:
+        """Tradovate: the market reaches the account's working stops; each fills its current size."""
+        with self.lock:
+            for order in self.tradovate_orders.values():
+                if order["accountId"] == account and order["ordStatus"] == "Working":
+                    qty = self.tradovate_versions[order["id"]]["orderQty"]
+                    key = (account, order["contractId"])
+                    self.tradovate_net[key] = self.tradovate_net.get(key, 0) + (qty if order["action"] == "Buy" else -qty)
+                    order["ordStatus"] = "Filled"
 
     # ---- serving -------------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
@@ -341,16 +362,22 @@ class Simulator:
                 qty = int(body["orderQty"])
                 key = (int(body["accountId"]), contract["id"])
                 sim.tradovate_net[key] = sim.tradovate_net.get(key, 0) + (qty if body["action"] == "Buy" else -qty)
-                stop = (body.get("bracket1") or {}).get("stopPrice") if oso else None
+                bracket = (body.get("bracket1") or {}) if oso else {}
+                stop = bracket.get("stopPrice")
                 order = sim._record("APEX", account=int(body["accountId"]), kind="OPEN" if oso or stop else "ORDER",
                                     side=body["action"].upper(), quantity=qty, symbol=body["symbol"], stop=stop,
                                     client_id=body.get("clOrdId"), body=body)
                 sim.tradovate_commands.append({"id": next(sim.ids), "orderId": order["id"], "clOrdId": body.get("clOrdId"),
                                                "commandType": "New", "commandStatus": "ExecutionStopped"})
+                answer = {"orderId": order["id"]}
+                if oso:  # the bracket rests at the firm for the entry's full size until it fills or is changed
+                    stop_id = next(sim.ids)
+                    sim.tradovate_orders[stop_id] = {"id": stop_id, "accountId": key[0], "contractId": key[1],
+                                                     "action": bracket.get("action"), "ordStatus": "Working"}
+                    sim.tradovate_versions[stop_id] = {"id": next(sim.ids), "orderId": stop_id, "orderQty": qty,
+                                                       "orderType": bracket.get("orderType"), "stopPrice": stop}
+                    answer["oso1Id"] = stop_id
             sim._maybe_hang("APEX")
-            answer = {"orderId": order["id"]}
-            if oso:
-                answer["oso1Id"] = next(sim.ids)
             return jsonify(answer)
 
         @app.post("/v1/order/placeorder")
@@ -374,6 +401,9 @@ class Simulator:
                 key = (int(body["accountId"]), int(body["contractId"]))
                 net = sim.tradovate_net.get(key, 0)
                 sim.tradovate_net[key] = 0
+                for resting in sim.tradovate_orders.values():  # a liquidation cancels the working orders too
+                    if (resting["accountId"], resting["contractId"]) == key and resting["ordStatus"] == "Working":
+                        resting["ordStatus"] = "Canceled"
                 name = next(c["name"] for c in TRADOVATE_CONTRACTS if c["id"] == key[1])
                 order = sim._record("APEX", account=key[0], kind="CLOSE", side="SELL" if net > 0 else "BUY",
                                     quantity=abs(net), symbol=name, client_id=body.get("customTag50"), body=body)
@@ -388,6 +418,51 @@ class Simulator:
             with sim.lock:
                 return jsonify([{"id": i, "accountId": a, "contractId": c, "netPos": n}
                                 for i, ((a, c), n) in enumerate(sim.tradovate_net.items())])
+
+        @app.get("/v1/order/list")
+        @guarded
+        def tv_orders():
+            with sim.lock:
+                return jsonify([dict(o) for o in sim.tradovate_orders.values()])
+
+        @app.get("/v1/orderVersion/deps")
+        @guarded
+        def tv_order_versions():
+            with sim.lock:
+                version = sim.tradovate_versions.get(request.args.get("masterid", type=int))
+                return jsonify([dict(version)] if version else [])
+
+        def change(body: dict[str, Any], cancel: bool):
+            fault = sim._submission_fault("APEX")
+            if fault is not None:
+                return fault
+            with sim.lock:
+                f = sim.faults["APEX"]
+                if f["refuse_modify"] > 0:
+                    f["refuse_modify"] -= 1
+                    return jsonify({"failureReason": "UnknownReason", "failureText": "modification refused"})
+                order = sim.tradovate_orders.get(int(body.get("orderId") or 0))
+                if order is None or order["ordStatus"] != "Working":
+                    return jsonify({"failureReason": "UnknownReason", "failureText": "no working order with this id"})
+                version = sim.tradovate_versions[order["id"]]
+                if cancel:
+                    order["ordStatus"] = "Canceled"
+                else:
+                    sim.tradovate_versions[order["id"]] = {**version, "id": next(sim.ids), "orderQty": int(body["orderQty"]),
+                                                           "stopPrice": body.get("stopPrice", version["stopPrice"])}
+                sim._record("APEX", account=order["accountId"], kind="CANCEL" if cancel else "MODIFY", side=None,
+                            quantity=0 if cancel else int(body["orderQty"]), symbol=None, client_id=None, body=body)
+            return jsonify({"commandId": next(sim.ids)})
+
+        @app.post("/v1/order/modifyorder")
+        @guarded
+        def tv_modify():
+            return change(request.get_json(force=True), cancel=False)
+
+        @app.post("/v1/order/cancelorder")
+        @guarded
+        def tv_cancel():
+            return change(request.get_json(force=True), cancel=True)
 
         @app.get("/v1/command/list")
         @guarded

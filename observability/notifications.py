@@ -1,6 +1,7 @@
 """Outbound notifications (Discord, Slack, Telegram, any JSON webhook) for events a trader must see.
 
-Events: an account breach rejection, a connector failure, a task failure. Each is derived from the
+Events: an account breach rejection, a connector failure, a task failure, a partial exit whose
+bracket stop could not be cut to the position left (APEX). Each is derived from the
 finished result document by the pure `events_for_result`.
 
 Why a queue and a thread: a notification must never block or slow the webhook (TradingView gives
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import requests
+
+from connectors.orders import STOP_NOT_ADJUSTED
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,14 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
                 {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
                  "rule": item.get("rule"), "reason": item.get("reason")}))
     for item in result.get("connector_results") or ():
+        adjustment = item.get("stop_adjustment") or {}
+        if adjustment.get("status") == STOP_NOT_ADJUSTED:  # the exit happened; the stop may now be too big
+            who = f"{item.get('firm_code')} program {item.get('program_id')}"
+            events.append(Notification(
+                STOP_NOT_ADJUSTED, f"{who}: partial exit done, stop NOT adjusted - {adjustment.get('message')} "
+                                   f"(trade {base['trade_id']})",
+                {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
+                 "position_left": adjustment.get("position_left"), "message": adjustment.get("message")}))
         if item.get("status") == "FAILED":
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
             events.append(Notification(

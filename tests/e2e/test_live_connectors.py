@@ -364,6 +364,70 @@ def test_partial_exit_closes_exactly_the_stated_part(live_app, sim):
     assert [(o["quantity"], o["body"]["actionType"]) for o in closes(sim, "FTMO")] == [(20.0, "POSITION_PARTIAL")]
 
 
+def test_an_apex_partial_exit_cuts_the_bracket_stop_to_the_position_left(live_app, sim, db):
+    """Tradovate keeps the entry's bracket stop at the entry's size. Left at 3 after selling 1 of 3,
+    its fill would sell 3 into a 2-lot long: flat, then 1 short the trader never asked for."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    entry = post(client, ENTRY).get_json()["connector_results"][0]
+    (stop,) = sim.working_stops(201)
+    assert (stop["action"], stop["orderQty"], stop["stopPrice"]) == ("Sell", 3, 16475.0)
+    assert entry["stop_order_id"] == str(stop["id"])
+
+    result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    assert result["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 2, "orders": [
+        {"order_id": str(stop["id"]), "contracts_before": 3, "contracts_after": 2}]}
+    (stop,) = sim.working_stops(201)
+    assert (stop["orderQty"], stop["stopPrice"]) == (2, 16475.0)  # same price, the size left
+    sim.fire_stops(201)
+    assert list(sim.tradovate_net.values()) == [0]  # flat, not short
+    assert positions(db)["APEX"].contracts_open == 2
+
+
+def test_a_refused_stop_change_keeps_the_done_exit_and_tells_the_trader(live_app, sim, db):
+    """The partial exit has filled; failing it now would restore contracts the firm no longer
+    holds. It stays SUCCESS, and the result and a notification say the stop is too big."""
+    from observability.notifications import STOP_NOT_ADJUSTED, events_for_result
+
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    sim.set_faults("APEX", refuse_modify=1)
+    body = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()
+    (result,) = body["connector_results"]
+    assert result["status"] == "SUCCESS" and result["stop_adjustment"]["status"] == STOP_NOT_ADJUSTED
+    assert "adjust it at Tradovate" in result["stop_adjustment"]["message"]
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
+    assert positions(db)["APEX"].contracts_open == 2
+    (event,) = [e for e in events_for_result(body) if e.kind == STOP_NOT_ADJUSTED]
+    assert event.data["position_left"] == 2 and "APEX program 1" in event.text
+
+
+def test_an_unanswered_apex_partial_exit_found_by_reconciliation_gets_its_stop_cut(live_app, sim, db):
+    app = live_app(ROUTE_TO_FIRMS="APEX")
+    client = app.test_client()
+    post(client, ENTRY)  # 3 contracts
+    sim.set_faults("APEX", hang=1, hang_seconds=3.0)
+    result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
+    assert result["status"] == "UNKNOWN" and [s["orderQty"] for s in sim.working_stops(201)] == [3]
+    time.sleep(3.2)  # the simulator executed it and answers late
+    resolved = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+    assert [status for _, status in resolved] == ["SUCCESS"]
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [2]
+    exit_row = list(journal(db).values())[-1]
+    assert exit_row.status == "SUCCESS" and positions(db)["APEX"].contracts_open == 2
+    assert "stops cut to the 2 contract(s) held" in db.execute(text(
+        "SELECT message FROM connector_orders ORDER BY id DESC LIMIT 1")).scalar_one()
+
+
+def test_a_full_exit_after_a_partial_one_leaves_no_stop_working(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1))
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS" and "stop_adjustment" not in result  # a liquidation cancels it
+    assert sim.working_stops(201) == [] and list(sim.tradovate_net.values()) == [0]
+
+
 def test_account_status_reads_balances(live_app):
     router = live_app().extensions["execution_router"]
     assert router.connectors["FTMO"].get_account_status()["accounts"][1]["balance"] == 100000.0
