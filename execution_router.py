@@ -60,7 +60,7 @@ from connectors import (
 from connectors.dispatch import Dispatcher, Submission
 from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
-from database import ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
+from database import EntryRateLimitError, ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, LedgerWindow, read_entry_inputs
 from database.repository import result_json
 from database.ledger_repository import LedgerRepository
@@ -69,7 +69,7 @@ from instruments import get_contract_spec
 from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
-from safety.guard import SafetyGuard
+from safety.guard import SafetyGuard, rate_limited
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 
 log = logging.getLogger(__name__)
@@ -378,16 +378,16 @@ class ExecutionRouter:
             )
             orders.append(order)
         orders, blocked = self.guard.filter_entries(orders, result)
-        result["connector_results"] = blocked + self._send_entries(orders, signal)
+        result["connector_results"] = blocked + self._send_entries(orders, signal, result)
         result["routed"] = any(r["status"] == SUCCESS for r in result["connector_results"])
         result["details"] = self._entry_details(firm_codes, allowed, result)
 
-    def _send_entries(self, orders: list[OrderRequest], signal: Signal) -> list[dict[str, Any]]:
+    def _send_entries(self, orders: list[OrderRequest], signal: Signal, result: dict[str, Any]) -> list[dict[str, Any]]:
         """Reserve each position, then send; a failed send releases its reservation."""
         reserved: list[tuple[OrderRequest, PositionRecord]] = []
         results: list[dict[str, Any] | None] = []
         with self._given_back_if_unsent(lambda: [self.repository.release_position(p.id) for _, p in reserved]):
-            batch = self._reserve_entries(orders, reserved, results)
+            batch = self._reserve_entries(orders, reserved, results, result)
         sent = self._dispatch(batch)
         for (order, position), outcome in zip(reserved, sent):
             if outcome.status == FAILED:
@@ -396,24 +396,28 @@ class ExecutionRouter:
         return [r if r is not None else next(it).to_dict() for r in results]
 
     def _reserve_entries(self, orders: list[OrderRequest], reserved: list[tuple[OrderRequest, PositionRecord]],
-                         results: list[dict[str, Any] | None]) -> _Batch:
+                         results: list[dict[str, Any] | None], result: dict[str, Any]) -> _Batch:
         """Reserve each order's position (appending to `reserved`/`results`) and journal the orders."""
         for order in orders:
             connector = self.connectors.get(order.firm_code)
             if connector is None:
                 results.append(_skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)))
                 continue
-            try:  # re-checks the firm's max_position_size under a per-firm database lock
+            try:  # re-checks max_position_size and MAX_ORDERS_PER_MINUTE under a per-firm database lock
                 position = self.repository.open_position(
                     trade_id=order.trade_id, firm_code=order.firm_code, program_id=order.program_id,
                     symbol=order.symbol, side=order.direction, contracts=order.contracts,
                     entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
                     client_order_id=order.client_order_id, dry_run=connector.dry_run,
                     firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings)["max_position_size"],
+                    rate_cap=self.guard.entry_rate_cap(order.firm_code),
                 )
             except PositionLimitError as exc:
                 results.append(_skipped(order, "POSITION_LIMIT_REACHED",
                                         f"{exc}; a simultaneous entry took the capacity first."))
+                continue
+            except EntryRateLimitError as exc:
+                results.append(rate_limited(order, exc.recent, exc.limit, result))
                 continue
             if position is None:
                 results.append(_skipped(order, "TRADE_ALREADY_OPENED",

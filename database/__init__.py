@@ -8,6 +8,7 @@ from database.engine import create_db_engine, normalize_database_url
 from database.migrate import upgrade_to_head
 from database.repository import (
     DuplicateIdempotencyKeyError,
+    EntryRateLimitError,
     ExecutionRepository,
     PositionLimitError,
     PositionNotFoundError,
@@ -19,6 +20,7 @@ from database.repository import (
 
 __all__ = [
     "DuplicateIdempotencyKeyError",
+    "EntryRateLimitError",
     "ExecutionRepository",
     "PositionLimitError",
     "PositionNotFoundError",

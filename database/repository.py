@@ -10,6 +10,7 @@ leave this module, and expected conflicts surface as the domain errors defined h
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import math
@@ -91,6 +92,24 @@ class PositionLimitError(RepositoryError):
         self.open_contracts = open_contracts
         self.requested = requested
         self.limit = limit
+
+
+class EntryRateLimitError(RepositoryError):
+    """Reserving would take the firm past its entries-per-window cap (another entry got there first)."""
+
+    def __init__(self, firm_code: str, recent: int, limit: int) -> None:
+        super().__init__(f"{firm_code}: {recent} entry order(s) in the last minute already; the cap is {limit}")
+        self.firm_code = firm_code
+        self.recent = recent
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class EntryRateCap:
+    """At most `max_entries` reservations at a firm since `since` (MAX_ORDERS_PER_MINUTE)."""
+
+    max_entries: int
+    since: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -290,6 +309,16 @@ def _insert_or_skip_statement(
     )
     params = [bindparam(c, type_=table.c[c].type) for c in columns]
     return text(sql).bindparams(*params).columns(*returning)
+
+
+def entries_reserved_since(connection: Connection, firm_code: str, since: dt.datetime) -> int:
+    """Entry orders reserved at a firm since ``since`` (released reservations sent nothing)."""
+    return int(connection.execute(
+        select(func.count()).select_from(trade_positions)
+        .where(trade_positions.c.firm_code == firm_code)
+        .where(trade_positions.c.status != POSITION_RELEASED)
+        .where(trade_positions.c.created_at >= since)
+    ).scalar_one())
 
 
 def _open_contracts(connection: Connection, firm_code: str) -> int:
@@ -581,6 +610,7 @@ class ExecutionRepository:
         client_order_id: str | None,
         dry_run: bool,
         firm_position_limit: int | None = None,
+        rate_cap: EntryRateCap | None = None,
     ) -> PositionRecord | None:
         """Claim the right to open ``trade_id`` at ``firm_code``/``program_id``; None if taken.
 
@@ -591,6 +621,8 @@ class ExecutionRepository:
         With ``firm_position_limit`` the firm's open contracts are re-counted under a per-firm
         lock in the same transaction, and ``PositionLimitError`` is raised if this reservation
         would exceed it: two simultaneous entries can never both pass a limit only one fits.
+        ``rate_cap`` is re-checked the same way (``EntryRateLimitError``): the safety guard's
+        earlier count is a fast first pass that parallel entries can all pass at once.
         """
         if side not in POSITION_SIDES:
             raise ValueError(f"side must be one of {POSITION_SIDES}, got {side!r}")
@@ -611,11 +643,16 @@ class ExecutionRepository:
             "opened_task_id": task_id,
         }
         with transaction(self._engine) as connection:
-            if firm_position_limit is not None:
+            if firm_position_limit is not None or rate_cap is not None:
                 lock_firm_positions(connection, firm_code)
+            if firm_position_limit is not None:
                 open_now = _open_contracts(connection, firm_code)
                 if open_now + contracts > firm_position_limit:
                     raise PositionLimitError(firm_code, open_now, contracts, firm_position_limit)
+            if rate_cap is not None:
+                recent = entries_reserved_since(connection, firm_code, rate_cap.since)
+                if recent + 1 > rate_cap.max_entries:
+                    raise EntryRateLimitError(firm_code, recent, rate_cap.max_entries)
             row = insert_or_skip(
                 connection, trade_positions, values, ("trade_id", "firm_code", "program_id"),
                 tuple(_POSITION_COLUMNS),

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from database.repository import entries_reserved_since
 from database.unit_of_work import transaction
-from database.tables import POSITION_RELEASED, execution_tasks, trade_positions
+from database.tables import execution_tasks, trade_positions
 from database.tables_safety import TRADING_STATES, trading_state
 
 EXIT_EVENT_TYPES = ("EXIT_STOP_LOSS", "EXIT_BREAK_EVEN", "EXIT_TAKE_PROFIT", "EXIT_PARTIAL", "CANCELLED")
@@ -122,15 +123,7 @@ class SafetyRepository:
     def entry_orders_since(self, firm_code: str, since: dt.datetime) -> int:
         """Entry orders reserved at a firm since ``since`` (released reservations sent nothing)."""
         with transaction(self._engine) as connection:
-            return int(
-                connection.execute(
-                    select(func.count())
-                    .select_from(trade_positions)
-                    .where(trade_positions.c.firm_code == firm_code)
-                    .where(trade_positions.c.status != POSITION_RELEASED)
-                    .where(trade_positions.c.created_at >= since)
-                ).scalar_one()
-            )
+            return entries_reserved_since(connection, firm_code, since)
 
     def closing_events_since(self, firm_code: str, program_id: int, since: dt.datetime, limit: int = 200) -> list[str]:
         """For the program's trades closed since ``since``, newest first: the event type of the

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from account_engine.trading_day import next_trading_day_start, trading_day_start
 from config import Settings
 from connectors import SKIPPED, ConnectorResult, OrderRequest
+from database.repository import EntryRateCap
 from database.safety_repository import SafetyRepository
 from safety.limits import LimitVerdict, check_streak, check_velocity
 from safety.trading_state import ACTIVE, blocked_reason
@@ -78,6 +79,14 @@ class SafetyGuard:
             skipped.append(_skipped(order, verdict.reason, verdict.message, rule=verdict.rule))
         return allowed, skipped
 
+    def entry_rate_cap(self, firm_code: str) -> EntryRateCap | None:
+        """The firm's MAX_ORDERS_PER_MINUTE as the reservation re-checks it under the firm's lock
+        (``open_position``): entries arriving together all pass the count in `filter_entries`."""
+        firm = self.settings.firms.get(firm_code)
+        if firm is None or firm.max_orders_per_minute is None:
+            return None
+        return EntryRateCap(firm.max_orders_per_minute, self._clock() - dt.timedelta(minutes=1))
+
     def _entry_limit(self, order: OrderRequest, now: dt.datetime, planned: dict[str, int]) -> LimitVerdict | None:
         firm = self.settings.firms.get(order.firm_code)
         if firm is None:
@@ -100,6 +109,16 @@ class SafetyGuard:
         """SKIPPED result when the trading state forbids this exit (only HALTED does)."""
         reason = blocked_reason(result.get("trading_state", ACTIVE), "EXIT")
         return None if reason is None else _skipped(order, reason, _MESSAGES[reason])
+
+
+def rate_limited(order: OrderRequest, recent: int, limit: int, result: dict[str, Any]) -> dict[str, Any]:
+    """The SKIPPED result (and safety check) for an entry the reservation found over the firm's
+    MAX_ORDERS_PER_MINUTE: the same answer as the guard's own rejection, plus why it came late."""
+    verdict = check_velocity(recent, limit)
+    assert verdict is not None  # the reservation raised because recent >= limit
+    result.setdefault("safety_checks", []).append(verdict.to_dict(order.firm_code, order.program_id))
+    return _skipped(order, verdict.reason, f"{verdict.message} (a simultaneous entry took the last slot)",
+                    rule=verdict.rule)
 
 
 def _skipped(order: OrderRequest, reason: str, message: str, rule: str | None = None) -> dict[str, Any]:

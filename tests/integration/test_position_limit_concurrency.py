@@ -97,3 +97,31 @@ def test_parallel_webhook_entries_for_one_account_respect_max_position_size(clea
     rejected = [res for res in results if any(c["rule"] == "MAX_POSITION_SIZE" for c in res["risk_checks"])
                 or any(s["status"] != "APPROVED" for s in res["program_sizing"])]
     assert len(reserved) + len(refused) + len(rejected) == WORKERS
+
+
+def test_parallel_entries_never_exceed_the_firms_orders_per_minute(clean_pg):
+    """FTMO_MAX_ORDERS_PER_MINUTE=3 and 8 routers at once: the safety guard's count (read before
+    any of them reserved) lets all 8 through, so the reservation re-counts under the firm's lock."""
+    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_ORDERS_PER_MINUTE="3", DATABASE_URL=PG_URL))
+    barrier = threading.Barrier(WORKERS)
+
+    def enter(index: int) -> dict:
+        engine = create_db_engine(PG_URL)
+        router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
+        router.guard.repository.entry_orders_since = lambda *_: 0  # every first pass sees an empty minute
+        try:
+            barrier.wait(timeout=30)
+            return router.route(dict(GUIDE_PAYLOAD, trade_id=f"20260310_1500000{index:02d}_BULLISH"))
+        finally:
+            router.close()
+            engine.dispose()
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        results = list(pool.map(enter, range(WORKERS)))
+    outcomes = [r for res in results for r in res["connector_results"]]
+    assert sorted(r["reason"] for r in outcomes) == ["GLOBAL_DRY_RUN_ENABLED"] * 3 + ["MAX_ORDERS_PER_MINUTE"] * 5
+    late = [res for res in results if res["connector_results"][0]["reason"] == "MAX_ORDERS_PER_MINUTE"]
+    assert all("simultaneous entry took the last slot" in res["connector_results"][0]["message"]
+               and [c["rule"] for c in res["safety_checks"]] == ["MAX_ORDERS_PER_MINUTE"] for res in late)
+    with clean_pg.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM trade_positions WHERE firm_code = 'FTMO'")).scalar_one() == 3
