@@ -70,23 +70,31 @@ def test_reservation_waits_for_the_firm_lock(clean_pg):
         assert _reserve(threading.Barrier(1), 100, 10) == "RESERVED"
 
 
-def test_parallel_webhook_entries_for_one_account_respect_max_position_size(clean_pg):
-    """Routers in parallel (own engines), each entry sized 2 contracts, FTMO_MAX_POSITION_SIZE=3."""
-    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_POSITION_SIZE="3", DATABASE_URL=PG_URL))
+def _parallel_entries(env: dict[str, str], hour: str, prepare=None) -> list[dict]:
+    """One entry per router, WORKERS routers in parallel, each with its own engine (as separate
+    gunicorn workers or instances); `prepare(router)` runs before the start line."""
+    settings = parse_settings(dict(env, DATABASE_URL=PG_URL))
     barrier = threading.Barrier(WORKERS)
 
     def enter(index: int) -> dict:
         engine = create_db_engine(PG_URL)
         router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
+        if prepare is not None:
+            prepare(router)
         try:
             barrier.wait(timeout=30)
-            return router.route(dict(GUIDE_PAYLOAD, trade_id=f"20260310_1400000{index:02d}_BULLISH"))
+            return router.route(dict(GUIDE_PAYLOAD, trade_id=f"20260310_{hour}00000{index:02d}_BULLISH"))
         finally:
             router.close()
             engine.dispose()
 
     with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(enter, range(WORKERS)))
+        return list(pool.map(enter, range(WORKERS)))
+
+
+def test_parallel_webhook_entries_for_one_account_respect_max_position_size(clean_pg):
+    """Routers in parallel (own engines), each entry sized 2 contracts, FTMO_MAX_POSITION_SIZE=3."""
+    results = _parallel_entries(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_POSITION_SIZE="3"), "14")
     with clean_pg.begin() as conn:
         total = conn.execute(text(
             "SELECT COALESCE(SUM(contracts_open), 0) FROM trade_positions WHERE firm_code = 'FTMO' AND status = 'OPEN'")).scalar_one()
@@ -102,22 +110,11 @@ def test_parallel_webhook_entries_for_one_account_respect_max_position_size(clea
 def test_parallel_entries_never_exceed_the_firms_orders_per_minute(clean_pg):
     """FTMO_MAX_ORDERS_PER_MINUTE=3 and 8 routers at once: the safety guard's count (read before
     any of them reserved) lets all 8 through, so the reservation re-counts under the firm's lock."""
-    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_ORDERS_PER_MINUTE="3", DATABASE_URL=PG_URL))
-    barrier = threading.Barrier(WORKERS)
+    def first_pass_sees_an_empty_minute(router: ExecutionRouter) -> None:
+        router.guard.repository.entry_orders_since = lambda *_: 0
 
-    def enter(index: int) -> dict:
-        engine = create_db_engine(PG_URL)
-        router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
-        router.guard.repository.entry_orders_since = lambda *_: 0  # every first pass sees an empty minute
-        try:
-            barrier.wait(timeout=30)
-            return router.route(dict(GUIDE_PAYLOAD, trade_id=f"20260310_1500000{index:02d}_BULLISH"))
-        finally:
-            router.close()
-            engine.dispose()
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(enter, range(WORKERS)))
+    results = _parallel_entries(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_ORDERS_PER_MINUTE="3"), "15",
+                                prepare=first_pass_sees_an_empty_minute)
     outcomes = [r for res in results for r in res["connector_results"]]
     assert sorted(r["reason"] for r in outcomes) == ["GLOBAL_DRY_RUN_ENABLED"] * 3 + ["MAX_ORDERS_PER_MINUTE"] * 5
     late = [res for res in results if res["connector_results"][0]["reason"] == "MAX_ORDERS_PER_MINUTE"]
