@@ -16,6 +16,9 @@ Variables (all `{FIRM}_...`; secrets are those ending API_KEY/API_SECRET/PASSWOR
   ES->EP are built in).
 - `{FIRM}_ALLOW_AUTOMATION=true`: required to route live to a firm whose published rules forbid
   fully automated trading (prop_firm_registry.automation_policy).
+- APEX/TOPSTEP: two live programs on one account id are refused unless
+  `{FIRM}_ALLOW_SHARED_ACCOUNT=true`: these APIs net by account and contract, so the programs'
+  trades would be one position there.
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "TOPSTEP": ("API_URL", "USERNAME", "API_KEY"),
 }
 
+NETTING_FIRMS = ("APEX", "TOPSTEP")
+"""Firms whose API holds one net position per account and contract (orders close by account)."""
 _SYMBOL = re.compile(r"^[A-Za-z0-9._\-#]{1,32}$")
 
 
@@ -79,7 +84,11 @@ def lots_per_contract(firm: FirmSettings, program_id: int) -> Decimal | None:
 
 
 def allow_automation(firm: FirmSettings) -> bool:
-    return (firm.env.get("ALLOW_AUTOMATION") or "").strip().lower() in {"1", "true", "yes", "on"}
+    return _flag(firm, "ALLOW_AUTOMATION")
+
+
+def _flag(firm: FirmSettings, name: str) -> bool:
+    return (firm.env.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def live_config_problems(firm: FirmSettings) -> list[str]:
@@ -92,12 +101,24 @@ def live_config_problems(firm: FirmSettings) -> list[str]:
     url = firm.env.get("API_URL")
     if url and not re.match(r"^https?://", url):
         problems.append(f"{code}_API_URL={url!r}: must start with http:// or https://")
+    programs_by_account: dict[str, list[int]] = {}
     for pid in firm.program_ids:
         account = account_id(firm, pid)
         if not account:
             problems.append(f"{code}_{pid}_ACCOUNT_ID (or {code}_ACCOUNT_ID): required to route program {pid} live")
-        elif code in ("APEX", "TOPSTEP") and not account.isdigit():
+        elif code in NETTING_FIRMS and not account.isdigit():
             problems.append(f"{code}_{pid}_ACCOUNT_ID={account!r}: must be the firm's numeric account id")
+        else:
+            programs_by_account.setdefault(account, []).append(pid)
+    if code in NETTING_FIRMS and not _flag(firm, "ALLOW_SHARED_ACCOUNT"):
+        for account, pids in programs_by_account.items():
+            if len(pids) > 1:
+                problems.append(
+                    f"{code}_{pids[0]}_ACCOUNT_ID: programs {', '.join(map(str, pids))} share {code} account {account}. "
+                    f"{code} holds one net position per account and contract, so one program's exit would close the "
+                    f"other's contracts (and an APEX stop cut treats their stops as one): give each program its own "
+                    f"account ({', '.join(f'{code}_{p}_ACCOUNT_ID' for p in pids)}), or set {code}_ALLOW_SHARED_ACCOUNT=true "
+                    f"to accept that")
     try:
         mapping = symbol_map(firm)
     except ValueError as exc:

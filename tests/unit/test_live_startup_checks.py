@@ -65,3 +65,17 @@ def test_credentials_are_secrets_in_settings():
     firm = parse_settings({**STEP2_ENV, **live_env(URL)}).firms["APEX"]
     assert {"PASSWORD", "API_SECRET"} <= set(firm.secrets) and "PASSWORD" not in firm.env
     assert DEFAULT_CREDENTIALS["APEX_PASSWORD"] not in repr(firm)
+
+
+def test_two_apex_or_topstep_programs_on_one_account_are_refused_unless_accepted():
+    """APEX/TOPSTEP net by account and contract: program 2's exit would close program 1's contracts."""
+    shared = dict(APEX_PROGRAM_IDS="1,2", APEX_2_ACCOUNT_SIZE="150000", APEX_2_RISK_PER_TRADE="0.01")
+    found = problems(**live_env(URL, **shared))  # both fall back to APEX_ACCOUNT_ID=201
+    (line,) = [p for p in found if "share" in p]
+    assert line.startswith("APEX_1_ACCOUNT_ID: programs 1, 2 share APEX account 201.")
+    assert "APEX_1_ACCOUNT_ID, APEX_2_ACCOUNT_ID" in line and "APEX_ALLOW_SHARED_ACCOUNT=true" in line
+    assert problems(**live_env(URL, **shared, APEX_2_ACCOUNT_ID="202")) == []
+    assert problems(**live_env(URL, **shared, APEX_ALLOW_SHARED_ACCOUNT="true")) == []
+    # FTMO closes by position id, not by account: sharing is fine there
+    assert problems(**live_env(URL, FTMO_PROGRAM_IDS="1,2", FTMO_2_ACCOUNT_SIZE="100000", FTMO_2_RISK_PER_TRADE="0.01",
+                               FTMO_2_LOTS_PER_CONTRACT="20")) == []
