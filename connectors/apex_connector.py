@@ -119,16 +119,8 @@ class ApexConnector(HttpConnector):
             self._expires = time.time() + 60 * 60
         return self._token
 
-    def _headers(self, deadline: Deadline, force: bool = False) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._auth(deadline, force)}"}
-
     def _read(self, method: str, path: str, deadline: Deadline, **kw: Any) -> Any:
-        try:
-            return self.http.read(method, path, deadline=deadline, headers=self._headers(deadline), **kw)
-        except Rejected as exc:
-            if exc.reason != "HTTP_401":
-                raise
-            return self.http.read(method, path, deadline=deadline, headers=self._headers(deadline, force=True), **kw)
+        return self._authorized_read(method, path, deadline, **kw)
 
     def _submit(self, path: str, body: dict[str, Any], deadline: Deadline, patient: bool = True) -> dict[str, Any]:
         """One order submission. A 401 (expired token) is answered before anything is processed,
@@ -139,12 +131,7 @@ class ApexConnector(HttpConnector):
         stop fill) and the order then open the other side, so it fails unsent instead.
         """
         def send(b: dict[str, Any]) -> Any:
-            status, data = self.http.submit("POST", path, deadline=deadline, headers=self._headers(deadline), json=b,
-                                            wait_back_off=patient)
-            if status == 401:
-                status, data = self.http.submit("POST", path, deadline=deadline,
-                                                headers=self._headers(deadline, force=True), json=b,
-                                                wait_back_off=patient)
+            status, data = self._authorized_submit("POST", path, deadline, json=b, wait_back_off=patient)
             if status >= 400:
                 text = data.get("errorText") if isinstance(data, dict) else None
                 raise Rejected(f"HTTP_{status}", self.http.redact(str(text or "refused")) or "")

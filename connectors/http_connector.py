@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from connectors import live_config
 from connectors.base_connector import BaseConnector
-from connectors.http_client import FirmHttp
+from connectors.http_client import Deadline, FirmHttp, Rejected
 
 
 class HttpConnector(BaseConnector):
@@ -29,3 +30,29 @@ class HttpConnector(BaseConnector):
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+    # ---- bearer-token calls (APEX, TOPSTEP) -----------------------------------------------------
+    def _auth(self, deadline: Deadline, force: bool = False) -> str:
+        """The firm's current bearer token; `force` logs in again (the token was refused)."""
+        raise NotImplementedError(f"{type(self).__name__} has no bearer-token login")
+
+    def _bearer(self, deadline: Deadline, force: bool = False) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._auth(deadline, force)}"}
+
+    def _authorized_read(self, method: str, path: str, deadline: Deadline, **kw: Any) -> Any:
+        """A read (retried by FirmHttp); a 401 means the token expired early: once more with a new one."""
+        try:
+            return self.http.read(method, path, deadline=deadline, headers=self._bearer(deadline), **kw)
+        except Rejected as exc:
+            if exc.reason != "HTTP_401":
+                raise
+            return self.http.read(method, path, deadline=deadline, headers=self._bearer(deadline, force=True), **kw)
+
+    def _authorized_submit(self, method: str, path: str, deadline: Deadline, **kw: Any) -> tuple[int, Any]:
+        """One submission. A 401 is answered before the firm processes anything, so it alone is
+        sent again, once, with a fresh token; every other answer is the caller's to judge."""
+        status, data = self.http.submit(method, path, deadline=deadline, headers=self._bearer(deadline), **kw)
+        if status == 401:
+            status, data = self.http.submit(method, path, deadline=deadline, headers=self._bearer(deadline, force=True),
+                                            **kw)
+        return status, data

@@ -72,14 +72,7 @@ class TopstepConnector(HttpConnector):
         return token
 
     def _read(self, path: str, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
-        try:
-            data = self.http.read("POST", path, deadline=deadline, json=body,
-                                  headers={"Authorization": f"Bearer {self._auth(deadline)}"})
-        except Rejected as exc:
-            if exc.reason != "HTTP_401":
-                raise
-            data = self.http.read("POST", path, deadline=deadline, json=body,
-                                  headers={"Authorization": f"Bearer {self._auth(deadline, force=True)}"})
+        data = self._authorized_read("POST", path, deadline, json=body)
         if not isinstance(data, dict) or not data.get("success"):
             message = data.get("errorMessage") if isinstance(data, dict) else None
             raise Rejected("FIRM_REFUSED", self.http.redact(str(message or f"{path} failed")) or "")
@@ -87,11 +80,7 @@ class TopstepConnector(HttpConnector):
 
     def _submit(self, order: OrderRequest, path: str, body: dict[str, Any], deadline: Deadline) -> ConnectorResult:
         """One submission; a 401 is refused before processing, so it is re-sent once after login."""
-        status, data = self.http.submit("POST", path, deadline=deadline, json=body,
-                                        headers={"Authorization": f"Bearer {self._auth(deadline)}"})
-        if status == 401:
-            status, data = self.http.submit("POST", path, deadline=deadline, json=body,
-                                            headers={"Authorization": f"Bearer {self._auth(deadline, force=True)}"})
+        status, data = self._authorized_submit("POST", path, deadline, json=body)
         data = data if isinstance(data, dict) else {}
         if status < 400 and data.get("success"):
             return self._result(order, SUCCESS, None, "accepted",
