@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import psycopg
+from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -34,6 +35,8 @@ from database.tables import POSITION_OPEN
 
 if TYPE_CHECKING:
     from database.entry_inputs import LedgerWindow
+
+_ROWS = pq.ExecStatus.TUPLES_OK
 
 _INSERT_TASK = (
     "INSERT INTO execution_tasks (trade_id, event_type, payload, status, idempotency_key) "
@@ -202,7 +205,9 @@ def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> l
     cursor = driver.cursor()
     try:
         cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description is not None else []
+        # the result's status, not `cursor.description`, which builds a Column object per field
+        result = cursor.pgresult
+        return cursor.fetchall() if result is not None and result.status == _ROWS else []
     except psycopg.Error as exc:
         gone = connection.dialect.is_disconnect(exc, driver, cursor)
         if gone:

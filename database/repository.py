@@ -16,7 +16,8 @@ import json
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import (
     Column, Connection, Engine, Integer, Result, Row, String, Table, Text, bindparam, exists, func, select, text, update,

@@ -11,8 +11,9 @@ so a limit of 1000 is reached by a loss of exactly -1000.0 and not missed by bin
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
