@@ -190,12 +190,12 @@ class ExecutionRouter:
         for connector in self.connectors.values():
             connector.close()
 
-    def reconciler(self) -> Reconciler:
+    def reconciler(self, settle_firm_state: bool = True) -> Reconciler:
         """Resolves UNKNOWN live submissions by client order id (connectors/reconcile.py)."""
         from database.orders_repository import ConnectorOrderRepository
 
         reconciler = Reconciler(ConnectorOrderRepository(self.repository.engine), self.repository, self.connectors,
-                                ledger=self.accounts.ledger)
+                                ledger=self.accounts.ledger, settle_firm_state=settle_firm_state)
         if self.reconcile_min_age is not None:
             reconciler.min_age = self.reconcile_min_age
         return reconciler
@@ -443,7 +443,7 @@ class ExecutionRouter:
     def _process_exit(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
         self.guard.begin(result)
         if any(not c.dry_run for c in self.connectors.values()):  # settle unknown entries first
-            self.reconciler().reconcile_unresolved(signal.trade_id)
+            self.reconciler(settle_firm_state=False).reconcile_unresolved(signal.trade_id)
         positions = self.repository.open_positions_for_trade(signal.trade_id)
         if not positions:
             if self.repository.has_position_history(signal.trade_id):

@@ -48,6 +48,11 @@ from connectors.orders import SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, ConnectorResu
 log = logging.getLogger(__name__)
 
 STOP_TYPES = ("Stop", "StopLimit", "TrailingStop", "TrailingStopLimit")
+PENDING_STATES = ("PendingNew", "PendingReplace", "PendingCancel")
+STOP_CUT_MARGIN = 0.25
+"""Seconds of the request's deadline the stop cut leaves unused, so its outcome is in the answer."""
+STOP_CUT_MIN = 0.5
+"""The least time (after the margin) the cut needs for its 3 calls; with less it is not started."""
 RENEW_MARGIN = 15 * 60
 """Renew the token this many seconds before `expirationTime` (Tradovate's advice)."""
 MONTH_CODES = "FGHJKMNQUVXZ"
@@ -233,68 +238,88 @@ class ApexConnector(HttpConnector):
         """After a partial exit: no more stop contracts working on the closing side than the
         position left. The entry's bracket stop keeps the entry's full size at Tradovate; if it
         fired after a partial exit it would close the rest *and* open the other side by the
-        exited quantity. The exit itself has happened either way, so a failure here does not
-        fail it: the result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
+        exited quantity. The exit was accepted either way, so a failure here does not fail it:
+        the result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
+
+        The cut ends STOP_CUT_MARGIN before the request's deadline, so its outcome is in the
+        answer; with less than STOP_CUT_MIN left it is not started. An exit answered after the
+        deadline (the request already said UNKNOWN, nobody waits) gets a fresh budget instead.
         """
+        remaining = deadline.remaining()
+        if remaining == 0:
+            cut_deadline = Deadline(DEFAULT_BUDGET)
+        elif remaining - STOP_CUT_MARGIN >= STOP_CUT_MIN:
+            cut_deadline = Deadline(remaining - STOP_CUT_MARGIN)
+        else:
+            return _stop_not_adjusted(result, left, [], "too little of the request's time was left to change it")
+        changes: list[dict[str, Any]] = []
         try:
-            changes = self._shrink_stops(account, contract_id, action, left, deadline)
+            self._cut_stops(self._closing_stops(account, contract_id, action, cut_deadline), left, cut_deadline, changes)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
             log.warning("APEX stop adjustment after %s failed: %s", result.order and result.order.get("client_order_id"),
                         type(exc).__name__)
-            message = str(getattr(exc, "message", "") or type(exc).__name__)
-            return replace(result, extra={**result.extra, "stop_adjustment": {
-                "status": STOP_NOT_ADJUSTED, "position_left": left,
-                "message": f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
-                           f"Tradovate, or a stop fill opens the other side ({message})."}})
+            return _stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__))
         return replace(result, extra={**result.extra, "stop_adjustment": {
             "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
 
     def after_exit_found(self, order: OrderRequest) -> str | None:
         """An exit found by reconciliation: its stop was never cut, so cut the closing side's
-        stops to what this side holds now (none when it is flat: a stop there would open a position)."""
+        stops to what this side holds now (none when it is flat: a stop there would open a position).
+        The stops are listed before the position is read: a stop shows as working only once its
+        entry filled, so a trade entered in between is counted in the position too."""
         deadline = Deadline(DEFAULT_BUDGET)
+        changes: list[dict[str, Any]] = []
         try:
             account, _ = self._account(order.program_id)
             _, contract_id = self._exit_contract(order, deadline)
+            stops = self._closing_stops(account, contract_id, "Buy" if order.side == "BUY" else "Sell", deadline)
             left = max(order.held_at_firm(self._net_position(account, contract_id, deadline)), 0)
-            changes = self._shrink_stops(account, contract_id, "Buy" if order.side == "BUY" else "Sell", left, deadline)
+            self._cut_stops(stops, left, deadline, changes)
         except Exception as exc:  # noqa: BLE001 - reported in the journal and the log
             log.warning("APEX stop adjustment after reconciling %s failed: %s", order.client_order_id, type(exc).__name__)
-            return f"{STOP_NOT_ADJUSTED}: adjust the bracket stop at Tradovate ({type(exc).__name__})"
+            return (f"{STOP_NOT_ADJUSTED}: adjust the bracket stop at Tradovate ({type(exc).__name__}); "
+                    f"changed before the failure: {changes}")
         return f"stops cut to the {left} contract(s) held: {changes}" if changes else None
 
-    def _shrink_stops(self, account: int, contract_id: int, action: str, left: int,
-                      deadline: Deadline) -> list[dict[str, Any]]:
-        """Cut the working stops of `action` (the closing side) in this account and contract down
-        to `left` contracts in all, oldest kept first; the changes made (GET /order/list, GET
-        /orderVersion/deps for each one's current quantity, POST /order/modifyorder or
-        /order/cancelorder). A refusal raises Rejected, with the changes before it already made."""
-        orders = self._read("GET", "/order/list", deadline) or []
-        working = sorted((o for o in orders if isinstance(o, dict) and o.get("accountId") == account
-                          and o.get("contractId") == contract_id and o.get("action") == action
-                          and o.get("ordStatus") == "Working"), key=lambda o: int(o.get("id") or 0))
-        changes: list[dict[str, Any]] = []
-        for resting in working:
+    def _closing_stops(self, account: int, contract_id: int, action: str, deadline: Deadline) -> list[dict[str, Any]]:
+        """The working orders of `action` (the closing side) in this account and contract, oldest
+        first, each with its current OrderVersion (GET /order/list, GET /orderVersion/deps). An
+        order there being changed or cancelled (Pending*) cannot be sized: Rejected."""
+        orders = [o for o in self._read("GET", "/order/list", deadline) or []
+                  if isinstance(o, dict) and o.get("accountId") == account and o.get("contractId") == contract_id
+                  and o.get("action") == action]
+        if any(o.get("ordStatus") in PENDING_STATES for o in orders):
+            raise Rejected("STOP_PENDING", "an order on the closing side is being changed at Tradovate; check its size")
+        stops = []
+        for resting in sorted((o for o in orders if o.get("ordStatus") == "Working"), key=lambda o: int(o.get("id") or 0)):
             versions = self._read("GET", "/orderVersion/deps", deadline, params={"masterid": resting["id"]}) or []
             version = max((v for v in versions if isinstance(v, dict)), key=lambda v: int(v.get("id") or 0), default=None)
-            if version is None or version.get("orderType") not in STOP_TYPES:
-                continue
-            quantity = int(version.get("orderQty") or 0)
+            if version is not None and version.get("orderType") in STOP_TYPES:
+                stops.append({**version, "id": resting["id"]})  # the order's id, not the version's
+        return stops
+
+    def _cut_stops(self, stops: list[dict[str, Any]], left: int, deadline: Deadline,
+                   changes: list[dict[str, Any]]) -> None:
+        """Cut `stops` down to `left` contracts in all, oldest kept first (POST /order/modifyorder,
+        with the version's prices so a stop-limit or trailing stop keeps them, or /order/cancelorder
+        for one with nothing left to protect), appending each change made to `changes`; a refusal
+        raises Rejected, the changes before it already made."""
+        for stop in stops:
+            quantity = int(stop.get("orderQty") or 0)
             keep = min(quantity, left)
             left -= keep
             if keep == quantity:
                 continue
             if keep == 0:
-                answer = self._submit("/order/cancelorder", {"orderId": resting["id"], "isAutomated": True}, deadline,
-                                      patient=False)
+                path, body = "/order/cancelorder", {"orderId": stop["id"], "isAutomated": True}
             else:
-                answer = self._submit("/order/modifyorder", {
-                    "orderId": resting["id"], "orderQty": keep, "orderType": version["orderType"],
-                    "stopPrice": version.get("stopPrice"), "isAutomated": True}, deadline, patient=False)
+                path = "/order/modifyorder"
+                body = {"orderId": stop["id"], "orderQty": keep, "orderType": stop["orderType"], "isAutomated": True,
+                        **{k: stop[k] for k in ("price", "stopPrice", "pegDifference") if stop.get(k) is not None}}
+            answer = self._submit(path, body, deadline, patient=False)
             if answer.get("failureReason"):
                 raise Rejected(str(answer["failureReason"]), self.http.redact(str(answer.get("failureText") or "refused")) or "")
-            changes.append({"order_id": str(resting["id"]), "contracts_before": quantity, "contracts_after": keep})
-        return changes
+            changes.append({"order_id": str(stop["id"]), "contracts_before": quantity, "contracts_after": keep})
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
         commands = self._read("GET", "/command/list", deadline) or []
@@ -317,3 +342,10 @@ class ApexConnector(HttpConnector):
             accounts[pid] = {"total_cash_value": snap.get("totalCashValue"), "realized_pnl": snap.get("realizedPnL"),
                              "open_pnl": snap.get("openPnL")}
         return {"firm_code": self.firm_code, "available": True, "accounts": accounts}
+
+
+def _stop_not_adjusted(result: ConnectorResult, left: int, changes: list[dict[str, Any]], why: str) -> ConnectorResult:
+    return replace(result, extra={**result.extra, "stop_adjustment": {
+        "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes,
+        "message": f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
+                   f"Tradovate, or a stop fill opens the other side ({why})."}})

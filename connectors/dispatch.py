@@ -19,7 +19,7 @@ from typing import Callable
 
 from connectors.base_connector import BaseConnector
 from connectors.http_client import Deadline
-from connectors.orders import FAILED, SKIPPED, SUCCESS, UNKNOWN, ConnectorResult, OrderRequest
+from connectors.orders import FAILED, SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, UNKNOWN, ConnectorResult, OrderRequest
 from database.orders_repository import ConnectorOrderRepository
 from database.tables_connector_orders import ORDER_PENDING, ORDER_UNKNOWN
 
@@ -43,6 +43,15 @@ def _journal_status(result: ConnectorResult) -> str:
     if result.status == SKIPPED:  # e.g. ALREADY_FLAT_AT_FIRM on an exit: the goal (flat) holds
         return SUCCESS
     return result.status if result.status in (SUCCESS, FAILED, UNKNOWN) else UNKNOWN
+
+
+def _journal_message(result: ConnectorResult) -> str | None:
+    """The result's message, plus a stop left too big (APEX, after a partial exit): the journal
+    keeps it even for an answer that came after the deadline, which no caller sees."""
+    adjustment = result.extra.get("stop_adjustment") or {}
+    if adjustment.get("status") != STOP_NOT_ADJUSTED:
+        return result.message
+    return f"{result.message}; {STOP_NOT_ADJUSTED}: {adjustment.get('message')}"
 
 
 class Dispatcher:
@@ -123,7 +132,7 @@ class Dispatcher:
             if sub.abandoned and status != SUCCESS:
                 return result  # late failure: stays UNKNOWN until reconciled (the position was kept)
             self.journal.set_outcome(sub.order.client_order_id, status, reason=result.reason,
-                                     firm_order_id=result.order_id or None, message=result.message,
+                                     firm_order_id=result.order_id or None, message=_journal_message(result),
                                      only_if=(ORDER_PENDING, ORDER_UNKNOWN))
         return result
 

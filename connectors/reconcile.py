@@ -43,12 +43,16 @@ def order_from_record(record: ConnectorOrderRecord) -> OrderRequest:
 class Reconciler:
     def __init__(self, journal: ConnectorOrderRepository, repository: ExecutionRepository,
                  connectors: dict[str, BaseConnector], min_age: float = MIN_AGE_SECONDS,
-                 ledger: LedgerRepository | None = None):
+                 ledger: LedgerRepository | None = None, settle_firm_state: bool = True):
+        """`settle_firm_state=False` before a trade's next exit: that exit fixes what rests at
+        the firm itself (a liquidation cancels the stop; a partial exit cuts it), so reconciling
+        does not spend the request's time on it (`BaseConnector.after_exit_found`)."""
         self.journal = journal
         self.repository = repository
         self.ledger = ledger if ledger is not None else LedgerRepository(repository.engine)
         self.connectors = connectors
         self.min_age = min_age
+        self.settle_firm_state = settle_firm_state
 
     def reconcile(self, record: ConnectorOrderRecord) -> str:
         """The status after asking the firm (unchanged when it cannot tell)."""
@@ -63,7 +67,7 @@ class Reconciler:
             return record.status
         if lookup.found:
             # what the exit's own request would have done next (idempotent: it reads the firm's state)
-            note = connector.after_exit_found(order) if record.action == "EXIT" else None
+            note = connector.after_exit_found(order) if record.action == "EXIT" and self.settle_firm_state else None
             if note is not None:
                 log.warning("reconcile %s: %s", record.client_order_id, note)
             self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",

@@ -400,6 +400,37 @@ def test_a_refused_stop_change_keeps_the_done_exit_and_tells_the_trader(live_app
     assert positions(db)["APEX"].contracts_open == 2
     (event,) = [e for e in events_for_result(body) if e.kind == STOP_NOT_ADJUSTED]
     assert event.data["position_left"] == 2 and "APEX program 1" in event.text
+    exit_message = db.execute(text("SELECT message FROM connector_orders ORDER BY id DESC LIMIT 1")).scalar_one()
+    assert "STOP_NOT_ADJUSTED" in exit_message  # the journal keeps it too
+
+
+def test_a_stop_being_changed_at_tradovate_is_not_guessed_at(live_app, sim):
+    """A PendingReplace order has no settled size to fit: say so rather than cut around it."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    with sim.lock:
+        (order,) = sim.tradovate_orders.values()
+        order["ordStatus"] = "PendingReplace"
+    result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    assert result["stop_adjustment"]["status"] == "STOP_NOT_ADJUSTED" and "being changed" in result["stop_adjustment"]["message"]
+    assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN", "ORDER"]  # no modification sent
+
+
+def test_the_next_exit_settles_an_unanswered_partial_exit_without_a_second_stop_cut(live_app, sim, db):
+    """Before a trade's next exit, its unknown orders are reconciled in the request; that exit
+    liquidates (cancelling the stop) anyway, so no time is spent cutting the stop first."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    sim.set_faults("APEX", hang=1, hang_seconds=3.0)
+    assert post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()[
+        "connector_results"][0]["status"] == "UNKNOWN"
+    time.sleep(3.2)
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert result["status"] == "SUCCESS"
+    assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN", "ORDER", "CLOSE"]  # no MODIFY in between
+    assert sim.working_stops(201) == [] and list(sim.tradovate_net.values()) == [0]
+    assert [r.status for r in journal(db).values()] == ["SUCCESS"] * 3
 
 
 def test_an_unanswered_apex_partial_exit_found_by_reconciliation_gets_its_stop_cut(live_app, sim, db):

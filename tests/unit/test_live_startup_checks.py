@@ -75,6 +75,7 @@ def test_two_apex_or_topstep_programs_on_one_account_are_refused_unless_accepted
     assert line.startswith("APEX_1_ACCOUNT_ID: programs 1, 2 share APEX account 201.")
     assert "APEX_1_ACCOUNT_ID, APEX_2_ACCOUNT_ID" in line and "APEX_ALLOW_SHARED_ACCOUNT=true" in line
     assert problems(**live_env(URL, **shared, APEX_2_ACCOUNT_ID="202")) == []
+    assert any("share APEX account 201" in p for p in problems(**live_env(URL, **shared, APEX_2_ACCOUNT_ID="0201")))
     assert problems(**live_env(URL, **shared, APEX_ALLOW_SHARED_ACCOUNT="true")) == []
     # FTMO closes by position id, not by account: sharing is fine there
     assert problems(**live_env(URL, FTMO_PROGRAM_IDS="1,2", FTMO_2_ACCOUNT_SIZE="100000", FTMO_2_RISK_PER_TRADE="0.01",
