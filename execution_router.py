@@ -442,8 +442,17 @@ class ExecutionRouter:
     # ---- exit ----------------------------------------------------------------------------------
     def _process_exit(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
         self.guard.begin(result)
+        reconciler = None
         if any(not c.dry_run for c in self.connectors.values()):  # settle unknown entries first
-            self.reconciler(settle_firm_state=False).reconcile_unresolved(signal.trade_id)
+            reconciler = self.reconciler(settle_firm_state=False)
+            reconciler.reconcile_unresolved(signal.trade_id)
+        try:
+            self._exit_positions(task_id, signal, result)
+        finally:  # after this request's own exit orders, off its clock (connectors/reconcile.py)
+            if reconciler is not None and reconciler.deferred:
+                self._get_dispatcher().in_background(reconciler.settle_deferred)
+
+    def _exit_positions(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
         positions = self.repository.open_positions_for_trade(signal.trade_id)
         if not positions:
             if self.repository.has_position_history(signal.trade_id):

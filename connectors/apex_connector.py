@@ -42,13 +42,15 @@ from typing import Any
 from connectors import live_config
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
 from connectors.http_connector import HttpConnector
-from connectors.http_client import Deadline, NotSent, Rejected
+from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
 from connectors.orders import SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, ConnectorResult, OrderRequest
 
 log = logging.getLogger(__name__)
 
 STOP_TYPES = ("Stop", "StopLimit", "TrailingStop", "TrailingStopLimit")
 PENDING_STATES = ("PendingNew", "PendingReplace", "PendingCancel")
+_KEPT_ON_MODIFY = ("price", "stopPrice", "pegDifference", "maxShow", "timeInForce", "expireTime")
+"""OrderVersion fields a modification repeats (https://partner.tradovate.com/api/rest-api-endpoints/orders/modify-order)."""
 STOP_CUT_MARGIN = 0.25
 """Seconds of the request's deadline the stop cut leaves unused, so its outcome is in the answer."""
 STOP_CUT_MIN = 0.5
@@ -147,7 +149,7 @@ class ApexConnector(HttpConnector):
     # ---- contracts and accounts ----------------------------------------------------------------
     def _account(self, program_id: int) -> tuple[int, str]:
         account = live_config.account_id(self.firm, program_id)
-        if not account or not account.isdigit():
+        if not account or not account.isdecimal():
             raise Rejected("NO_ACCOUNT_ID", f"APEX_{program_id}_ACCOUNT_ID is not set")
         spec = (self.firm.env.get(f"{program_id}_ACCOUNT_SPEC") or self.firm.env.get("ACCOUNT_SPEC")
                 or live_config.value(self.firm, "USERNAME") or "")
@@ -242,19 +244,16 @@ class ApexConnector(HttpConnector):
         the result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
 
         The cut ends STOP_CUT_MARGIN before the request's deadline, so its outcome is in the
-        answer; with less than STOP_CUT_MIN left it is not started. An exit answered after the
-        deadline (the request already said UNKNOWN, nobody waits) gets a fresh budget instead.
+        answer; with less than STOP_CUT_MIN left it is not started (and the result says so).
         """
-        remaining = deadline.remaining()
-        if remaining == 0:
-            cut_deadline = Deadline(DEFAULT_BUDGET)
-        elif remaining - STOP_CUT_MARGIN >= STOP_CUT_MIN:
-            cut_deadline = Deadline(remaining - STOP_CUT_MARGIN)
-        else:
+        budget = deadline.remaining() - STOP_CUT_MARGIN
+        if budget < STOP_CUT_MIN:
             return _stop_not_adjusted(result, left, [], "too little of the request's time was left to change it")
+        cut_deadline = Deadline(budget)
         changes: list[dict[str, Any]] = []
         try:
-            self._cut_stops(self._closing_stops(account, contract_id, action, cut_deadline), left, cut_deadline, changes)
+            stops = self._closing_stops(account, contract_id, action, cut_deadline, skip=result.order_id)
+            self._cut_stops(stops, left, cut_deadline, changes)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
             log.warning("APEX stop adjustment after %s failed: %s", result.order and result.order.get("client_order_id"),
                         type(exc).__name__)
@@ -281,21 +280,25 @@ class ApexConnector(HttpConnector):
                     f"changed before the failure: {changes}")
         return f"stops cut to the {left} contract(s) held: {changes}" if changes else None
 
-    def _closing_stops(self, account: int, contract_id: int, action: str, deadline: Deadline) -> list[dict[str, Any]]:
-        """The working orders of `action` (the closing side) in this account and contract, oldest
-        first, each with its current OrderVersion (GET /order/list, GET /orderVersion/deps). An
-        order there being changed or cancelled (Pending*) cannot be sized: Rejected."""
+    def _closing_stops(self, account: int, contract_id: int, action: str, deadline: Deadline,
+                       skip: str | None = None) -> list[dict[str, Any]]:
+        """The working stop orders of `action` (the closing side) in this account and contract,
+        oldest first, each with its current OrderVersion (GET /order/list, GET /orderVersion/deps);
+        `skip` is the exit's own order. A stop there being changed or cancelled (Pending*) has no
+        settled size to fit around: Rejected."""
         orders = [o for o in self._read("GET", "/order/list", deadline) or []
                   if isinstance(o, dict) and o.get("accountId") == account and o.get("contractId") == contract_id
-                  and o.get("action") == action]
-        if any(o.get("ordStatus") in PENDING_STATES for o in orders):
-            raise Rejected("STOP_PENDING", "an order on the closing side is being changed at Tradovate; check its size")
+                  and o.get("action") == action and str(o.get("id")) != skip
+                  and o.get("ordStatus") in ("Working", *PENDING_STATES)]
         stops = []
-        for resting in sorted((o for o in orders if o.get("ordStatus") == "Working"), key=lambda o: int(o.get("id") or 0)):
+        for resting in sorted(orders, key=lambda o: int(o.get("id") or 0)):
             versions = self._read("GET", "/orderVersion/deps", deadline, params={"masterid": resting["id"]}) or []
             version = max((v for v in versions if isinstance(v, dict)), key=lambda v: int(v.get("id") or 0), default=None)
-            if version is not None and version.get("orderType") in STOP_TYPES:
-                stops.append({**version, "id": resting["id"]})  # the order's id, not the version's
+            if version is None or version.get("orderType") not in STOP_TYPES:
+                continue
+            if resting.get("ordStatus") != "Working":
+                raise Rejected("STOP_PENDING", "a stop on the closing side is being changed at Tradovate; check its size")
+            stops.append({**version, "id": resting["id"]})  # the order's id, not the version's
         return stops
 
     def _cut_stops(self, stops: list[dict[str, Any]], left: int, deadline: Deadline,
@@ -312,11 +315,16 @@ class ApexConnector(HttpConnector):
                 continue
             if keep == 0:
                 path, body = "/order/cancelorder", {"orderId": stop["id"], "isAutomated": True}
-            else:
+            else:  # everything the version has, so only the size changes (a GTC stop stays GTC)
                 path = "/order/modifyorder"
                 body = {"orderId": stop["id"], "orderQty": keep, "orderType": stop["orderType"], "isAutomated": True,
-                        **{k: stop[k] for k in ("price", "stopPrice", "pegDifference") if stop.get(k) is not None}}
-            answer = self._submit(path, body, deadline, patient=False)
+                        **{k: stop[k] for k in _KEPT_ON_MODIFY if stop.get(k) is not None}}
+            try:
+                answer = self._submit(path, body, deadline, patient=False)
+            except OutcomeUnknown:  # sent, unanswered: it may have taken effect; the trader must look
+                changes.append({"order_id": str(stop["id"]), "contracts_before": quantity, "contracts_after": keep,
+                                "outcome": "UNKNOWN"})
+                raise
             if answer.get("failureReason"):
                 raise Rejected(str(answer["failureReason"]), self.http.redact(str(answer.get("failureText") or "refused")) or "")
             changes.append({"order_id": str(stop["id"]), "contracts_before": quantity, "contracts_after": keep})

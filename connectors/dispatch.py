@@ -68,6 +68,10 @@ class Dispatcher:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False)
 
+    def in_background(self, work: Callable[[], None]) -> None:
+        """Run `work` on a connector thread after the request has its answer (firm follow-ups)."""
+        self._pool.submit(contextvars.copy_context().run, work)
+
     def record(self, submissions: list[Submission]) -> list[bool]:
         """Journal every live submission (True: new, False: submitted before) before any is sent.
 

@@ -106,10 +106,10 @@ def live_config_problems(firm: FirmSettings) -> list[str]:
         account = account_id(firm, pid)
         if not account:
             problems.append(f"{code}_{pid}_ACCOUNT_ID (or {code}_ACCOUNT_ID): required to route program {pid} live")
-        elif code in NETTING_FIRMS and not account.isdigit():
+        elif code in NETTING_FIRMS and not account.isdecimal():
             problems.append(f"{code}_{pid}_ACCOUNT_ID={account!r}: must be the firm's numeric account id")
         else:  # by number: the connectors send int(account), so 0201 and 201 are one account
-            programs_by_account.setdefault(str(int(account)) if account.isdigit() else account, []).append(pid)
+            programs_by_account.setdefault(str(int(account)) if account.isdecimal() else account, []).append(pid)
     if code in NETTING_FIRMS and not _flag(firm, "ALLOW_SHARED_ACCOUNT"):
         for account, pids in programs_by_account.items():
             if len(pids) > 1:

@@ -44,15 +44,18 @@ class Reconciler:
     def __init__(self, journal: ConnectorOrderRepository, repository: ExecutionRepository,
                  connectors: dict[str, BaseConnector], min_age: float = MIN_AGE_SECONDS,
                  ledger: LedgerRepository | None = None, settle_firm_state: bool = True):
-        """`settle_firm_state=False` before a trade's next exit: that exit fixes what rests at
-        the firm itself (a liquidation cancels the stop; a partial exit cuts it), so reconciling
-        does not spend the request's time on it (`BaseConnector.after_exit_found`)."""
+        """`settle_firm_state=False` inside a request (before a trade's next exit): a found exit's
+        `BaseConnector.after_exit_found` is not run there, where it would spend the request's
+        time, but kept in `deferred` for `settle_deferred`, which the caller runs afterwards in
+        the background - always, since the next exit may send nothing (already flat, blocked,
+        refused) and leave the firm as the lost answer left it."""
         self.journal = journal
         self.repository = repository
         self.ledger = ledger if ledger is not None else LedgerRepository(repository.engine)
         self.connectors = connectors
         self.min_age = min_age
         self.settle_firm_state = settle_firm_state
+        self.deferred: list[tuple[BaseConnector, ConnectorOrderRecord, str | None, str]] = []
 
     def reconcile(self, record: ConnectorOrderRecord) -> str:
         """The status after asking the firm (unchanged when it cannot tell)."""
@@ -66,13 +69,16 @@ class Reconciler:
             log.info("reconcile %s: firm cannot tell (%s)", record.client_order_id, lookup.detail)
             return record.status
         if lookup.found:
+            settle_now = record.action == "EXIT" and self.settle_firm_state
             # what the exit's own request would have done next (idempotent: it reads the firm's state)
-            note = connector.after_exit_found(order) if record.action == "EXIT" and self.settle_firm_state else None
+            note = connector.after_exit_found(order) if settle_now else None
             if note is not None:
                 log.warning("reconcile %s: %s", record.client_order_id, note)
-            self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
-                                     firm_order_id=lookup.firm_order_id, only_if=unresolved,
-                                     message=lookup.detail if note is None else f"{lookup.detail}; {note}")
+            changed = self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
+                                               firm_order_id=lookup.firm_order_id, only_if=unresolved,
+                                               message=lookup.detail if note is None else f"{lookup.detail}; {note}")
+            if changed and record.action == "EXIT" and not settle_now:
+                self.deferred.append((connector, record, lookup.firm_order_id, lookup.detail))
             return ORDER_SUCCESS
         changed = self.journal.set_outcome(record.client_order_id, ORDER_FAILED, reason="RECONCILED_NOT_FOUND",
                                            message=lookup.detail, only_if=unresolved)
@@ -86,6 +92,20 @@ class Reconciler:
         log.warning("reconcile %s: not at the firm; %s", record.client_order_id,
                     "position released" if record.action == "ENTRY" else "claim restored")
         return ORDER_FAILED
+
+    def settle_deferred(self) -> None:
+        """Run the found exits' `after_exit_found` that `reconcile` deferred; never raises."""
+        while self.deferred:
+            connector, record, firm_order_id, detail = self.deferred.pop(0)
+            try:
+                note = connector.after_exit_found(order_from_record(record))
+                if note is not None:
+                    log.warning("reconcile %s: %s", record.client_order_id, note)
+                    self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
+                                             firm_order_id=firm_order_id, message=f"{detail}; {note}",
+                                             only_if=(ORDER_SUCCESS,))
+            except Exception:  # noqa: BLE001 - background work: log it, never lose the others
+                log.exception("settling %s at the firm failed", record.client_order_id)
 
     def reconcile_unresolved(self, trade_id: str | None = None) -> list[tuple[str, str]]:
         """(client order id, status) for every unresolved submission old enough to judge."""

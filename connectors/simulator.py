@@ -18,7 +18,8 @@ Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults 
 executed but answered only after `hang_seconds`: "accepted, never answered in time"),
 `expire_tokens` (every issued token is rejected with 401 once), `token_ttl` (Tradovate
 expirationTime in seconds), `refuse_modify` (Tradovate: next N order modifications/cancels are
-refused). GET /_sim/orders lists what the firms received.
+refused), `orders_pending` (Tradovate: market orders are listed as PendingNew, not Filled). GET
+/_sim/orders lists what the firms received.
 """
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ class Simulator:
     @staticmethod
     def _default_faults() -> dict[str, Any]:
         return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
-                "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0}
+                "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0,
+                "orders_pending": False}
 
     def set_faults(self, firm: str, **faults: Any) -> None:
         with self.lock:
@@ -370,6 +372,12 @@ class Simulator:
                 sim.tradovate_commands.append({"id": next(sim.ids), "orderId": order["id"], "clOrdId": body.get("clOrdId"),
                                                "commandType": "New", "commandStatus": "ExecutionStopped"})
                 answer = {"orderId": order["id"]}
+                # the market order itself is listed too: filled, or still PendingNew when asked to
+                sim.tradovate_orders[order["id"]] = {
+                    "id": order["id"], "accountId": key[0], "contractId": key[1], "action": body["action"],
+                    "ordStatus": "PendingNew" if sim.faults["APEX"]["orders_pending"] else "Filled"}
+                sim.tradovate_versions[order["id"]] = {"id": next(sim.ids), "orderId": order["id"], "orderQty": qty,
+                                                       "orderType": body.get("orderType", "Market"), "stopPrice": None}
                 if oso:  # the bracket rests at the firm for the entry's full size until it fills or is changed
                     stop_id = next(sim.ids)
                     sim.tradovate_orders[stop_id] = {"id": stop_id, "accountId": key[0], "contractId": key[1],

@@ -93,7 +93,7 @@ class TopstepConnector(HttpConnector):
     # ---- contracts and accounts ----------------------------------------------------------------
     def _account(self, program_id: int) -> int:
         account = live_config.account_id(self.firm, program_id)
-        if not account or not account.isdigit():
+        if not account or not account.isdecimal():
             raise Rejected("NO_ACCOUNT_ID", f"TOPSTEP_{program_id}_ACCOUNT_ID is not set")
         return int(account)
 

@@ -408,13 +408,51 @@ def test_a_stop_being_changed_at_tradovate_is_not_guessed_at(live_app, sim):
     """A PendingReplace order has no settled size to fit: say so rather than cut around it."""
     client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
     post(client, ENTRY)
+    (stop,) = sim.working_stops(201)
     with sim.lock:
-        (order,) = sim.tradovate_orders.values()
-        order["ordStatus"] = "PendingReplace"
+        sim.tradovate_orders[stop["id"]]["ordStatus"] = "PendingReplace"
     result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
     assert result["status"] == "SUCCESS"
     assert result["stop_adjustment"]["status"] == "STOP_NOT_ADJUSTED" and "being changed" in result["stop_adjustment"]["message"]
     assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN", "ORDER"]  # no modification sent
+
+
+def test_the_exits_own_order_still_pending_does_not_stop_the_cut(live_app, sim):
+    """Tradovate may list the partial exit's market order as PendingNew for a moment: it is not a
+    stop, and not one being changed."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    sim.set_faults("APEX", orders_pending=True)
+    result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
+    assert result["stop_adjustment"]["status"] == "ADJUSTED"
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [2]
+
+
+def _wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_partial_exit_found_before_a_next_exit_that_fails_still_gets_its_stop_cut(live_app, sim, db):
+    """The next exit reconciles the lost one in its request but leaves the stop to the background:
+    here that exit is refused (a 429 on a partial exit is never waited out), so only the
+    background follow-up cuts the stop the lost exit left at 3 on a 2-lot position."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)  # 3 contracts
+    sim.set_faults("APEX", hang=1, hang_seconds=3.0)
+    assert post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()[
+        "connector_results"][0]["status"] == "UNKNOWN"
+    time.sleep(3.2)
+    sim.set_faults("APEX", rate_limit=1, retry_after=0)  # over by the time the follow-up runs
+    second = dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1, exit_price=16480.0)  # not a resend
+    result = post(client, second).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("FAILED", "RATE_LIMITED")
+    assert _wait_for(lambda: [s["orderQty"] for s in sim.working_stops(201)] == [2])
+    assert list(sim.tradovate_net.values()) == [2]
 
 
 def test_the_next_exit_settles_an_unanswered_partial_exit_without_a_second_stop_cut(live_app, sim, db):
