@@ -120,9 +120,13 @@ def _register_cli(app: Flask) -> None:
     @app.cli.command("reconcile-orders")
     def reconcile_orders() -> None:
         """Ask the firms about live orders whose outcome is UNKNOWN (by client order id)."""
+        from database.orders_repository import ConnectorOrderRepository
+
         outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+        journal = ConnectorOrderRepository(app.extensions["db_engine"])
         for client_id, status in outcomes:
-            click.echo(f"{client_id}  {status}")
+            record = journal.get(client_id)  # its message says why, and whether a stop needs a hand
+            click.echo(f"{client_id}  {status}  {record.message if record is not None and record.message else ''}".rstrip())
         click.echo(f"{len(outcomes)} unresolved order(s) checked.")
 
     @app.cli.command("check-config")

@@ -510,6 +510,7 @@ def test_reconcile_orders_cli(live_app, sim):
     post(app.test_client(), ENTRY)
     out = app.test_cli_runner().invoke(args=["reconcile-orders"]).output
     assert "FAILED" in out and "1 unresolved order(s) checked." in out
+    assert "no order with this customTag" in out  # why, from the journal
 
 
 def test_unreachable_firm_fails_cleanly_and_releases_the_position(make_app, sim, db):
