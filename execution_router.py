@@ -61,7 +61,7 @@ from connectors.dispatch import Dispatcher, Submission
 from connectors.reconcile import Reconciler
 from connectors.registry import no_connector_message
 from database import EntryRateLimitError, ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
-from database.entry_inputs import EntryInputs, LedgerWindow, read_entry_inputs
+from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
 from database.repository import result_json
 from database.ledger_repository import LedgerRepository
 from database.unit_of_work import connection_scope, unit_of_work
@@ -116,6 +116,7 @@ class ExecutionRouter:
         self.snapshot_provider = snapshot_provider
         self._accounts: AccountService | None = None
         self._dispatcher: Dispatcher | None = None
+        self.ledger_size = LedgerSizeHint()  # which ledger read an entry uses (events or summary)
         self._dispatcher_lock = threading.Lock()
         self.reconcile_min_age: float | None = None  # None: connectors.reconcile.MIN_AGE_SECONDS
         self._guard: SafetyGuard | None = None
@@ -256,6 +257,7 @@ class ExecutionRouter:
         task_id, inputs = self.repository.create_entry_task(
             signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key,
             ledger_window=lambda: self._ledger_window(firm_codes))
+        self.ledger_size.note(firm_codes, inputs)
         bind_task(task_id=task_id, trade_id=signal.trade_id)
         return task_id, inputs
 
@@ -329,7 +331,10 @@ class ExecutionRouter:
 
     def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
         """The instant this entry's account states are for, with each firm's trading-day start
-        then, so the database can summarise the ledgers (`_account_views` uses the same instant)."""
+        then, so the database can summarise the ledgers (`_account_views` uses the same instant);
+        None - read the events - while they are few (`LedgerSizeHint`)."""
+        if not self.ledger_size.summarise(firm_codes):
+            return None
         now = self.clock()
         day_starts = {}
         for code in firm_codes:

@@ -127,3 +127,43 @@ def test_a_day_start_in_another_time_zone_is_the_same_instant(pg_engine):
     # a list item holding the separator would be split into two firms: refused, never guessed
     with pytest.raises(ValueError, match="comma"):
         pg_hot_path._csv(["FTMO,APEX"])
+
+
+def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary(clean_pg):
+    """`LedgerSizeHint`: while an account has few events the entry fetches them (the summary's
+    statement costs PostgreSQL more than they do); once an entry has seen enough, the next one
+    has PostgreSQL summarise them. Both reads give the same account state."""
+    from config import parse_settings
+    from database import ExecutionRepository
+    from database.entry_inputs import SUMMARISE_FROM_EVENTS, LedgerSizeHint, EntryInputs
+    from execution_router import ExecutionRouter
+    from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
+
+    hint = LedgerSizeHint(threshold=3)
+    assert not hint.summarise(["FTMO"])  # nothing seen yet: read the events
+    hint.note(["FTMO"], EntryInputs("ACTIVE", ledger={("FTMO", 1): [None, None, None]}))
+    assert hint.summarise(["FTMO"]) and not hint.summarise(["FTMO", "APEX"])
+    hint.note(["FTMO"], EntryInputs("ACTIVE", summaries={("FTMO", 1): None}))
+    assert hint.summarise(["FTMO"])  # a summarised read says nothing of the count: a ledger only grows
+
+    now = datetime.now(timezone.utc)
+    with clean_pg.begin() as connection:  # a day of small losses on FTMO program 1
+        connection.execute(insert(account_events), [
+            {"firm_code": "FTMO", "program_id": 1, "kind": "CLOSE", "amount": Decimal("-7.25"),
+             "occurred_at": now - timedelta(minutes=5 * (i + 1)), "simulated": False, "actor": "test"}
+            for i in range(SUMMARISE_FROM_EVENTS + 6)
+        ])
+    router = ExecutionRouter(settings=parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", DATABASE_URL=PG_URL)),
+                             repository=ExecutionRepository(clean_pg))
+    try:
+        assert not router.ledger_size.summarise(["FTMO"])
+        first = router.route(dict(GUIDE_PAYLOAD, trade_id="T1"))  # fetched the 30 events
+        assert router.ledger_size.summarise(["FTMO"])
+        second = router.route(dict(GUIDE_PAYLOAD, trade_id="T2"))  # summarised by PostgreSQL
+    finally:
+        router.close()
+    ledger_fields = ("balance", "realized_pl", "total_pl", "high_water_mark", "closed_trades", "unknown_pl_closes",
+                     "trading_day_start")
+    (a,), (b,) = first["account_states"], second["account_states"]
+    assert {k: a[k] for k in ledger_fields} == {k: b[k] for k in ledger_fields}
+    assert a["realized_pl"] == -7.25 * (SUMMARISE_FROM_EVENTS + 6) and a["closed_trades"] == SUMMARISE_FROM_EVENTS + 6
