@@ -327,7 +327,9 @@ class ExecutionRouter:
     def _read_entry_inputs(self, signal: Signal) -> EntryInputs:
         """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
         firm_codes, _ = get_routing_rules_for_task(signal.payload(), self.settings)
-        return read_entry_inputs(self.repository.engine, firm_codes, lambda: self._ledger_window(firm_codes))
+        inputs = read_entry_inputs(self.repository.engine, firm_codes, lambda: self._ledger_window(firm_codes))
+        self.ledger_size.note(firm_codes, inputs)
+        return inputs
 
     def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
         """The instant this entry's account states are for, with each firm's trading-day start

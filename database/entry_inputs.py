@@ -116,8 +116,9 @@ class LedgerSizeHint:
         return self._seen.get(tuple(firm_codes), 0) >= self.threshold
 
     def note(self, firm_codes: Iterable[str], inputs: EntryInputs) -> None:
-        events = math.inf if inputs.summaries else sum(len(entries) for entries in inputs.ledger.values())
-        self._seen[tuple(firm_codes)] = events
+        """After an entry's read: its event count, or "many" for a summarised read (as_of set)."""
+        summarised = inputs.as_of is not None
+        self._seen[tuple(firm_codes)] = math.inf if summarised else sum(len(e) for e in inputs.ledger.values())
 
 
 def window_now(source: WindowSource) -> LedgerWindow | None:

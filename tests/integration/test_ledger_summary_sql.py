@@ -143,7 +143,7 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
     assert not hint.summarise(["FTMO"])  # nothing seen yet: read the events
     hint.note(["FTMO"], EntryInputs("ACTIVE", ledger={("FTMO", 1): [None, None, None]}))
     assert hint.summarise(["FTMO"]) and not hint.summarise(["FTMO", "APEX"])
-    hint.note(["FTMO"], EntryInputs("ACTIVE", summaries={("FTMO", 1): None}))
+    hint.note(["FTMO"], EntryInputs("ACTIVE", as_of=datetime.now(timezone.utc)))
     assert hint.summarise(["FTMO"])  # a summarised read says nothing of the count: a ledger only grows
 
     now = datetime.now(timezone.utc)
@@ -155,6 +155,15 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
         ])
     router = ExecutionRouter(settings=parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", DATABASE_URL=PG_URL)),
                              repository=ExecutionRepository(clean_pg))
+    reads: list[EntryInputs] = []
+    real_create = router.repository.create_entry_task
+
+    def create_entry_task(*args, **kwargs):
+        task_id, inputs = real_create(*args, **kwargs)
+        reads.append(inputs)
+        return task_id, inputs
+
+    router.repository.create_entry_task = create_entry_task
     try:
         assert not router.ledger_size.summarise(["FTMO"])
         first = router.route(dict(GUIDE_PAYLOAD, trade_id="T1"))  # fetched the 30 events
@@ -162,8 +171,11 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
         second = router.route(dict(GUIDE_PAYLOAD, trade_id="T2"))  # summarised by PostgreSQL
     finally:
         router.close()
-    ledger_fields = ("balance", "realized_pl", "total_pl", "high_water_mark", "closed_trades", "unknown_pl_closes",
-                     "trading_day_start")
+    assert len(reads[0].ledger[("FTMO", 1)]) == SUMMARISE_FROM_EVENTS + 6 and not reads[0].summaries  # events
+    assert reads[1].summary("FTMO", 1) is not None and not reads[1].ledger  # the second was summarised
+    ledger_fields = ("balance", "realized_pl", "total_pl", "day_pl", "drawdown", "adjustments", "simulated",
+                     "starting_balance", "high_water_mark", "closed_trades", "unknown_pl_closes", "trading_day_start")
     (a,), (b,) = first["account_states"], second["account_states"]
     assert {k: a[k] for k in ledger_fields} == {k: b[k] for k in ledger_fields}
+    assert first["account_breaches"] == second["account_breaches"]
     assert a["realized_pl"] == -7.25 * (SUMMARISE_FROM_EVENTS + 6) and a["closed_trades"] == SUMMARISE_FROM_EVENTS + 6
