@@ -334,9 +334,7 @@ class ExecutionRouter:
     def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
         """The instant this entry's account states are for, with each firm's trading-day start
         then, so the database can summarise the ledgers (`_account_views` uses the same instant);
-        None - read the events - while they are few (`LedgerSizeHint`)."""
-        if not self.ledger_size.summarise(firm_codes):
-            return None
+        while they are few (`LedgerSizeHint`) the events are read instead, for the same instant."""
         now = self.clock()
         day_starts = {}
         for code in firm_codes:
@@ -344,7 +342,7 @@ class ExecutionRouter:
             if firm is None:
                 return None  # unknown firm: read the events; the account views will refuse it
             day_starts[code] = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
-        return LedgerWindow(now, day_starts)
+        return LedgerWindow(now, day_starts, summarise=self.ledger_size.summarise(firm_codes))
 
     def _route_entry(self, task_id: int, signal: Signal, result: dict[str, Any], inputs: EntryInputs) -> None:
         task_payload = signal.payload()

@@ -29,10 +29,12 @@ ACTIVE = "ACTIVE"
 @dataclass(frozen=True)
 class LedgerWindow:
     """The instant an entry's account states are computed for, and each routed firm's trading-day
-    start at that instant: what the database needs to summarise the ledgers (PostgreSQL)."""
+    start at that instant: what the database needs to summarise the ledgers (PostgreSQL).
+    `summarise=False` reads the events instead (`LedgerSizeHint`), for the same instant."""
 
     now: dt.datetime
     day_starts: dict[str, dt.datetime]
+    summarise: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class EntryInputs:
     account_open: dict[tuple[str, int], int] = field(default_factory=dict)
     ledger: dict[tuple[str, int], list[LedgerEntry]] = field(default_factory=dict)  # in (occurred_at, id) order
     summaries: dict[tuple[str, int], LedgerSummary] = field(default_factory=dict)
-    as_of: dt.datetime | None = None  # the LedgerWindow's `now` when summarised
+    as_of: dt.datetime | None = None  # the LedgerWindow's `now`: the instant the account states are for
+    summarised: bool = False  # the database summarised the ledgers (whether or not any had events)
 
     def summary(self, firm_code: str, program_id: int) -> LedgerSummary | None:
         return self.summaries.get((firm_code, program_id))
@@ -116,9 +119,8 @@ class LedgerSizeHint:
         return self._seen.get(tuple(firm_codes), 0) >= self.threshold
 
     def note(self, firm_codes: Iterable[str], inputs: EntryInputs) -> None:
-        """After an entry's read: its event count, or "many" for a summarised read (as_of set)."""
-        summarised = inputs.as_of is not None
-        self._seen[tuple(firm_codes)] = math.inf if summarised else sum(len(e) for e in inputs.ledger.values())
+        """After an entry's read: its event count, or "many" for a summarised read."""
+        self._seen[tuple(firm_codes)] = math.inf if inputs.summarised else sum(len(e) for e in inputs.ledger.values())
 
 
 def window_now(source: WindowSource) -> LedgerWindow | None:
@@ -130,7 +132,8 @@ def window_now(source: WindowSource) -> LedgerWindow | None:
 
 def read_entry_inputs(engine: Engine, firm_codes: list[str], window: WindowSource = None) -> EntryInputs:
     """Trading state, open contracts and ledgers for `firm_codes`, from one statement. With a
-    `window`, PostgreSQL returns each account's ledger summarised for it (SQLite: the events)."""
+    `window` (that asks to summarise), PostgreSQL returns each account's ledger summarised for it
+    (SQLite: the events)."""
     with transaction(engine, one_statement=True) as connection:
         return _read(connection, firm_codes, window_now(window))
 
@@ -138,13 +141,19 @@ def read_entry_inputs(engine: Engine, firm_codes: list[str], window: WindowSourc
 def _read(connection: Connection, firm_codes: list[str], window: LedgerWindow | None = None) -> EntryInputs:
     if connection.dialect.name == "postgresql":
         return inputs_from_rows(pg_hot_path.entry_input_rows(connection, firm_codes, window), window)
-    return inputs_from_rows(connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all())
+    rows = connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all()
+    return inputs_from_rows(rows, window, summarised=False)  # SQLite reads the events
 
 
-def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None) -> EntryInputs:
+def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
+                     summarised: bool | None = None) -> EntryInputs:
     """EntryInputs from the statement's rows (part, firm_code, program_id, contracts, kind, amount,
     occurred_at, simulated, trade_id, id[, adjustments, day_pl, peak, set_balance]): S state,
-    P open contracts, E a ledger event, L a ledger summary (database/pg_hot_path.py)."""
+    P open contracts, E a ledger event, L a ledger summary (database/pg_hot_path.py). The states
+    are for the window's `now` (`as_of`) whichever read it was; `summarised` defaults to what
+    the window asked for."""
+    if summarised is None:
+        summarised = window is not None and window.summarise
     state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
     firm_open: dict[str, int] = defaultdict(int)
     account_open: dict[tuple[str, int], int] = {}
@@ -167,4 +176,4 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None) ->
         elif part == "S":
             state = kind
     return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=account_open, ledger=dict(ledger),
-                       summaries=summaries, as_of=window.now if window is not None else None)
+                       summaries=summaries, as_of=window.now if window is not None else None, summarised=summarised)

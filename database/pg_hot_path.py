@@ -144,14 +144,18 @@ def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, e
     """The PENDING row and an entry's input rows (`entry_input_rows`) in one round trip; the task
     id is None when the idempotency key is taken. In autocommit the row is committed by then."""
     params = {**_task_params(trade_id, event_type, payload_json, idempotency_key), **_inputs_params(firm_codes, window)}
-    rows = _run(connection, _INSERT_TASK_READING_INPUTS if window is None else _INSERT_TASK_READING_SUMMARIZED_INPUTS,
+    rows = _run(connection, _INSERT_TASK_READING_SUMMARIZED_INPUTS if _summarise(window) else _INSERT_TASK_READING_INPUTS,
                 params)
     task_id = next((row[9] for row in rows if row[0] == "T"), None)
     return task_id, [row for row in rows if row[0] != "T"]
 
 
+def _summarise(window: LedgerWindow | None) -> bool:
+    return window is not None and window.summarise
+
+
 def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> dict[str, Any]:
-    if window is None:
+    if not _summarise(window):
         return {"firms": _csv(firm_codes)}
     firms = list(dict.fromkeys(firm_codes))  # a firm listed twice would count its events twice
     return {"firms": _csv(firms), "day_starts": _csv([window.day_starts[f].isoformat() for f in firms]),
@@ -187,7 +191,7 @@ def finish_task(connection: Connection, *, task_id: int, status: str, error: str
 def entry_input_rows(connection: Connection, firm_codes: Sequence[str], window: LedgerWindow | None = None) -> list[Any]:
     """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id),
     and with a `window` 'L' summary rows instead of 'E' events (four more columns, see above)."""
-    if window is None:
+    if not _summarise(window):
         return _run(connection, _ENTRY_INPUTS + _ORDER, _inputs_params(firm_codes, None))
     return _run(connection, _SUMMARIZED_INPUTS, _inputs_params(firm_codes, window))
 

@@ -143,7 +143,7 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
     assert not hint.summarise(["FTMO"])  # nothing seen yet: read the events
     hint.note(["FTMO"], EntryInputs("ACTIVE", ledger={("FTMO", 1): [None, None, None]}))
     assert hint.summarise(["FTMO"]) and not hint.summarise(["FTMO", "APEX"])
-    hint.note(["FTMO"], EntryInputs("ACTIVE", as_of=datetime.now(timezone.utc)))
+    hint.note(["FTMO"], EntryInputs("ACTIVE", summarised=True))
     assert hint.summarise(["FTMO"])  # a summarised read says nothing of the count: a ledger only grows
 
     now = datetime.now(timezone.utc)
@@ -172,6 +172,7 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
     finally:
         router.close()
     assert len(reads[0].ledger[("FTMO", 1)]) == SUMMARISE_FROM_EVENTS + 6 and not reads[0].summaries  # events
+    assert reads[0].as_of is not None and reads[1].as_of is not None  # each read fixes its own instant
     assert reads[1].summary("FTMO", 1) is not None and not reads[1].ledger  # the second was summarised
     ledger_fields = ("balance", "realized_pl", "total_pl", "day_pl", "drawdown", "adjustments", "simulated",
                      "starting_balance", "high_water_mark", "closed_trades", "unknown_pl_closes", "trading_day_start")
