@@ -2,10 +2,10 @@
 
 Never by resending: a PENDING/UNKNOWN order is looked up (connector.find_order). Found -> SUCCESS
 and the position stays as the router left it; a found exit also gets what its request would have
-done next at the firm (`after_exit_found`: APEX cuts the bracket stop to the position left). Not found -> FAILED, and what the router held for
-it is given back: an entry's reserved position is released, an exit's claimed contracts are
-restored with their booked P&L reversed (so a later exit closes them, and the account state does
-not count a close that never happened). "Cannot tell" (firm unreachable) changes nothing.
+done next at the firm (`after_exit_found`: APEX cuts the bracket stop to the position left).
+Not found -> FAILED, and what the router held for it is given back: an entry's reserved position
+is released, an exit's claimed contracts are restored with their booked P&L reversed (so a later
+exit closes them, and the account state does not count a close that never happened). "Cannot tell" (firm unreachable) changes nothing.
 
 Rows younger than `min_age` seconds are skipped: their request may still be in flight in another
 worker, and "not found yet" must not release a position whose order is about to land.
