@@ -55,15 +55,23 @@ _FINISH_TASK = (
     "SELECT id FROM log"
 )
 # Same rows as entry_inputs' portable statement (the ledger branch first, for the column types).
+def _open_contracts_and_state(extra_columns: int = 0) -> str:
+    """The 'P' (open contracts per account) and 'S' (trading state) rows both reads end with,
+    NULL-padded to the width of the read's ledger rows."""
+    pad = ", NULL" * extra_columns
+    return (
+        f"SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0{pad} "
+        f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
+        "GROUP BY firm_code, program_id "
+        "UNION ALL "
+        f"SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0{pad} FROM trading_state WHERE id = 1"
+    )
+
+
 _ENTRY_INPUTS = (
     "SELECT 'E' AS part, firm_code, program_id, NULL::bigint AS contracts, kind, amount, occurred_at, "
     "simulated, trade_id, id FROM account_events WHERE firm_code = ANY(string_to_array(%(firms)s, ',')) "
-    "UNION ALL "
-    "SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0 "
-    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
-    "GROUP BY firm_code, program_id "
-    "UNION ALL "
-    "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1"
+    "UNION ALL " + _open_contracts_and_state()
 )
 # The ledger rows in the order the account state folds them (entry_inputs.inputs_from_rows).
 _ORDER = " ORDER BY occurred_at, id"
@@ -110,12 +118,7 @@ _SUMMARY_SELECT = (
     "COALESCE(pl_sum.peak, 0) AS peak, acct.set_balance "
     "FROM acct LEFT JOIN pl_sum ON pl_sum.firm_code = acct.firm_code AND pl_sum.program_id = acct.program_id "
     "LEFT JOIN unknown ON unknown.firm_code = acct.firm_code AND unknown.program_id = acct.program_id "
-    "UNION ALL "
-    "SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL "
-    f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
-    "GROUP BY firm_code, program_id "
-    "UNION ALL "
-    "SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM trading_state WHERE id = 1"
+    "UNION ALL " + _open_contracts_and_state(extra_columns=4)
 )
 _SUMMARIZED_INPUTS = f"WITH {_SUMMARY_CTES} {_SUMMARY_SELECT}"
 _INSERT_TASK_READING_SUMMARIZED_INPUTS = (

@@ -14,9 +14,9 @@ import datetime as dt
 import functools
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (

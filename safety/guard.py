@@ -19,7 +19,7 @@ from config import Settings
 from connectors import SKIPPED, ConnectorResult, OrderRequest
 from database.repository import EntryRateCap
 from database.safety_repository import SafetyRepository
-from safety.limits import LimitVerdict, check_streak, check_velocity
+from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_velocity
 from safety.trading_state import ACTIVE, blocked_reason
 
 log = logging.getLogger(__name__)
@@ -85,14 +85,14 @@ class SafetyGuard:
         firm = self.settings.firms.get(firm_code)
         if firm is None or firm.max_orders_per_minute is None:
             return None
-        return EntryRateCap(firm.max_orders_per_minute, self._clock() - dt.timedelta(minutes=1))
+        return EntryRateCap(firm.max_orders_per_minute, self._clock() - VELOCITY_WINDOW)
 
     def _entry_limit(self, order: OrderRequest, now: dt.datetime, planned: dict[str, int]) -> LimitVerdict | None:
         firm = self.settings.firms.get(order.firm_code)
         if firm is None:
             return None
         if firm.max_orders_per_minute is not None:
-            recent = self.repository.entry_orders_since(order.firm_code, now - dt.timedelta(minutes=1))
+            recent = self.repository.entry_orders_since(order.firm_code, now - VELOCITY_WINDOW)
             verdict = check_velocity(recent + planned.get(order.firm_code, 0), firm.max_orders_per_minute)
             if verdict is not None:
                 return verdict

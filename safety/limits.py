@@ -18,6 +18,8 @@ from typing import Any, Iterable
 
 LOSS, WIN, NEUTRAL = "LOSS", "WIN", "NEUTRAL"
 VELOCITY_RULE = "MAX_ORDERS_PER_MINUTE"
+VELOCITY_WINDOW = dt.timedelta(minutes=1)
+"""The span MAX_ORDERS_PER_MINUTE counts entries over (the guard's count and the reservation's)."""
 STREAK_RULE = "MAX_CONSECUTIVE_LOSSES"
 
 

@@ -9,8 +9,8 @@ any row is written.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
