@@ -24,6 +24,8 @@ Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
   left: GET /order/list (Order: accountId, contractId, action, ordStatus), GET /orderVersion/deps
   ?masterid= (OrderVersion: orderQty, orderType, stopPrice), POST /order/modifyorder {orderId,
   orderQty, orderType, stopPrice} (https://partner.tradovate.com/api/rest-api-endpoints/orders/modify-order).
+  An exit that finds the account flat (closed by hand, which leaves the bracket working) cancels
+  the closing side's stops there with POST /order/cancelorder {orderId}.
 - status: POST /cashBalance/getcashbalancesnapshot {accountId}.
 - reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`; an exit
   sent as a liquidation is also judged by the position (flat = it happened), since we do not
@@ -35,6 +37,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -221,38 +224,50 @@ class ApexConnector(HttpConnector):
         self._trading(order, symbol)
         net = self._net_position(account, contract_id, deadline)
         size = self._exit_size(order, net)
+        action = "Buy" if order.side == "BUY" else "Sell"
         if isinstance(size, ConnectorResult):
-            return size
+            if net != 0:  # the other side is held: its own stops are on the other side, not ours to touch
+                return size
+            # flat, yet the exit came: the position was closed outside this router (by hand at
+            # Tradovate, say), which leaves the entry's bracket stop working; its fill would open
+            # a position nobody asked for. Fitted to what this side holds once listed: nothing,
+            # unless a trade entered since.
+            return self._fit_stops(size, account, contract_id, action, deadline,
+                                   held=lambda d: max(order.held_at_firm(self._net_position(account, contract_id, d)), 0))
         if size == abs(net):  # the whole position: Tradovate's liquidation also cancels its bracket
             body: dict[str, Any] = {"accountId": account, "contractId": contract_id, "admin": False,
                                     "customTag50": order.client_order_id}
             return self._order_result(order, self._submit("/order/liquidateposition", body, deadline), body)
         body = {"accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
-                "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
-                "orderQty": size, "orderType": "Market", "isAutomated": True}
+                "action": action, "symbol": symbol, "orderQty": size, "orderType": "Market", "isAutomated": True}
         result = self._order_result(order, self._submit("/order/placeorder", body, deadline, patient=False), body)
         if not result.success:
             return result
-        return self._fit_stops(result, account, contract_id, body["action"], abs(net) - size, deadline)
+        left = abs(net) - size
+        return self._fit_stops(result, account, contract_id, action, deadline, held=lambda _: left, expected=left)
 
-    def _fit_stops(self, result: ConnectorResult, account: int, contract_id: int, action: str, left: int,
-                   deadline: Deadline) -> ConnectorResult:
-        """After a partial exit: no more stop contracts working on the closing side than the
-        position left. The entry's bracket stop keeps the entry's full size at Tradovate; if it
-        fired after a partial exit it would close the rest *and* open the other side by the
-        exited quantity. The exit was accepted either way, so a failure here does not fail it:
-        the result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
+    def _fit_stops(self, result: ConnectorResult, account: int, contract_id: int, action: str, deadline: Deadline,
+                   held: Callable[[Deadline], int], expected: int = 0) -> ConnectorResult:
+        """After an exit: no more stop contracts working on the closing side than the position
+        left, `held` (asked after the stops are listed). The entry's bracket stop keeps the entry's
+        full size at Tradovate; if it fired after a partial exit it would close the rest *and* open
+        the other side by the exited quantity, and after the position was closed by hand it would
+        open one. The exit stands either way, so a failure here does not change its status: the
+        result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
 
         The cut ends STOP_CUT_MARGIN before the request's deadline, so its outcome is in the
-        answer; with less than STOP_CUT_MIN left it is not started (and the result says so).
+        answer; with less than STOP_CUT_MIN left it is not started (and the result says so, with
+        the `expected` position left).
         """
         budget = deadline.remaining() - STOP_CUT_MARGIN
         if budget < STOP_CUT_MIN:
-            return _stop_not_adjusted(result, left, [], "too little of the request's time was left to change it")
+            return _stop_not_adjusted(result, expected, [], "too little of the request's time was left to change it")
         cut_deadline = Deadline(budget)
         changes: list[dict[str, Any]] = []
+        left = expected
         try:
             stops = self._closing_stops(account, contract_id, action, cut_deadline, skip=result.order_id)
+            left = held(cut_deadline)
             self._cut_stops(stops, left, cut_deadline, changes)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
             log.warning("APEX stop adjustment after %s failed: %s", result.order and result.order.get("client_order_id"),
@@ -353,7 +368,11 @@ class ApexConnector(HttpConnector):
 
 
 def _stop_not_adjusted(result: ConnectorResult, left: int, changes: list[dict[str, Any]], why: str) -> ConnectorResult:
+    if left:
+        message = (f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
+                   f"Tradovate, or a stop fill opens the other side ({why}).")
+    else:
+        message = (f"A bracket stop may still be working with no position left to protect: cancel it at "
+                   f"Tradovate, or its fill opens a position ({why}).")
     return replace(result, extra={**result.extra, "stop_adjustment": {
-        "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes,
-        "message": f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
-                   f"Tradovate, or a stop fill opens the other side ({why})."}})
+        "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes, "message": message}})

@@ -54,10 +54,10 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
                  "rule": item.get("rule"), "reason": item.get("reason")}))
     for item in result.get("connector_results") or ():
         adjustment = item.get("stop_adjustment") or {}
-        if adjustment.get("status") == STOP_NOT_ADJUSTED:  # the exit happened; the stop may now be too big
+        if adjustment.get("status") == STOP_NOT_ADJUSTED:  # the exit stands; a stop may now be too big
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
             events.append(Notification(
-                STOP_NOT_ADJUSTED, f"{who}: partial exit done, stop NOT adjusted - {adjustment.get('message')} "
+                STOP_NOT_ADJUSTED, f"{who}: exit done, stop NOT adjusted - {adjustment.get('message')} "
                                    f"(trade {base['trade_id']})",
                 {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
                  "position_left": adjustment.get("position_left"), "message": adjustment.get("message")}))

@@ -497,6 +497,61 @@ def test_a_full_exit_after_a_partial_one_leaves_no_stop_working(live_app, sim):
     assert sim.working_stops(201) == [] and list(sim.tradovate_net.values()) == [0]
 
 
+def _close_by_hand(sim) -> None:
+    """The trader flattens the account in Tradovate's window with a plain market order: the
+    position goes, the entry's bracket stop keeps working."""
+    with sim.lock:
+        for key in sim.tradovate_net:
+            sim.tradovate_net[key] = 0
+
+
+def test_an_exit_after_a_close_by_hand_cancels_the_stop_left_working(live_app, sim, db):
+    """Left working on a flat account, the Sell stop would open a 3-lot short when the price
+    falls to it: a position nobody asked for, on an account the trader believes flat."""
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    (stop,) = sim.working_stops(201)
+    _close_by_hand(sim)
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("SKIPPED", "ALREADY_FLAT_AT_FIRM")
+    assert result["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 0, "orders": [
+        {"order_id": str(stop["id"]), "contracts_before": 3, "contracts_after": 0}]}
+    assert sim.working_stops(201) == []
+    sim.fire_stops(201)
+    assert list(sim.tradovate_net.values()) == [0]
+    assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN", "CANCEL"]  # no closing order was sent
+    assert positions(db)["APEX"].status == "CLOSED"
+
+
+def test_an_exit_after_a_stop_out_has_no_stop_to_cancel(live_app, sim):
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    sim.fire_stops(201)  # the bracket stop filled: flat, nothing resting
+    result = post(client, EXIT).get_json()["connector_results"][0]
+    assert (result["status"], result["reason"]) == ("SKIPPED", "ALREADY_FLAT_AT_FIRM")
+    assert result["stop_adjustment"] == {"status": "NOT_NEEDED", "position_left": 0, "orders": []}
+    assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN"]  # nothing sent, nothing cancelled
+
+
+def test_a_refused_cancel_on_a_flat_account_tells_the_trader(live_app, sim, db):
+    from observability.notifications import STOP_NOT_ADJUSTED, events_for_result
+
+    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    post(client, ENTRY)
+    _close_by_hand(sim)
+    sim.set_faults("APEX", refuse_modify=1)
+    body = post(client, EXIT).get_json()
+    (result,) = body["connector_results"]
+    assert (result["status"], result["reason"]) == ("SKIPPED", "ALREADY_FLAT_AT_FIRM")
+    assert result["stop_adjustment"]["status"] == STOP_NOT_ADJUSTED
+    assert "cancel it at Tradovate" in result["stop_adjustment"]["message"]
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
+    (event,) = [e for e in events_for_result(body) if e.kind == STOP_NOT_ADJUSTED]
+    assert event.data["position_left"] == 0 and "stop NOT adjusted" in event.text
+    exit_message = db.execute(text("SELECT message FROM connector_orders ORDER BY id DESC LIMIT 1")).scalar_one()
+    assert "STOP_NOT_ADJUSTED" in exit_message
+
+
 def test_account_status_reads_balances(live_app):
     router = live_app().extensions["execution_router"]
     assert router.connectors["FTMO"].get_account_status()["accounts"][1]["balance"] == 100000.0
