@@ -58,7 +58,7 @@ from connectors import (
     client_order_id,
 )
 from connectors.dispatch import Dispatcher, Submission
-from connectors.reconcile import Reconciler
+from connectors.reconcile import Outcome, Reconciler
 from connectors.registry import no_connector_message
 from database import EntryRateLimitError, ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
@@ -119,6 +119,7 @@ class ExecutionRouter:
         self.ledger_size = LedgerSizeHint()  # which ledger read an entry uses (events or summary)
         self._dispatcher_lock = threading.Lock()
         self.reconcile_min_age: float | None = None  # None: connectors.reconcile.MIN_AGE_SECONDS
+        self.reconcile_observer: Outcome | None = None  # the app's notifier (web_server.create_app)
         self._guard: SafetyGuard | None = None
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
 
@@ -196,7 +197,8 @@ class ExecutionRouter:
         from database.orders_repository import ConnectorOrderRepository
 
         reconciler = Reconciler(ConnectorOrderRepository(self.repository.engine), self.repository, self.connectors,
-                                ledger=self.accounts.ledger, settle_firm_state=settle_firm_state)
+                                ledger=self.accounts.ledger, settle_firm_state=settle_firm_state,
+                                on_outcome=self.reconcile_observer)
         if self.reconcile_min_age is not None:
             reconciler.min_age = self.reconcile_min_age
         return reconciler

@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         {channel: url.get_secret_value() for channel, url in settings.notify_urls.items()},
         telegram_chat_id=settings.notify_telegram_chat_id,
     )
+    router.reconcile_observer = app.extensions["notifier"].submit_reconciliation  # answers nobody waits for
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
@@ -123,6 +124,7 @@ def _register_cli(app: Flask) -> None:
         from database.orders_repository import ConnectorOrderRepository
 
         outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+        app.extensions["notifier"].close()  # what it found for the trader is sent before the command exits
         journal = ConnectorOrderRepository(app.extensions["db_engine"])
         for client_id, status in outcomes:
             record = journal.get(client_id)  # its message says why, and whether a stop needs a hand

@@ -7,25 +7,33 @@ Not found -> FAILED, and what the router held for it is given back: an entry's r
 is released, an exit's claimed contracts are restored with their booked P&L reversed (so a later
 exit closes them, and the account state does not count a close that never happened). "Cannot tell" (firm unreachable) changes nothing.
 
+What needs the trader's hand (an exit not at the firm, a found exit whose stop could not be cut)
+also goes to `on_outcome` (the app's notifier), since nobody waits for these answers any more.
+
 Rows younger than `min_age` seconds are skipped: their request may still be in flight in another
 worker, and "not found yet" must not release a position whose order is about to land.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from connectors.base_connector import BaseConnector
-from connectors.orders import OrderRequest
+from connectors.orders import STOP_NOT_ADJUSTED, OrderRequest
 from database.orders_repository import ConnectorOrderRecord, ConnectorOrderRepository
 from database.ledger_repository import LedgerRepository
 from database.repository import ExecutionRepository
 from database.tables_connector_orders import ORDER_FAILED, ORDER_PENDING, ORDER_SUCCESS, ORDER_UNKNOWN
 
 log = logging.getLogger(__name__)
+
+Outcome = Callable[[dict[str, Any], str, str | None], None]
+"""(the order's ids: client_order_id, firm_code, program_id, trade_id, task_id, action; SUCCESS or
+FAILED; the note of settling a found exit at the firm)."""
 
 MIN_AGE_SECONDS = 5.0
 """Older than any request's deadline (connectors/dispatch.py), so nothing is still in flight."""
@@ -43,7 +51,8 @@ def order_from_record(record: ConnectorOrderRecord) -> OrderRequest:
 class Reconciler:
     def __init__(self, journal: ConnectorOrderRepository, repository: ExecutionRepository,
                  connectors: dict[str, BaseConnector], min_age: float = MIN_AGE_SECONDS,
-                 ledger: LedgerRepository | None = None, settle_firm_state: bool = True):
+                 ledger: LedgerRepository | None = None, settle_firm_state: bool = True,
+                 on_outcome: Outcome | None = None):
         """`settle_firm_state=False` inside a request (before a trade's next exit): a found exit's
         `BaseConnector.after_exit_found` is not run there, where it would spend the request's
         time, but kept in `deferred` for `settle_deferred`, which the caller runs afterwards in
@@ -55,6 +64,7 @@ class Reconciler:
         self.connectors = connectors
         self.min_age = min_age
         self.settle_firm_state = settle_firm_state
+        self.on_outcome = on_outcome
         self.deferred: list[tuple[BaseConnector, ConnectorOrderRecord, str | None, str]] = []
 
     def reconcile(self, record: ConnectorOrderRecord) -> str:
@@ -79,6 +89,8 @@ class Reconciler:
                                                message=lookup.detail if note is None else f"{lookup.detail}; {note}")
             if changed and record.action == "EXIT" and not settle_now:
                 self.deferred.append((connector, record, lookup.firm_order_id, lookup.detail))
+            if changed:
+                self._tell(record, ORDER_SUCCESS, note)
             return ORDER_SUCCESS
         changed = self.journal.set_outcome(record.client_order_id, ORDER_FAILED, reason="RECONCILED_NOT_FOUND",
                                            message=lookup.detail, only_if=unresolved)
@@ -91,6 +103,8 @@ class Reconciler:
                                         reason=f"exit {record.client_order_id} not at the firm")
         log.warning("reconcile %s: not at the firm; %s", record.client_order_id,
                     "position released" if record.action == "ENTRY" else "claim restored")
+        if changed:
+            self._tell(record, ORDER_FAILED)
         return ORDER_FAILED
 
     def settle_deferred(self) -> None:
@@ -104,8 +118,23 @@ class Reconciler:
                     self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
                                              firm_order_id=firm_order_id, message=f"{detail}; {note}",
                                              only_if=(ORDER_SUCCESS,))
-            except Exception:  # noqa: BLE001 - background work: log it, never lose the others
+                    self._tell(record, ORDER_SUCCESS, note)
+            except Exception as exc:  # noqa: BLE001 - background work: log it, never lose the others
                 log.exception("settling %s at the firm failed", record.client_order_id)
+                self._tell(record, ORDER_SUCCESS, f"{STOP_NOT_ADJUSTED}: settling the found exit at the firm failed "
+                                                  f"({type(exc).__name__}); check its stops there")
+
+    def _tell(self, record: ConnectorOrderRecord, status: str, note: str | None = None) -> None:
+        """`on_outcome`, which must not turn a reconciliation into a failure."""
+        if self.on_outcome is None:
+            return
+        order = {"client_order_id": record.client_order_id, "firm_code": record.firm_code,
+                 "program_id": record.program_id, "trade_id": record.trade_id, "task_id": record.task_id,
+                 "action": record.action}
+        try:
+            self.on_outcome(order, status, note)
+        except Exception:  # noqa: BLE001 - telling is best effort; the journal has it
+            log.exception("reporting the reconciliation of %s failed", record.client_order_id)
 
     def reconcile_unresolved(self, trade_id: str | None = None) -> list[tuple[str, str]]:
         """(client order id, status) for every unresolved submission old enough to judge."""

@@ -1,8 +1,10 @@
 """Outbound notifications (Discord, Slack, Telegram, any JSON webhook) for events a trader must see.
 
-Events: an account breach rejection, a connector failure, a task failure, a partial exit whose
-bracket stop could not be cut to the position left (APEX). Each is derived from the
-finished result document by the pure `events_for_result`.
+Events: an account breach rejection, a connector failure, a task failure, an exit whose bracket
+stop could not be cut to the position left (APEX). Each is derived from the finished result
+document by the pure `events_for_result`. Reconciliation, which often runs after the request (in
+the background, or `flask reconcile-orders`), reports through the pure `events_for_reconciliation`:
+an exit that turned out not to be at the firm, and a found exit whose stop could not be cut.
 
 Why a queue and a thread: a notification must never block or slow the webhook (TradingView gives
 up after 3 s and the order path matters more than a chat message). `Notifier.submit` only puts on
@@ -20,13 +22,14 @@ from typing import Any, Mapping
 
 import requests
 
-from connectors.orders import STOP_NOT_ADJUSTED
+from connectors.orders import FAILED, STOP_NOT_ADJUSTED
 
 log = logging.getLogger(__name__)
 
 BREACH_REJECTED = "BREACH_REJECTED"
 CONNECTOR_FAILED = "CONNECTOR_FAILED"
 TASK_FAILED = "TASK_FAILED"
+EXIT_NOT_AT_FIRM = "EXIT_NOT_AT_FIRM"
 
 _STOP = object()
 
@@ -70,6 +73,30 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
     return events
 
 
+def events_for_reconciliation(order: Mapping[str, Any], status: str, note: str | None) -> list[Notification]:
+    """What a reconciled order tells the trader (pure). `order`: the journal row's client_order_id,
+    firm_code, program_id, trade_id, task_id and action; `status`: SUCCESS (found at the firm) or
+    FAILED (not there); `note`: what settling a found exit at the firm reported.
+
+    Nobody is waiting for these answers: the request that sent the order answered UNKNOWN long
+    before. An exit that is not at the firm leaves the position open there (the router counts it
+    open again); a found exit whose stop could not be cut leaves a stop whose fill opens the other
+    side. Either needs the trader's hand, so each is a message, not only a log line.
+    """
+    who = f"{order.get('firm_code')} program {order.get('program_id')}"
+    cid, trade_id = order.get("client_order_id"), order.get("trade_id")
+    data = {"trade_id": trade_id, "task_id": order.get("task_id"), "firm_code": order.get("firm_code"),
+            "program_id": order.get("program_id"), "client_order_id": cid}
+    if status == FAILED and order.get("action") == "EXIT":
+        return [Notification(EXIT_NOT_AT_FIRM, f"{who}: exit {cid} (trade {trade_id}) was not at the firm - the position "
+                                               f"is still open there and counted open again; close it or send the exit again",
+                             data)]
+    if note is not None and note.startswith(STOP_NOT_ADJUSTED):
+        return [Notification(STOP_NOT_ADJUSTED, f"{who}: exit {cid} found by reconciliation, stop NOT adjusted - {note} "
+                                                f"(trade {trade_id})", {**data, "message": note})]
+    return []
+
+
 def body_for(channel: str, note: Notification, telegram_chat_id: str | None) -> dict[str, Any]:
     """The JSON each receiver expects.
     Discord: https://discord.com/developers/docs/resources/webhook#execute-webhook (`content`)
@@ -109,6 +136,12 @@ class Notifier:
         if self.enabled:
             for note in events_for_result(result):
                 self.submit(note)
+
+    def submit_reconciliation(self, order: Mapping[str, Any], status: str, note: str | None) -> None:
+        """`connectors.reconcile.Reconciler`'s `on_outcome`."""
+        if self.enabled:
+            for event in events_for_reconciliation(order, status, note):
+                self.submit(event)
 
     def submit(self, note: Notification) -> None:
         if not self.enabled:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from connectors.ftmo_connector import metaapi_client_id
 from tests.e2e.live_support import backend, sim, ENTRY, EXIT, by_firm, live_env, post  # noqa: F401 (fixtures)
+from tests.e2e.receiver import receiver  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -589,3 +590,82 @@ def test_tradovate_penalty_on_an_order_is_resubmitted_with_its_ticket(live_app, 
     assert result["status"] == "SUCCESS"
     mine = [o for o in opens(sim, "APEX") if o["client_id"] == result["details"]["client_order_id"]]
     assert len(mine) == 1 and "p-ticket" in mine[0]["body"]  # executed once, on the ticketed resubmission
+
+
+# ---- what reconciliation finds after the request is told to the trader ---------------------------
+
+def _notifying_app(live_app, receiver):
+    app = live_app(ROUTE_TO_FIRMS="APEX", NOTIFY_WEBHOOK_URL=f"{receiver.url}/hook")
+    return app, app.test_client()
+
+
+def _lose_a_partial_exit(client, sim) -> None:
+    """Entry (3 contracts), then a partial exit of 1 that the simulator executes but answers too
+    late: UNKNOWN in its request, found by reconciliation afterwards."""
+    post(client, ENTRY)
+    sim.set_faults("APEX", hang=1, hang_seconds=3.0)
+    assert post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()[
+        "connector_results"][0]["status"] == "UNKNOWN"
+    time.sleep(3.2)
+
+
+def _reconcile(app, receiver, expect: int) -> tuple[list[str], list[dict]]:
+    """Reconcile now: the statuses, and the notification bodies once the notifier has drained."""
+    try:
+        statuses = [status for _, status in app.extensions["execution_router"].reconciler().reconcile_unresolved()]
+        receiver.wait_for(expect)
+    finally:
+        app.extensions["notifier"].close()  # sends whatever was queued before returning
+    return statuses, [body for _, body in receiver.bodies]
+
+
+def test_an_exit_reconciled_as_not_at_the_firm_is_notified(live_app, sim, db, receiver):
+    """The request answered UNKNOWN and nobody waits any more: the trader must hear that the
+    position is still open at the firm, not find it in a log."""
+    app, client = _notifying_app(live_app, receiver)
+    post(client, ENTRY)
+    sim.set_faults("APEX", fail_5xx=1)  # answered 5xx, not processed
+    exit_result = post(client, EXIT).get_json()["connector_results"][0]
+    assert exit_result["status"] == "UNKNOWN"
+    statuses, bodies = _reconcile(app, receiver, expect=1)
+    assert statuses == ["FAILED"]
+    (note,) = [b for b in bodies if b["kind"] == "EXIT_NOT_AT_FIRM"]
+    assert (note["firm_code"], note["program_id"], note["trade_id"]) == ("APEX", 1, ENTRY["trade_id"])
+    assert note["client_order_id"] == exit_result["details"]["client_order_id"]
+    assert "still open there" in note["text"]
+    assert list(sim.tradovate_net.values()) == [3] and positions(db)["APEX"].status == "OPEN"
+
+
+def test_a_stop_reconciliation_could_not_cut_is_notified(live_app, sim, db, receiver):
+    app, client = _notifying_app(live_app, receiver)
+    _lose_a_partial_exit(client, sim)
+    sim.set_faults("APEX", refuse_modify=1)
+    statuses, bodies = _reconcile(app, receiver, expect=1)
+    assert statuses == ["SUCCESS"]
+    (note,) = [b for b in bodies if b["kind"] == "STOP_NOT_ADJUSTED"]
+    assert note["firm_code"] == "APEX" and "found by reconciliation" in note["text"]
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]  # still too big: hence the message
+
+
+def test_a_found_exit_with_its_stop_cut_sends_nothing(live_app, sim, receiver):
+    app, client = _notifying_app(live_app, receiver)
+    _lose_a_partial_exit(client, sim)
+    assert _reconcile(app, receiver, expect=0) == (["SUCCESS"], [])
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [2]
+
+
+def test_a_stop_the_background_follow_up_could_not_cut_is_notified(live_app, sim, receiver):
+    """The reconciliation before a trade's next exit leaves the stop to a background follow-up;
+    a refusal there has no request to answer, so the message is the trader's only sign."""
+    app, client = _notifying_app(live_app, receiver)
+    _lose_a_partial_exit(client, sim)
+    sim.set_faults("APEX", rate_limit=1, retry_after=0, refuse_modify=1)  # the next exit refused, then the cut
+    second = dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1, exit_price=16480.0)
+    assert post(client, second).get_json()["connector_results"][0]["reason"] == "RATE_LIMITED"
+    try:
+        bodies = receiver.wait_for(2)
+    finally:
+        app.extensions["notifier"].close()
+    kinds = sorted(b["kind"] for _, b in bodies)
+    assert kinds == ["CONNECTOR_FAILED", "STOP_NOT_ADJUSTED"]  # the refused exit, and the stop left at 3
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
