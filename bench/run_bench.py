@@ -357,8 +357,9 @@ def check_targets(results: dict[str, Any]) -> list[str]:
     if at16:
         # Little's law: wrk keeps 16 requests in flight, so the mean latency is 16 / throughput
         # whatever the app; p99 < 25 ms needs more than 640 req/s even with no spread at all.
-        context = (f"; the reference's p99 {ref16['p99_ms']:.1f} ms; any app needs > {16000 / TARGET_P99_MS:.0f} req/s "
-                   f"for it, the reference served {ref16['rps']:,.0f}") if ref16 else ""
+        context = (f"; the reference's p99 {ref16['p99_ms']:.1f} ms{_by_reference(ref16['p99_ms'] < TARGET_P99_MS)}; "
+                   f"any app needs > {16000 / TARGET_P99_MS:.0f} req/s for it, the reference served {ref16['rps']:,.0f}"
+                   ) if ref16 else ""
         out.append(f"p99 {at16['p99_ms']:.1f} ms (< {TARGET_P99_MS:.0f} ms: {verdict(at16['p99_ms'] < TARGET_P99_MS)}"
                    f"{context})")
         out.append(f"errors {at16['errors']} ({verdict(at16['errors'] == 0)})")
@@ -366,10 +367,18 @@ def check_targets(results: dict[str, Any]) -> list[str]:
         out.append(f"lost/extra/unfinished rows {lost} ({verdict(lost == 0)})")
     if at1 and at1["server_p50_ms"] is not None:
         ref1 = ref.get(1) or {}
-        context = f"; the reference's {ref1['server_p50_ms']:.2f} ms" if ref1.get("server_p50_ms") is not None else ""
+        context = (f"; the reference's {ref1['server_p50_ms']:.2f} ms"
+                   f"{_by_reference(ref1['server_p50_ms'] < TARGET_SERVER_P50_MS)}"
+                   ) if ref1.get("server_p50_ms") is not None else ""
         out.append(f"single-request server p50 {at1['server_p50_ms']:.2f} ms at c=1 "
                    f"(< {TARGET_SERVER_P50_MS:.0f} ms: {verdict(at1['server_p50_ms'] < TARGET_SERVER_P50_MS)}{context})")
     return out
+
+
+def _by_reference(ok: bool) -> str:
+    """Whether the reference itself meets an absolute target: where it does not, the machine is
+    too slow for the target, whatever the router does."""
+    return "" if ok else ", which misses it too"
 
 
 def postgres_version(engine: Any) -> str:
