@@ -62,7 +62,11 @@ def test_fifty_identical_concurrent_requests_make_one_task_and_one_order_per_pro
 
 def test_worker_killed_mid_task_is_recovered_once_after_restart(pg, tmp_path):
     env = {"STUCK_TASK_SECONDS": "3"}
-    hung = Gunicorn(dict(env, TESTING_FAULT_SLEEP_AFTER_PROCESSING="60"), workers=2, log_path=tmp_path / "g1.log")
+    # The master respawns the killed workers, which recover stuck tasks at start-up: on a loaded
+    # machine they could reach this one (older than 3 s by then) before the server is stopped, and
+    # sleep inside it too. Only the restarted server below may recover it.
+    hung = Gunicorn({"STUCK_TASK_SECONDS": "3600", "TESTING_FAULT_SLEEP_AFTER_PROCESSING": "60"}, workers=2,
+                    log_path=tmp_path / "g1.log")
     with hung:
         def send() -> None:
             try:
