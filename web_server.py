@@ -29,6 +29,9 @@ from web.errors import register_error_handlers
 
 log = logging.getLogger("web_server")
 
+CLI_NOTIFY_WAIT_SECONDS = 30.0
+"""How long `reconcile-orders` waits for its notifications to be sent before exiting."""
+
 
 def startup_problems(settings: Settings) -> list[str]:
     """Reasons the service must not start (DESIGN.md Decision 6: live mode needs a secret)."""
@@ -123,8 +126,10 @@ def _register_cli(app: Flask) -> None:
         """Ask the firms about live orders whose outcome is UNKNOWN (by client order id)."""
         from database.orders_repository import ConnectorOrderRepository
 
-        outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
-        app.extensions["notifier"].close()  # what it found for the trader is sent before the command exits
+        try:
+            outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
+        finally:  # what it found for the trader is sent before the command exits (bounded wait)
+            app.extensions["notifier"].close(timeout=CLI_NOTIFY_WAIT_SECONDS)
         journal = ConnectorOrderRepository(app.extensions["db_engine"])
         for client_id, status in outcomes:
             record = journal.get(client_id)  # its message says why, and whether a stop needs a hand

@@ -57,7 +57,8 @@ _KEPT_ON_MODIFY = ("price", "stopPrice", "pegDifference", "maxShow", "timeInForc
 STOP_CUT_MARGIN = 0.25
 """Seconds of the request's deadline the stop cut leaves unused, so its outcome is in the answer."""
 STOP_CUT_MIN = 0.5
-"""The least time (after the margin) the cut needs for its 3 calls; with less it is not started."""
+"""The least time (after the margin) the cut needs for its calls (list, versions, a position read
+when flat, the change); with less it is not started."""
 RENEW_MARGIN = 15 * 60
 """Renew the token this many seconds before `expirationTime` (Tradovate's advice)."""
 MONTH_CODES = "FGHJKMNQUVXZ"
@@ -230,10 +231,9 @@ class ApexConnector(HttpConnector):
                 return size
             # flat, yet the exit came: the position was closed outside this router (by hand at
             # Tradovate, say), which leaves the entry's bracket stop working; its fill would open
-            # a position nobody asked for. Fitted to what this side holds once listed: nothing,
-            # unless a trade entered since.
+            # a position nobody asked for.
             return self._fit_stops(size, account, contract_id, action, deadline,
-                                   held=lambda d: max(order.held_at_firm(self._net_position(account, contract_id, d)), 0))
+                                   held=lambda d: self._still_flat(order, account, contract_id, d))
         if size == abs(net):  # the whole position: Tradovate's liquidation also cancels its bracket
             body: dict[str, Any] = {"accountId": account, "contractId": contract_id, "admin": False,
                                     "customTag50": order.client_order_id}
@@ -275,6 +275,16 @@ class ApexConnector(HttpConnector):
             return _stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__))
         return replace(result, extra={**result.extra, "stop_adjustment": {
             "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
+
+    def _still_flat(self, order: OrderRequest, account: int, contract_id: int, deadline: Deadline) -> int:
+        """0 when this side is still flat after the stops were listed. A position there now (a
+        trade entered meanwhile) makes the listed stops ambiguous - its own bracket may or may not
+        be among them - so none is touched: Rejected, and the trader is told to look."""
+        held = order.held_at_firm(self._net_position(account, contract_id, deadline))
+        if held > 0:
+            raise Rejected("POSITION_OPENED", f"{held} contract(s) opened on this side while the stops were "
+                                              f"checked, so none was changed")
+        return 0
 
     def after_exit_found(self, order: OrderRequest) -> str | None:
         """An exit found by reconciliation: its stop was never cut, so cut the closing side's
@@ -372,7 +382,7 @@ def _stop_not_adjusted(result: ConnectorResult, left: int, changes: list[dict[st
         message = (f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
                    f"Tradovate, or a stop fill opens the other side ({why}).")
     else:
-        message = (f"A bracket stop may still be working with no position left to protect: cancel it at "
-                   f"Tradovate, or its fill opens a position ({why}).")
+        message = (f"This trade's bracket stop may still be working on a flat account: check it at Tradovate "
+                   f"and cancel it, or its fill opens a position ({why}).")
     return replace(result, extra={**result.extra, "stop_adjustment": {
         "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes, "message": message}})

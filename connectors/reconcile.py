@@ -103,7 +103,7 @@ class Reconciler:
                                         reason=f"exit {record.client_order_id} not at the firm")
         log.warning("reconcile %s: not at the firm; %s", record.client_order_id,
                     "position released" if record.action == "ENTRY" else "claim restored")
-        if changed:
+        if changed and self.settle_firm_state:  # in a request, that request's own exit closes it now
             self._tell(record, ORDER_FAILED)
         return ORDER_FAILED
 
@@ -113,16 +113,20 @@ class Reconciler:
             connector, record, firm_order_id, detail = self.deferred.pop(0)
             try:
                 note = connector.after_exit_found(order_from_record(record))
-                if note is not None:
-                    log.warning("reconcile %s: %s", record.client_order_id, note)
-                    self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
-                                             firm_order_id=firm_order_id, message=f"{detail}; {note}",
-                                             only_if=(ORDER_SUCCESS,))
-                    self._tell(record, ORDER_SUCCESS, note)
             except Exception as exc:  # noqa: BLE001 - background work: log it, never lose the others
                 log.exception("settling %s at the firm failed", record.client_order_id)
-                self._tell(record, ORDER_SUCCESS, f"{STOP_NOT_ADJUSTED}: settling the found exit at the firm failed "
-                                                  f"({type(exc).__name__}); check its stops there")
+                note = (f"{STOP_NOT_ADJUSTED}: settling the found exit at the firm failed ({type(exc).__name__}); "
+                        f"check its stops there")
+            if note is None:
+                continue
+            log.warning("reconcile %s: %s", record.client_order_id, note)
+            self._tell(record, ORDER_SUCCESS, note)
+            try:
+                self.journal.set_outcome(record.client_order_id, ORDER_SUCCESS, reason="RECONCILED_FOUND",
+                                         firm_order_id=firm_order_id, message=f"{detail}; {note}",
+                                         only_if=(ORDER_SUCCESS,))
+            except Exception:  # noqa: BLE001 - the note is in the log and was told; the next item still runs
+                log.exception("recording the settling of %s failed", record.client_order_id)
 
     def _tell(self, record: ConnectorOrderRecord, status: str, note: str | None = None) -> None:
         """`on_outcome`, which must not turn a reconciliation into a failure."""

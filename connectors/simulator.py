@@ -18,8 +18,9 @@ Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults 
 executed but answered only after `hang_seconds`: "accepted, never answered in time"),
 `expire_tokens` (every issued token is rejected with 401 once), `token_ttl` (Tradovate
 expirationTime in seconds), `refuse_modify` (Tradovate: next N order modifications/cancels are
-refused), `orders_pending` (Tradovate: market orders are listed as PendingNew, not Filled). GET
-/_sim/orders lists what the firms received.
+refused), `orders_pending` (Tradovate: market orders are listed as PendingNew, not Filled),
+`open_on_order_list` (Tradovate: the next GET /order/list first adds N contracts to every
+position, as if another trade filled at that moment). GET /_sim/orders lists what the firms received.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class Simulator:
     def _default_faults() -> dict[str, Any]:
         return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
                 "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0,
-                "orders_pending": False}
+                "orders_pending": False, "open_on_order_list": 0}
 
     def set_faults(self, firm: str, **faults: Any) -> None:
         with self.lock:
@@ -431,6 +432,11 @@ class Simulator:
         @guarded
         def tv_orders():
             with sim.lock:
+                f = sim.faults["APEX"]
+                if f["open_on_order_list"]:
+                    for key in sim.tradovate_net:
+                        sim.tradovate_net[key] += f["open_on_order_list"]
+                    f["open_on_order_list"] = 0
                 return jsonify([dict(o) for o in sim.tradovate_orders.values()])
 
         @app.get("/v1/orderVersion/deps")

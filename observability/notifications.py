@@ -59,8 +59,9 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
         adjustment = item.get("stop_adjustment") or {}
         if adjustment.get("status") == STOP_NOT_ADJUSTED:  # the exit stands; a stop may now be too big
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
+            what = "exit found the account flat" if item.get("status") == "SKIPPED" else "exit done"
             events.append(Notification(
-                STOP_NOT_ADJUSTED, f"{who}: exit done, stop NOT adjusted - {adjustment.get('message')} "
+                STOP_NOT_ADJUSTED, f"{who}: {what}, stop NOT adjusted - {adjustment.get('message')} "
                                    f"(trade {base['trade_id']})",
                 {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
                  "position_left": adjustment.get("position_left"), "message": adjustment.get("message")}))
@@ -161,6 +162,8 @@ class Notifier:
             except queue.Full:
                 pass
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("notifier closed with %d message(s) still queued or being sent", self._queue.qsize())
         self._session.close()
 
     def _ensure_thread(self) -> None:

@@ -5,6 +5,7 @@ Each test asserts on what the simulated firms actually received, so "no duplicat
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -534,20 +535,37 @@ def test_an_exit_after_a_stop_out_has_no_stop_to_cancel(live_app, sim):
     assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN"]  # nothing sent, nothing cancelled
 
 
-def test_a_refused_cancel_on_a_flat_account_tells_the_trader(live_app, sim, db):
+def _flat_exit_with_the_stop_not_adjusted(live_app, sim, **faults):
+    """Entry, closed by hand, `faults`, then the exit: SKIPPED as flat, its stop NOT adjusted.
+    The result and the notification event it gives."""
     from observability.notifications import STOP_NOT_ADJUSTED, events_for_result
 
     client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
     post(client, ENTRY)
     _close_by_hand(sim)
-    sim.set_faults("APEX", refuse_modify=1)
+    sim.set_faults("APEX", **faults)
     body = post(client, EXIT).get_json()
     (result,) = body["connector_results"]
     assert (result["status"], result["reason"]) == ("SKIPPED", "ALREADY_FLAT_AT_FIRM")
     assert result["stop_adjustment"]["status"] == STOP_NOT_ADJUSTED
-    assert "cancel it at Tradovate" in result["stop_adjustment"]["message"]
-    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
     (event,) = [e for e in events_for_result(body) if e.kind == STOP_NOT_ADJUSTED]
+    return result, event
+
+
+def test_a_position_opened_while_the_stops_are_checked_leaves_them_all_alone(live_app, sim, db):
+    """Another trade filled between the exit's position read and the stop list: which stop is
+    whose can no longer be told, so none is changed, and the trader is asked to look."""
+    result, event = _flat_exit_with_the_stop_not_adjusted(live_app, sim, open_on_order_list=2)
+    assert "2 contract(s) opened on this side" in result["stop_adjustment"]["message"]
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
+    assert [o["kind"] for o in sim.orders_for("APEX")] == ["OPEN"]  # nothing cancelled or modified
+    assert "exit found the account flat" in event.text
+
+
+def test_a_refused_cancel_on_a_flat_account_tells_the_trader(live_app, sim, db):
+    result, event = _flat_exit_with_the_stop_not_adjusted(live_app, sim, refuse_modify=1)  # covers cancels too
+    assert "check it at Tradovate and cancel it" in result["stop_adjustment"]["message"]
+    assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
     assert event.data["position_left"] == 0 and "stop NOT adjusted" in event.text
     exit_message = db.execute(text("SELECT message FROM connector_orders ORDER BY id DESC LIMIT 1")).scalar_one()
     assert "STOP_NOT_ADJUSTED" in exit_message
@@ -567,6 +585,18 @@ def test_reconcile_orders_cli(live_app, sim):
     out = app.test_cli_runner().invoke(args=["reconcile-orders"]).output
     assert "FAILED" in out and "1 unresolved order(s) checked." in out
     assert "no order with this customTag" in out  # why, from the journal
+
+
+def test_reconcile_orders_cli_sends_its_notifications_before_it_exits(live_app, sim, receiver):
+    app, client = _notifying_app(live_app, receiver)  # APEX
+    post(client, ENTRY)
+    sim.set_faults("APEX", fail_5xx=1)
+    assert post(client, EXIT).get_json()["connector_results"][0]["status"] == "UNKNOWN"
+    receiver.release.clear()  # a slow receiver: it takes the message only after 0.5 s
+    threading.Timer(0.5, receiver.release.set).start()
+    out = app.test_cli_runner().invoke(args=["reconcile-orders"]).output
+    assert "FAILED" in out
+    assert [b["kind"] for _, b in receiver.bodies] == ["EXIT_NOT_AT_FIRM"]  # delivered before the command ended
 
 
 def test_unreachable_firm_fails_cleanly_and_releases_the_position(make_app, sim, db):
@@ -663,9 +693,25 @@ def test_a_stop_the_background_follow_up_could_not_cut_is_notified(live_app, sim
     second = dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1, exit_price=16480.0)
     assert post(client, second).get_json()["connector_results"][0]["reason"] == "RATE_LIMITED"
     try:
-        bodies = receiver.wait_for(2)
+        receiver.wait_for(2)
     finally:
         app.extensions["notifier"].close()
-    kinds = sorted(b["kind"] for _, b in bodies)
+    kinds = sorted(b["kind"] for _, b in receiver.bodies)  # after the drain: nothing sent twice
     assert kinds == ["CONNECTOR_FAILED", "STOP_NOT_ADJUSTED"]  # the refused exit, and the stop left at 3
     assert [s["orderQty"] for s in sim.working_stops(201)] == [3]
+
+
+def test_a_lost_exit_the_next_exit_makes_good_is_not_reported_as_open(live_app, sim, db, receiver):
+    """Reconciled inside the next exit's request, the lost exit's contracts are restored and that
+    exit closes them at once: telling the trader to close the position by hand would invite a
+    second close."""
+    app, client = _notifying_app(live_app, receiver)
+    post(client, ENTRY)
+    sim.set_faults("APEX", fail_5xx=1)
+    assert post(client, EXIT).get_json()["connector_results"][0]["status"] == "UNKNOWN"
+    time.sleep(0.1)
+    second = post(client, dict(EXIT, event_type="EXIT_TAKE_PROFIT")).get_json()["connector_results"][0]
+    app.extensions["notifier"].close()
+    assert second["status"] == "SUCCESS" and list(sim.tradovate_net.values()) == [0]
+    assert [r.status for r in journal(db).values()] == ["SUCCESS", "FAILED", "SUCCESS"]
+    assert receiver.bodies == []
