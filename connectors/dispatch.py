@@ -46,8 +46,9 @@ def _journal_status(result: ConnectorResult) -> str:
 
 
 def _journal_message(result: ConnectorResult) -> str | None:
-    """The result's message, plus a stop left too big (APEX, after a partial exit): the journal
-    keeps it even for an answer that came after the deadline, which no caller sees."""
+    """The result's message, plus a stop left too big (APEX, after a partial exit or on a flat
+    account): the journal keeps it even for an answer that came after the deadline, which no
+    caller sees."""
     adjustment = result.extra.get("stop_adjustment") or {}
     if adjustment.get("status") != STOP_NOT_ADJUSTED:
         return result.message

@@ -10,7 +10,7 @@ SUCCESS = "SUCCESS"
 FAILED = "FAILED"
 SKIPPED = "SKIPPED"
 UNKNOWN = "UNKNOWN"  # sent, but the firm's answer never arrived: reconcile, never resend blindly
-STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # a done partial exit's `stop_adjustment`: the firm's stop may exceed the rest
+STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # an exit's `stop_adjustment` (APEX): a stop at the firm may exceed what is held
 
 
 def client_order_id(task_id: int, firm_code: str, program_id: int, action: str) -> str:
