@@ -61,7 +61,7 @@ def get_firm_risk_rules(firm_code: str, settings: Settings | None = None) -> dic
 
 
 def get_program_scaling_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> dict[str, Any]:
-    """Sizing inputs of one firm/program plus the configured point-value overrides."""
+    """Sizing inputs of one firm/program plus the service-wide order ceiling and point-value overrides."""
     cfg = _settings(settings)
     firm = cfg.firm(firm_code)
     program = firm.programs.get(int(program_id)) if firm else None
@@ -69,6 +69,7 @@ def get_program_scaling_rules(firm_code: str, program_id: int, settings: Setting
         "account_size": program.account_size if program else None,
         "risk_per_trade": program.risk_per_trade if program else None,
         "max_contracts": program.max_contracts if program else None,
+        "max_contracts_per_order": cfg.max_contracts_per_order,
         "point_value_overrides": dict(cfg.point_value_overrides),
     }
 

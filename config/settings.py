@@ -37,6 +37,9 @@ RiskFraction = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=100_000)]
 
 
+DEFAULT_MAX_CONTRACTS_PER_ORDER = 20
+MAX_ORDER_CEILING = 1000  # the same bound as a signal's own `contracts` field
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 class ConfigError(ValueError):
@@ -104,6 +107,8 @@ class Settings(_Frozen):
     webhook_secret: SecretStr | None = None
     admin_token: SecretStr | None = None
     max_body_bytes: int = 65_536
+    max_contracts_per_order: int = DEFAULT_MAX_CONTRACTS_PER_ORDER
+    """MAX_CONTRACTS_PER_ORDER: the hard ceiling on every sized order, after every other cap."""
     webhook_allowed_networks: tuple[str, ...] = ()
     """WEBHOOK_ALLOWED_IPS expanded (presets resolved) to CIDR strings; empty = any source."""
     trusted_proxy_count: int = 0
@@ -176,6 +181,7 @@ _COUNT = TypeAdapter(NonNegativeInt)
 _AGE = TypeAdapter(Annotated[int, Field(ge=1, le=3600)])
 _BYTES = TypeAdapter(Annotated[int, Field(ge=1024, le=10_000_000)])
 _POS_COUNT = TypeAdapter(Annotated[int, Field(ge=1, le=100_000)])
+_ORDER_CEILING = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_ORDER_CEILING)])
 _PROXIES = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
 _SECONDS = TypeAdapter(Annotated[int, Field(ge=1, le=86_400)])
 _INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
@@ -405,6 +411,9 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         webhook_secret=SecretStr(r.raw("WEBHOOK_SECRET")) if r.raw("WEBHOOK_SECRET") else None,
         admin_token=SecretStr(r.raw("ADMIN_TOKEN")) if r.raw("ADMIN_TOKEN") else None,
         max_body_bytes=max_body or 65_536,
+        max_contracts_per_order=_or_default(
+            r.typed("MAX_CONTRACTS_PER_ORDER", _ORDER_CEILING, f"a whole number of contracts between 1 and {MAX_ORDER_CEILING}"),
+            DEFAULT_MAX_CONTRACTS_PER_ORDER),
         webhook_allowed_networks=_read_allowed_networks(r),
         trusted_proxy_count=r.typed("TRUSTED_PROXY_COUNT", _PROXIES, "a whole number of proxies between 0 and 10") or 0,
         stuck_task_seconds=r.typed("STUCK_TASK_SECONDS", _SECONDS, "a number of seconds between 1 and 86400") or 120,

@@ -3,7 +3,8 @@ start-up check that names every missing or malformed variable (DESIGN.md Decisio
 
 Variables (all `{FIRM}_...`; secrets are those ending API_KEY/API_SECRET/PASSWORD/TOKEN/SECRET):
 - every live firm: `API_URL` (http(s)://...), the firm's credentials (REQUIRED_CREDENTIALS), and
-  per program an account id: `{FIRM}_{ID}_ACCOUNT_ID`, falling back to `{FIRM}_ACCOUNT_ID`.
+  per program an account id: `{FIRM}_{ID}_ACCOUNT_ID`, falling back to `{FIRM}_ACCOUNT_ID`, and
+  `{FIRM}_{ID}_MAX_CONTRACTS`: a live account never trades on the risk formula alone.
 - FTMO (MetaTrader 5 CFDs): `FTMO_SYMBOL_MAP=NQ:US100.cash,ES:US500.cash` (futures root -> the
   account's CFD symbol) and `FTMO_{ID}_LOTS_PER_CONTRACT`. A CFD lot is not a futures contract
   (FTMO's US100.cash moves $1 per point per lot where NQ moves $20 per contract), so the volume is
@@ -103,6 +104,9 @@ def live_config_problems(firm: FirmSettings) -> list[str]:
         problems.append(f"{code}_API_URL={url!r}: must start with http:// or https://")
     programs_by_account: dict[str, list[int]] = {}
     for pid in firm.program_ids:
+        if firm.programs[pid].max_contracts is None:
+            problems.append(f"{code}_{pid}_MAX_CONTRACTS: required to route program {pid} live (the most contracts "
+                            "one order of this account may hold; MAX_CONTRACTS_PER_ORDER still caps it)")
         account = account_id(firm, pid)
         if not account:
             problems.append(f"{code}_{pid}_ACCOUNT_ID (or {code}_ACCOUNT_ID): required to route program {pid} live")

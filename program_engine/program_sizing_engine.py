@@ -1,19 +1,25 @@
 """Position sizing for one firm/program: a pure function from scaling rules + signal to contracts.
 
     risk_amount    = account_size * risk_per_trade
-    risk_distance  = |entry_price - stop_loss|              (index points)
+    risk_distance  = ceil(|entry_price - stop_loss| / tick) * tick   (whole ticks, index points)
     calculated     = risk_amount / (risk_distance * point_value)
-    contracts      = floor(min(calculated, max_contracts, position_capacity))
+    contracts      = floor(min(calculated, max_contracts, position_capacity, max_contracts_per_order))
 
 point_value is dollars per 1.00 point from `instruments.contract_specs` (NQ 20, not the guide's
 5.00 tick value; DESIGN.md "Money math"). `position_capacity` is what the firm's
 max_position_size still allows after open contracts; the router computes it.
+`max_contracts_per_order` is the service-wide hard ceiling (MAX_CONTRACTS_PER_ORDER), applied
+after every other cap: a formula that divides by a tiny stop must never become an absurd order.
 
 Why it is written this way:
 - Never risk more than risk_amount. The floor is taken with exact Decimal arithmetic
   (`risk_amount // (distance * point_value)` in a wide context that traps any inexact step), so
   rounding can never push 1.99999... up to 2 contracts. The invariant
   contracts * distance * point_value <= risk_amount is re-checked before returning.
+- Bounded sizes (DESIGN.md Decision 7). A stop closer than one tick of the instrument is refused
+  (`STOP_INSIDE_ONE_TICK`): no order can be stopped out inside one tick, and dividing by such a
+  distance gives millions of contracts. The distance is rounded *up* to whole ticks before
+  dividing, so the size never risks more than risk_amount whichever tick the firm puts the stop on.
 - Fail closed (DESIGN.md Decision 1). The guide returned APPROVED with contracts=0 for a missing
   account size and APPROVED on exceptions. Here anything that cannot produce at least one
   contract is REJECTED with contracts=0 and a rule naming the cause, and any exception is ERROR
@@ -22,7 +28,7 @@ Why it is written this way:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, Inexact, localcontext
+from decimal import ROUND_CEILING, Decimal, Inexact, localcontext
 from typing import Any, Mapping
 
 from engine_common.numbers import (
@@ -38,7 +44,7 @@ from engine_common.numbers import (
     read_number,
     to_float,
 )
-from instruments.contract_specs import get_contract_spec, resolve_root
+from instruments.contract_specs import ContractSpec, get_contract_spec, resolve_root
 
 APPROVED = "APPROVED"
 REJECTED = "REJECTED"
@@ -52,6 +58,8 @@ INVALID_POSITION_CAPACITY = "INVALID_POSITION_CAPACITY"
 MISSING_PRICE = "MISSING_PRICE"
 INVALID_PRICE = "INVALID_PRICE"
 ZERO_STOP_DISTANCE = "ZERO_STOP_DISTANCE"
+STOP_INSIDE_ONE_TICK = "STOP_INSIDE_ONE_TICK"
+INVALID_ORDER_CEILING = "INVALID_ORDER_CEILING"
 UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
 INVALID_POINT_VALUE = "INVALID_POINT_VALUE"
 BELOW_ONE_CONTRACT = "BELOW_ONE_CONTRACT"
@@ -145,6 +153,10 @@ def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, A
         rules, "position_capacity", parse_count,
         rule=INVALID_POSITION_CAPACITY, subject="Scaling rule",
     )
+    ceiling = read_number(
+        rules, "max_contracts_per_order", parse_count,
+        rule=INVALID_ORDER_CEILING, subject="Scaling rule",
+    )
     entry = _price(payload, "entry_price")
     stop = _price(payload, "stop_loss")
     symbol = payload.get("symbol")
@@ -156,26 +168,35 @@ def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, A
             else f"Unknown symbol {describe(symbol)}: no contract spec, so no point value.",
             {"key": "symbol", "value": describe(symbol)},
         )
-    point_value = _point_value(rules, symbol, root)
+    spec = _contract_spec(rules, symbol, root)
+    point_value = spec.point_value
 
     with localcontext() as ctx:
         ctx.prec = _EXACT_PRECISION
         ctx.traps[Inexact] = True
         risk_amount = account_size * risk_per_trade
-        risk_distance = abs(entry - stop)
-        if risk_distance == 0:
+        stop_distance = abs(entry - stop)
+        if stop_distance == 0:
             raise _Rejected(
                 ZERO_STOP_DISTANCE,
                 f"Entry price equals stop loss ({format_amount(entry)}): risk per contract is zero.",
                 {"entry_price": to_float(entry), "stop_loss": to_float(stop)},
             )
+        if stop_distance < spec.tick_size:
+            raise _Rejected(
+                STOP_INSIDE_ONE_TICK,
+                f"Stop {format_amount(stop_distance)} points from entry is inside one {root} tick "
+                f"({format_amount(spec.tick_size)}): no order can be stopped out there.",
+                {"entry_price": to_float(entry), "stop_loss": to_float(stop),
+                 "stop_distance": to_float(stop_distance), "tick_size": to_float(spec.tick_size)},
+            )
+        # exact: every tick size is a power-of-ten fraction or 1/4, so the quotient terminates
+        stop_ticks = int((stop_distance / spec.tick_size).to_integral_value(rounding=ROUND_CEILING))
+        risk_distance = stop_ticks * spec.tick_size
         risk_per_contract = risk_distance * point_value
         whole = int(risk_amount // risk_per_contract)  # exact floor (both operands positive)
-        final = whole
-        if max_contracts is not None:
-            final = min(final, max_contracts)
-        if capacity is not None:
-            final = min(final, capacity)
+        caps = {"max_contracts": max_contracts, "position_capacity": capacity, "max_contracts_per_order": ceiling}
+        final = min([whole, *(cap for cap in caps.values() if cap is not None)])
         if final < 0 or final * risk_per_contract > risk_amount:  # invariant, fail closed
             raise ArithmeticError("sizing invariant violated")
     calculated = risk_amount / risk_per_contract  # display only, ordinary precision
@@ -192,6 +213,14 @@ def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, A
     }
     if capacity is not None:
         details["position_capacity"] = capacity
+    if stop_distance != risk_distance:  # the stop was not on the tick grid
+        details["stop_distance"] = to_float(stop_distance)
+        details["stop_ticks"] = stop_ticks
+    if ceiling is not None:
+        details["max_contracts_per_order"] = ceiling
+    bound = _binding_cap(whole, final, caps)
+    if bound is not None:
+        details["capped_by"] = bound
     if not isinstance(symbol, str) or symbol.strip().upper() != root:
         details["symbol_root"] = root
 
@@ -241,7 +270,18 @@ def _price(payload: Mapping[str, Any], key: str) -> Decimal:
     return price
 
 
-def _point_value(rules: Mapping[str, Any], symbol: object, root: str) -> Decimal:
+def _binding_cap(whole: int, final: int, caps: Mapping[str, int | None]) -> str | None:
+    """Which cap set the size below what the risk allows (the ceiling named first: it is the one
+    a trader must know bound, since it overrides the account's own numbers)."""
+    if final >= whole:
+        return None
+    for name in ("max_contracts_per_order", "max_contracts", "position_capacity"):
+        if caps[name] == final:
+            return name
+    return None
+
+
+def _contract_spec(rules: Mapping[str, Any], symbol: object, root: str) -> ContractSpec:
     overrides = as_mapping(rules.get("point_value_overrides"), "point_value_overrides")
     override = overrides.get(root)
     parsed: dict[str, Decimal] | None = None
@@ -255,4 +295,4 @@ def _point_value(rules: Mapping[str, Any], symbol: object, root: str) -> Decimal
     spec = get_contract_spec(symbol, parsed)
     if spec is None:  # resolve_root succeeded, so this is a contract_specs inconsistency
         raise LookupError(f"no contract spec for resolved root {root}")
-    return spec.point_value
+    return spec

@@ -24,6 +24,7 @@ def live_env(url: str, **overrides: str) -> dict[str, str]:
         "APEX_API_URL": url + "/v1", "APEX_ACCOUNT_ID": "201", "APEX_ALLOW_AUTOMATION": "true",
         "TOPSTEP_API_URL": url, "TOPSTEP_ACCOUNT_ID": "301", "TOPSTEP_ALLOW_AUTOMATION": "true",
         "TOPSTEP_PROGRAM_IDS": "1", "TOPSTEP_1_ACCOUNT_SIZE": "50000", "TOPSTEP_1_RISK_PER_TRADE": "0.01",
+        "TOPSTEP_1_MAX_CONTRACTS": "5",
         **DEFAULT_CREDENTIALS,
     }
     env.update(overrides)

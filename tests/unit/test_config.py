@@ -37,6 +37,12 @@ def test_defaults_are_dry_run_and_no_routing():
     assert s.dry_run is True and s.route_to_firms == () and s.entry_event_types == {"SIGNAL_CREATED", "ENTRY"}
 
 
+def test_every_order_has_a_ceiling_of_20_contracts_unless_configured():
+    assert get_program_scaling_rules("FTMO", 1, parse_settings(STEP2_ENV))["max_contracts_per_order"] == 20
+    custom = parse_settings(dict(STEP2_ENV, MAX_CONTRACTS_PER_ORDER="3"))
+    assert get_program_scaling_rules("APEX", 1, custom)["max_contracts_per_order"] == 3
+
+
 def test_rules_not_configured_are_disabled():
     env = {k: v for k, v in STEP2_ENV.items() if k not in ("FTMO_MAX_DAILY_LOSS", "FTMO_1_MAX_DRAWDOWN")}
     s = parse_settings(env)
@@ -68,6 +74,9 @@ def test_rules_not_configured_are_disabled():
         ({"FTMO_DRY_RUN": "nope"}, "FTMO_DRY_RUN"),
         ({"FTMO_TRADING_DAY_TIMEZONE": "Mars/Base"}, "FTMO_TRADING_DAY_TIMEZONE"),
         ({"ENTRY_EVENT_TYPES": "EXIT_SL"}, "ENTRY_EVENT_TYPES"),
+        ({"MAX_CONTRACTS_PER_ORDER": "0"}, "MAX_CONTRACTS_PER_ORDER"),
+        ({"MAX_CONTRACTS_PER_ORDER": "1001"}, "MAX_CONTRACTS_PER_ORDER"),
+        ({"MAX_CONTRACTS_PER_ORDER": "2.5"}, "MAX_CONTRACTS_PER_ORDER"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_variable(override, variable):

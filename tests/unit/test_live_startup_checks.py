@@ -69,7 +69,8 @@ def test_credentials_are_secrets_in_settings():
 
 def test_two_apex_or_topstep_programs_on_one_account_are_refused_unless_accepted():
     """APEX/TOPSTEP net by account and contract: program 2's exit would close program 1's contracts."""
-    shared = dict(APEX_PROGRAM_IDS="1,2", APEX_2_ACCOUNT_SIZE="150000", APEX_2_RISK_PER_TRADE="0.01")
+    shared = dict(APEX_PROGRAM_IDS="1,2", APEX_2_ACCOUNT_SIZE="150000", APEX_2_RISK_PER_TRADE="0.01",
+                  APEX_2_MAX_CONTRACTS="10")
     found = problems(**live_env(URL, **shared))  # both fall back to APEX_ACCOUNT_ID=201
     (line,) = [p for p in found if "share" in p]
     assert line.startswith("APEX_1_ACCOUNT_ID: programs 1, 2 share APEX account 201.")
@@ -79,4 +80,14 @@ def test_two_apex_or_topstep_programs_on_one_account_are_refused_unless_accepted
     assert problems(**live_env(URL, **shared, APEX_ALLOW_SHARED_ACCOUNT="true")) == []
     # FTMO closes by position id, not by account: sharing is fine there
     assert problems(**live_env(URL, FTMO_PROGRAM_IDS="1,2", FTMO_2_ACCOUNT_SIZE="100000", FTMO_2_RISK_PER_TRADE="0.01",
-                               FTMO_2_LOTS_PER_CONTRACT="20")) == []
+                               FTMO_2_LOTS_PER_CONTRACT="20", FTMO_2_MAX_CONTRACTS="5")) == []
+
+
+def test_a_live_program_without_max_contracts_does_not_start():
+    """The README's live TOPSTEP setup had only ACCOUNT_SIZE and RISK_PER_TRADE: a stop a hair
+    from the entry then sized millions of contracts. A live account needs its own cap."""
+    found = problems(**live_env(URL, TOPSTEP_1_MAX_CONTRACTS=""))
+    (line,) = [p for p in found if p.startswith("TOPSTEP_1_MAX_CONTRACTS")]
+    assert "required to route program 1 live" in line
+    dry = {k: v for k, v in live_env(URL, TOPSTEP_1_MAX_CONTRACTS="", TOPSTEP_DRY_RUN="true").items()}
+    assert not any(p.startswith("TOPSTEP_1_MAX_CONTRACTS") for p in problems(**dry))  # dry-run needs none

@@ -175,6 +175,56 @@ def test_sizing_table(rules: dict[str, Any], payload: dict[str, Any], contracts:
         assert result.details is not None and result.details["final_contracts"] == contracts
 
 
+# --- Bounded sizes: a stop inside one tick, whole ticks, the per-order ceiling ---------------
+@pytest.mark.parametrize(
+    ("entry", "stop", "symbol"),
+    [("16500.000001", "16500", "NQ"), ("16500.01", "16500", "NQ"), ("16500.24", "16500", "NQ"),
+     ("100", "99.995", "CL"), ("40000.5", "40000", "YM")],
+)
+def test_a_stop_inside_one_tick_sizes_nothing(entry: str, stop: str, symbol: str) -> None:
+    """The README's live TOPSTEP setup sized 25,000,000 contracts for a stop 0.000001 away."""
+    result = size({"account_size": 50000, "risk_per_trade": 0.01},
+                  {"entry_price": entry, "stop_loss": stop, "symbol": symbol})
+    assert (result.status, result.contracts, result.rule) == ("REJECTED", 0, "STOP_INSIDE_ONE_TICK")
+    assert result.details is not None
+    assert result.details["tick_size"] == float(CONTRACT_SPECS[symbol].tick_size)
+    assert "tick" in (result.reason or "")
+
+
+def test_one_tick_stop_is_sized_on_that_tick() -> None:
+    result = size({"account_size": 50000, "risk_per_trade": 0.01},
+                  {"entry_price": "16500.25", "stop_loss": "16500", "symbol": "NQ"})
+    assert (result.status, result.contracts) == ("APPROVED", 100)  # 500 / (0.25 x 20)
+
+
+def test_stop_distance_is_rounded_up_to_whole_ticks() -> None:
+    """25.05 points on NQ is 100.2 ticks: sized as 101 ticks (25.25 points), never as 25.00,
+    so the size cannot risk more than the account allows whichever tick the stop lands on."""
+    result = size({"account_size": 101000, "risk_per_trade": 0.01},
+                  {"entry_price": "16500.05", "stop_loss": "16475", "symbol": "NQ"})
+    assert result.details is not None
+    assert result.details["risk_distance"] == 25.25
+    assert result.details["stop_distance"] == 25.05
+    assert result.details["stop_ticks"] == 101
+    assert result.contracts == 2  # 1010 / 505; on the raw 25.05 it would be 2.016, on 25.00 2.02
+    assert result.contracts * 25.05 * 20 <= 1010
+
+
+def test_order_ceiling_caps_after_every_other_cap_and_says_so() -> None:
+    rules = {"account_size": 10_000_000, "risk_per_trade": 0.01, "max_contracts": 50,
+             "position_capacity": 40, "max_contracts_per_order": 20}
+    result = size(rules, dict(GUIDE_PAYLOAD))
+    assert (result.status, result.contracts) == ("APPROVED", 20)
+    assert result.details is not None
+    assert result.details["max_contracts_per_order"] == 20
+    assert result.details["capped_by"] == "max_contracts_per_order"
+    assert result.details["final_contracts"] == 20
+    smaller = size({**rules, "max_contracts": 7}, dict(GUIDE_PAYLOAD))
+    assert smaller.contracts == 7 and smaller.details and smaller.details["capped_by"] == "max_contracts"
+    free = size({**rules, "account_size": 100000}, dict(GUIDE_PAYLOAD))
+    assert free.contracts == 2 and free.details and "capped_by" not in free.details
+
+
 def test_details_keys() -> None:
     base = {"account_size", "risk_per_trade", "risk_amount", "risk_distance", "point_value",
             "calculated_contracts", "max_contracts", "final_contracts"}
@@ -354,8 +404,13 @@ def test_sizing_properties(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
     if distance == 0:
         assert result.rule == "ZERO_STOP_DISTANCE"
         return
-    # and it is the largest such size within the caps (exact oracle, no float rounding)
-    expected = math.floor(risk_amount / (distance * point_value))
+    tick = Fraction(CONTRACT_SPECS[payload["symbol"]].tick_size)
+    if distance < tick:
+        assert (result.status, result.rule) == ("REJECTED", "STOP_INSIDE_ONE_TICK")
+        return
+    # and it is the largest such size within the caps for the stop rounded up to whole ticks
+    # (exact oracle, no float rounding)
+    expected = math.floor(risk_amount / (math.ceil(distance / tick) * tick * point_value))
     for cap_key in ("max_contracts", "position_capacity"):
         if cap_key in rules:
             expected = min(expected, rules[cap_key])
