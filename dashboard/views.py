@@ -1,4 +1,5 @@
-"""GET /dashboard (server-rendered, refreshes itself) and POST /dashboard/trading-state.
+"""GET /dashboard (server-rendered, refreshes itself), POST /dashboard/trading-state and
+POST /dashboard/logout (sessions, logout and CSRF: web/browser_auth.py).
 
 The page reloads itself every `?refresh=` seconds (meta refresh, default 15, bounded 2..300): no
 JavaScript, no build step, and a stale tab can never show a state older than one interval.
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from dashboard.account_view import account_rows, used_fraction
 from dashboard.stats import summarize
@@ -15,7 +16,7 @@ from dashboard.trading_state_view import STATES, set_trading_state, trading_stat
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
 from database.repository import json_document_problem
 from observability import metrics
-from web.browser_auth import csrf_ok, derived, require_admin_browser
+from web.browser_auth import access_method, csrf_ok, csrf_token, end_session, require_admin_browser
 from web.errors import error_response
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
@@ -29,6 +30,10 @@ def _refresh_seconds() -> int:
     raw = request.args.get("refresh", "15")
     # isdigit() alone accepts "²" (int() then raises) and 5,000 digits: ASCII and short only
     return min(300, max(2, int(raw))) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 15
+
+
+def _csrf_refused() -> tuple[Response, int]:
+    return error_response(403, "csrf", "Missing or wrong form token; reload the dashboard.", {"csrf": "invalid"})
 
 
 @bp.get("/dashboard")
@@ -60,7 +65,8 @@ def dashboard():
         routed_firms=app.config["ROUTER_SETTINGS"].route_to_firms,
         trading_state=state,
         states=STATES,
-        csrf=derived("csrf"),
+        csrf=csrf_token(),
+        signed_in_with=access_method(),
     )
 
 
@@ -69,7 +75,7 @@ def dashboard():
 def change_trading_state():
     form = request.form
     if not csrf_ok(form.get("csrf")):
-        return error_response(403, "csrf", "Missing or wrong form token; reload the dashboard.", {"csrf": "invalid"})
+        return _csrf_refused()
     state = (form.get("state") or "").upper()
     why = (form.get("why") or "").strip()[:500]
     if state not in STATES:
@@ -81,3 +87,12 @@ def change_trading_state():
     if not set_trading_state(current_app, state, "dashboard", why):
         return error_response(409, "not_available", "No trading-state switch is installed in this version.")
     return redirect(url_for("dashboard.dashboard"), code=303)
+
+
+@bp.post("/dashboard/logout")
+@require_admin_browser(html=True)
+def logout():
+    """End this browser's session here and on every worker; a kept copy of the cookie is refused."""
+    if not csrf_ok(request.form.get("csrf")):
+        return _csrf_refused()
+    return end_session(current_app.make_response(render_template("signed_out.html")))

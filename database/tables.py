@@ -203,9 +203,13 @@ trade_positions = Table(
 # Serves the per-firm "contracts already open" sum used by the max_position_size cap.
 Index("idx_trade_positions_firm_code_status", trade_positions.c.firm_code, trade_positions.c.status)
 
-APP_TABLES = ("trading_state", "account_events", "connector_orders", "trade_positions", "execution_logs", "execution_tasks")
+APP_TABLES = (
+    "dashboard_session_revocations",
+    "trading_state", "account_events", "connector_orders", "trade_positions", "execution_logs", "execution_tasks",
+)
 """The app's tables, children first (the order to drop or truncate them in)."""
 
 import database.tables_ledger  # noqa: E402,F401  (registers account_events on metadata)
 import database.tables_connector_orders  # noqa: E402,F401  (registers connector_orders on `metadata`)
 import database.tables_safety  # noqa: E402,F401  (registers trading_state on metadata)
+import database.tables_sessions  # noqa: E402,F401  (registers dashboard_session_revocations on metadata)

@@ -140,3 +140,14 @@ def test_dashboard_shows_routed_signals_and_refreshes_itself(live_app, browser):
     stored = SafetyRepository(app.extensions["db_engine"]).get_trading_state()
     assert (stored.state, stored.reason) == ("HALTED", "CPI release")
     assert browser.save_screenshot(str(ARTIFACTS / "dashboard-halted.png"))
+
+    # Sign out: the cookie leaves the browser, and a copy kept of it is refused by the server.
+    browser.get(f"{base}/dashboard?refresh=300")
+    kept = browser.get_cookie("er_admin")["value"]
+    button = browser.find_element(By.CSS_SELECTOR, "#logout button")
+    button.click()
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.2).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.5, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.find_elements(By.ID, "signed-out"))
+    assert browser.get_cookie("er_admin") is None
+    assert requests.get(f"{base}/dashboard", cookies={"er_admin": kept}, timeout=10).status_code == 401

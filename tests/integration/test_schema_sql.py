@@ -46,6 +46,7 @@ SCHEMA_FILES = [
     REPO_ROOT / "database" / "trading_state_schema.sql",
     REPO_ROOT / "database" / "account_events_schema.sql",
     REPO_ROOT / "database" / "connector_orders_schema.sql",
+    REPO_ROOT / "database" / "dashboard_sessions_schema.sql",
 ]
 
 # The deployment guide's original tables ("DATABASE SCHEMA"), verbatim: what an operator who
