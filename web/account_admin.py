@@ -4,53 +4,39 @@ Show an account's state, set/correct its starting balance, record an external P&
 (fees, a manual trade) and start a new trading day. Each change is one `account_events` row
 carrying who (`by`) and why (`reason`), both required, so the ledger is its own audit trail.
 The API needs `Authorization: Bearer {ADMIN_TOKEN}`; bad input is a 400 naming the field and
-changes nothing.
+changes nothing. The CLI validates with the same models (web/admin_models.py) and refuses bad
+input with one line naming the argument (exit code 2).
 """
 from __future__ import annotations
 
 import getpass
 import json
 import logging
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import click
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.cli import AppGroup
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from account_service import AccountService, UnknownAccountError
 from web.admin_auth import require_admin
+from web.admin_models import (
+    AccountKey,
+    Adjustment,
+    NewDay,
+    SetBalance,
+    ShowAccount,
+    cli_refusal,
+    cli_validate,
+    field_errors,
+)
 from web.errors import error_response
 from web.json_body import read_json_object
 
 log = logging.getLogger(__name__)
 bp = Blueprint("account_admin", __name__, url_prefix="/api/admin/accounts")
-
-Who = Annotated[str, Field(min_length=1, max_length=128, pattern=r"\S")]
-Why = Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S")]
-Money = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=18, decimal_places=6)]
-
-
-class _Change(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    by: Who
-    reason: Why
-
-
-class SetBalance(_Change):
-    balance: Annotated[Money, Field(gt=0)]
-
-
-class Adjustment(_Change):
-    amount: Money
-    trade_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-
-
-class NewDay(_Change):
-    pass
-
 
 def _service() -> AccountService:
     return current_app.extensions["execution_router"].accounts
@@ -72,8 +58,15 @@ def _parse(model: type[BaseModel]) -> BaseModel | tuple[Any, int]:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
-        return error_response(400, "invalid_payload", "Invalid fields; nothing was changed.", fields)
+        return error_response(400, "invalid_payload", "Invalid fields; nothing was changed.", field_errors(exc))
+
+
+def _account_key(firm_code: str, program_id: int) -> AccountKey | tuple[Any, int]:
+    """The URL's account, or the 404 naming what no account can be called."""
+    try:
+        return AccountKey(firm_code=firm_code, program_id=program_id)
+    except ValidationError as exc:
+        return error_response(404, "unknown_account", "No such account.", field_errors(exc))
 
 
 @bp.get("")
@@ -87,18 +80,25 @@ def list_accounts():
 @bp.get("/<firm_code>/<int:program_id>")
 @require_admin
 def show_account(firm_code: str, program_id: int):
+    key = _account_key(firm_code, program_id)
+    if not isinstance(key, AccountKey):
+        return key
     try:
-        return jsonify(_state(firm_code, program_id))
+        return jsonify(_state(key.firm_code, key.program_id))
     except UnknownAccountError as exc:
         return error_response(404, "unknown_account", str(exc))
 
 
 def _change(firm_code: str, program_id: int, model: type[BaseModel], apply: Any):
+    key = _account_key(firm_code, program_id)
+    if not isinstance(key, AccountKey):
+        return key
+    firm_code, program_id = key.firm_code, key.program_id
     parsed = _parse(model)
     if not isinstance(parsed, BaseModel):
         return parsed
     try:
-        event = apply(_service(), firm_code.upper(), program_id, parsed)
+        event = apply(_service(), firm_code, program_id, parsed)
     except UnknownAccountError as exc:
         return error_response(404, "unknown_account", str(exc))
     except ValueError as exc:
@@ -146,67 +146,85 @@ def _default_actor() -> str:
 
 _by = click.option("--by", default=_default_actor, show_default="cli:$USER", help="Who makes the change.")
 _reason = click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+_firm = click.argument("firm_code")
+_program = click.argument("program_id")
 
 
 def _cli_service() -> AccountService:
     return current_app.extensions["execution_router"].accounts
 
 
-def _cli_apply(action: Any) -> None:
+def _unknown_account(key: AccountKey, exc: UnknownAccountError) -> click.UsageError:
+    """Name the argument that names no configured account: the firm, or the program within it."""
+    if current_app.config["ROUTER_SETTINGS"].firm(key.firm_code) is None:
+        return cli_refusal("firm_code", f"{exc} ({key.firm_code} is not in ROUTE_TO_FIRMS)")
+    return cli_refusal("program_id", str(exc))
+
+
+def _cli_apply(key: AccountKey, action: Any) -> None:
     try:
         event = action(_cli_service())
     except UnknownAccountError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _unknown_account(key, exc) from None
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Recorded {event.kind} (event {event.id}) by {event.actor}: {event.reason}")
 
 
 @account_cli.command("show")
-@click.argument("firm_code")
-@click.argument("program_id", type=int)
-@click.option("--events", default=10, show_default=True, help="How many recent ledger events to list.")
-def show_command(firm_code: str, program_id: int, events: int) -> None:
+@_firm
+@_program
+@click.option("--events", default="10", show_default=True, help="How many recent ledger events to list (0-500).")
+def show_command(firm_code: str, program_id: str, events: str) -> None:
     """Print the account state as JSON."""
+    args = cli_validate(ShowAccount, firm_code=firm_code, program_id=program_id, events=events)
     try:
-        click.echo(json.dumps(_state(firm_code, program_id, events=events), indent=2))
+        click.echo(json.dumps(_state(args.firm_code, args.program_id, events=args.events), indent=2))
     except UnknownAccountError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _unknown_account(args, exc) from None
 
 
 @account_cli.command("set-balance")
-@click.argument("firm_code")
-@click.argument("program_id", type=int)
-@click.argument("balance", type=Decimal)
+@_firm
+@_program
+@click.argument("balance")
 @_by
 @_reason
-def set_balance_command(firm_code: str, program_id: int, balance: Decimal, by: str, reason: str) -> None:
+def set_balance_command(firm_code: str, program_id: str, balance: str, by: str, reason: str) -> None:
     """Set or correct the ledger's starting balance (P&L, drawdown). Position sizing keeps using
     {FIRM}_{ID}_ACCOUNT_SIZE: change that variable to size differently."""
-    _cli_apply(lambda s: s.set_balance(firm_code.upper(), program_id, balance, actor=by, reason=reason))
+    key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
+    change = cli_validate(SetBalance, balance=balance, by=by, reason=reason)
+    _cli_apply(key, lambda s: s.set_balance(key.firm_code, key.program_id, change.balance,
+                                            actor=change.by, reason=change.reason))
 
 
 @account_cli.command("adjust")
-@click.argument("firm_code")
-@click.argument("program_id", type=int)
-@click.argument("amount", type=Decimal)
+@_firm
+@_program
+@click.argument("amount")
 @_by
 @_reason
 @click.option("--trade-id", default=None, help="The trade whose unknown exit P&L this records.")
-def adjust_command(firm_code: str, program_id: int, amount: Decimal, by: str, reason: str, trade_id: str | None) -> None:
+def adjust_command(firm_code: str, program_id: str, amount: str, by: str, reason: str, trade_id: str | None) -> None:
     """Record an external P&L adjustment (negative = loss), e.g. fees, a manual trade, or the
     P&L of an exit that arrived without a price (--trade-id)."""
-    _cli_apply(lambda s: s.adjust(firm_code.upper(), program_id, amount, actor=by, reason=reason, trade_id=trade_id))
+    key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
+    change = cli_validate(Adjustment, amount=amount, by=by, reason=reason, trade_id=trade_id)
+    _cli_apply(key, lambda s: s.adjust(key.firm_code, key.program_id, change.amount, actor=change.by,
+                                       reason=change.reason, trade_id=change.trade_id))
 
 
 @account_cli.command("new-day")
-@click.argument("firm_code")
-@click.argument("program_id", type=int)
+@_firm
+@_program
 @_by
 @_reason
-def new_day_command(firm_code: str, program_id: int, by: str, reason: str) -> None:
+def new_day_command(firm_code: str, program_id: str, by: str, reason: str) -> None:
     """Start a new trading day now (day P&L counts from here)."""
-    _cli_apply(lambda s: s.new_day(firm_code.upper(), program_id, actor=by, reason=reason))
+    key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
+    change = cli_validate(NewDay, by=by, reason=reason)
+    _cli_apply(key, lambda s: s.new_day(key.firm_code, key.program_id, actor=change.by, reason=change.reason))
 
 
 def init_app(app: Flask) -> None:

@@ -5,10 +5,11 @@ POST {"state": "HALTED", "reason": "news"} -> 200 {"trading_state": "HALTED", "p
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
+from pydantic import ValidationError
 
 from database.safety_repository import SafetyRepository
-from safety.trading_state import normalize_state
 from web.admin_auth import require_admin
+from web.admin_models import TradingStateChange, field_errors
 from web.errors import error_response
 from web.json_body import read_json_object
 
@@ -33,12 +34,11 @@ def set_state():
     body = read_json_object(storable=True)
     if not isinstance(body, dict):
         return body
-    state = normalize_state(body.get("state"))
-    if state is None:
-        return error_response(400, "invalid_payload", "Unknown trading state.", {"state": "must be ACTIVE, REDUCING or HALTED"})
-    reason = body.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-        return error_response(400, "invalid_payload", "Invalid reason.", {"reason": "must be text of at most 500 characters"})
+    try:  # the same model validates `flask trading-state`
+        change = TradingStateChange.model_validate(body)
+    except ValidationError as exc:
+        return error_response(400, "invalid_payload", "Invalid fields; nothing was changed.", field_errors(exc))
+    state, reason = change.state, change.reason
     previous = _repository().set_trading_state(state, reason, changed_by="api")
     current_app.logger.warning("trading state %s -> %s via API (%s)", previous.state, state, reason or "no reason")
     return jsonify({"trading_state": state, "previous": previous.state, "reason": reason})

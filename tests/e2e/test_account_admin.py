@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import GUIDE_PAYLOAD
@@ -142,3 +143,107 @@ def test_a_change_whose_account_cannot_be_read_back_is_201_and_says_not_to_resen
     body = resp.get_json()
     assert resp.status_code == 201 and body["account"] is None and "Do not resend" in body["warning"]
     assert [(kind, float(amount)) for kind, amount, _, _ in events(app)] == [("ADJUSTMENT", -25.0)]
+
+
+# -- the CLI refuses what the API refuses, in one line naming the argument --------------------------
+
+def one_line_refusal(result, argument: str) -> str:
+    """The refusal is a usage error (exit 2) printed as the single line `Error: <argument>: ...`."""
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith('{"ts"')]  # not logs
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {argument}: "), result.output
+    return lines[0]
+
+
+ADJUST = ["account", "adjust", "FTMO", "1", "--reason", "fees"]
+SET_BALANCE = ["account", "set-balance", "FTMO", "1", "--reason", "size"]
+
+
+@pytest.mark.parametrize(("args", "argument", "message"), [
+    pytest.param([*ADJUST, "--", "1e400"], "amount", "between", id="amount-1e400"),
+    pytest.param([*ADJUST, "--", "99999999999999999999"], "amount", "between", id="amount-20-digits"),
+    pytest.param([*ADJUST, "--", "1e20"], "amount", "between", id="amount-1e20"),
+    pytest.param([*ADJUST, "--", "-1000000000"], "amount", "between", id="amount-minus-a-billion"),
+    pytest.param([*ADJUST, "--", "NaN"], "amount", "finite", id="amount-nan"),
+    pytest.param([*ADJUST, "--", "-Infinity"], "amount", "finite", id="amount-infinity"),
+    pytest.param([*ADJUST, "--", "0.0000001"], "amount", "decimal places", id="amount-7-places"),
+    pytest.param([*ADJUST, "--", "ten"], "amount", "decimal", id="amount-not-a-number"),
+    pytest.param([*ADJUST, "--", "0"], "amount", "non-zero", id="amount-zero-without-trade"),
+    pytest.param([*SET_BALANCE, "1e400"], "balance", "between", id="balance-1e400"),
+    pytest.param([*SET_BALANCE, "99999999999999999999"], "balance", "between", id="balance-20-digits"),
+    pytest.param([*SET_BALANCE, "NaN"], "balance", "finite", id="balance-nan"),
+    pytest.param([*SET_BALANCE, "--", "-5"], "balance", "greater than 0", id="balance-negative"),
+    pytest.param([*ADJUST, "--trade-id", "T\x009", "--", "5"], "--trade-id", "letters, digits", id="trade-id-nul"),
+    pytest.param([*ADJUST, "--trade-id", "T" * 256, "--", "5"], "--trade-id", "1-255", id="trade-id-too-long"),
+    pytest.param([*ADJUST, "--trade-id", "T 9", "--", "5"], "--trade-id", "letters, digits", id="trade-id-space"),
+    pytest.param([*ADJUST, "--trade-id", "T9;--", "--", "5"], "--trade-id", "letters, digits", id="trade-id-semicolon"),
+    pytest.param([*ADJUST, "--trade-id", "", "--", "5"], "--trade-id", "letters, digits", id="trade-id-empty"),
+    pytest.param(["account", "adjust", "FTMO", "1", "5", "--reason", "r" * 1001], "--reason", "1000", id="reason-too-long"),
+    pytest.param(["account", "adjust", "FTMO", "1", "5", "--reason", "fees\x00"], "--reason", "NUL", id="reason-nul"),
+    pytest.param(["account", "new-day", "FTMO", "1", "--reason", "   "], "--reason", "pattern", id="reason-blank"),
+    pytest.param(["account", "new-day", "FTMO", "1", "--reason", "r", "--by", "b" * 129], "--by", "128", id="by-too-long"),
+    pytest.param(["account", "new-day", "FTMO", "1", "--reason", "r", "--by", "ops\x00"], "--by", "NUL", id="by-nul"),
+    pytest.param(["account", "adjust", "FT/MO", "1", "5", "--reason", "r"], "firm_code", "letters, digits", id="firm-slash"),
+    pytest.param(["account", "new-day", "F" * 33, "1", "--reason", "r"], "firm_code", "1-32", id="firm-too-long"),
+    pytest.param(["account", "new-day", "NOPE", "1", "--reason", "r"], "firm_code", "not configured", id="firm-not-routed"),
+    pytest.param(["account", "adjust", "FTMO", "one", "5", "--reason", "r"], "program_id", "whole number", id="program-word"),
+    pytest.param(["account", "new-day", "FTMO", "1.0", "--reason", "r"], "program_id", "whole number", id="program-decimal"),
+    pytest.param(["account", "new-day", "--reason", "r", "--", "FTMO", "-1"], "program_id", "whole number",
+                 id="program-negative"),
+    pytest.param(["account", "new-day", "FTMO", "99999999999999999999", "--reason", "r"], "program_id", "1000000",
+                 id="program-huge"),
+    pytest.param(["account", "new-day", "FTMO", "9", "--reason", "r"], "program_id", "not configured", id="program-unknown"),
+    pytest.param(["account", "show", "FTMO", "x"], "program_id", "whole number", id="show-program-word"),
+    pytest.param(["account", "show", "FTMO", "1", "--events", "-1"], "--events", "whole number", id="show-events-negative"),
+    pytest.param(["account", "show", "FTMO", "1", "--events", "501"], "--events", "500", id="show-events-too-many"),
+])
+def test_cli_refuses_bad_arguments_in_one_line_and_records_nothing(make_app, args, argument, message):
+    app = make_app()
+    result = app.test_cli_runner().invoke(args=args)
+    assert message in one_line_refusal(result, argument)
+    assert events(app) == []
+
+
+def test_cli_accepts_the_bounds_and_a_webhook_trade_id(make_app):
+    app = make_app()
+    runner = app.test_cli_runner()
+    for args in ([*SET_BALANCE, "999999999.999999"], [*ADJUST, "--", "-999999999.999999"],
+                 [*ADJUST, "--trade-id", " 20251209_100400000_BULLISH ", "--", "0"],
+                 ["account", "new-day", "ftmo", "1", "--reason", "r" * 1000, "--by", "b" * 128]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0 and "\nRecorded " in f"\n{result.output}", (args, result.output)
+    shown = runner.invoke(args=["account", "show", "ftmo", "1", "--events", "0"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["recent_events"] == []
+    assert [(r.kind, float(r.amount) if r.amount is not None else None) for r in events(app)] == [
+        ("SET_BALANCE", 999999999.999999), ("ADJUSTMENT", -999999999.999999), ("ADJUSTMENT", 0.0), ("NEW_DAY", None)]
+    with app.extensions["db_engine"].begin() as conn:
+        assert conn.execute(text("SELECT trade_id FROM account_events WHERE trade_id IS NOT NULL")).scalar_one() == (
+            "20251209_100400000_BULLISH")
+
+
+@pytest.mark.parametrize(("url", "body", "field"), [
+    pytest.param("adjustments", {"amount": "1e400"}, "amount", id="amount-1e400-text"),
+    pytest.param("adjustments", {"amount": 1e20}, "amount", id="amount-1e20"),
+    pytest.param("adjustments", {"amount": 99999999999999999999}, "amount", id="amount-20-digits"),
+    pytest.param("adjustments", {"amount": "NaN"}, "amount", id="amount-nan"),
+    pytest.param("adjustments", {"amount": 5, "trade_id": "T 9"}, "trade_id", id="trade-id-space"),
+    pytest.param("adjustments", {"amount": 5, "trade_id": "T" * 256}, "trade_id", id="trade-id-too-long"),
+    pytest.param("adjustments", {"amount": 5, "reason": "r" * 1001}, "reason", id="reason-too-long"),
+    pytest.param("balance", {"balance": "1e400"}, "balance", id="balance-1e400"),
+])
+def test_the_api_refuses_what_the_cli_refuses(make_app, url, body, field):
+    app = make_app(ADMIN_TOKEN=TOKEN)
+    resp = post_json(app.test_client(), f"{BASE}/FTMO/1/{url}", {"by": "ops", "reason": "r", **body})
+    assert resp.status_code == 400 and field in resp.get_json()["fields"], resp.get_json()
+    assert events(app) == []
+
+
+def test_the_api_names_a_malformed_account_path_with_a_404(make_app):
+    app = make_app(ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+    resp = post_json(client, f"{BASE}/{'F' * 33}/1/new-day", {"by": "ops", "reason": "r"})
+    assert resp.status_code == 404 and "firm_code" in resp.get_json()["fields"]
+    resp = client.get(f"{BASE}/FTMO/0", headers=AUTH)
+    assert resp.status_code == 404 and "program_id" in resp.get_json()["fields"]
+    assert events(app) == []
