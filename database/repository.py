@@ -14,10 +14,10 @@ import datetime as dt
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column, Connection, Engine, Integer, Result, Row, String, Table, Text, bindparam, exists, func, select, text, update,
@@ -244,36 +244,94 @@ def json_document_problem(value: Mapping[str, Any], name: str = "body") -> str |
 
 
 def _check_json(value: Any, path: str) -> None:
+    """Raise for the first part of ``value`` (in document order) that is not storable JSON.
+
+    A loop over a stack of containers being read rather than recursion, so a document nested
+    thousands of levels deep gets an answer instead of a RecursionError; a path is spelled out
+    only for the message, so the walk stays linear in the document's size however deep it is. A
+    container met twice (shared, or a cycle, which ``json.dumps`` refuses later anyway) is checked once.
+    """
+    if not isinstance(value, _CONTAINERS):
+        _check_json_scalar(value, None, path)
+        return
+    stack: list[tuple[_JsonPath, bool, Iterator[tuple[Any, Any]]]] = [
+        (_JsonPath(None, path), isinstance(value, Mapping), _entries(value))]
+    seen = {id(value)}
+    while stack:
+        where, is_mapping, entries = stack[-1]
+        for step, item in entries:
+            # Plain ASCII text, ints and finite floats are settled inline (the common case, cheap);
+            # anything else gets the full check, which names the problem.
+            if is_mapping and (type(step) is not str or not step.isascii() or "\x00" in step):
+                _check_json_key(step, where)
+            kind = type(item)
+            if kind is str:
+                if not item.isascii() or "\x00" in item:
+                    _check_json_scalar(item, where, step)
+            elif kind is int or kind is bool or item is None or (kind is float and math.isfinite(item)):
+                continue
+            elif not isinstance(item, _CONTAINERS):
+                _check_json_scalar(item, where, step)
+            elif id(item) not in seen:
+                seen.add(id(item))
+                stack.append((_JsonPath(where, step), isinstance(item, Mapping), _entries(item)))
+                break  # read the nested container first; this one resumes after it
+        else:
+            stack.pop()
+
+
+_CONTAINERS = (Mapping, list, tuple)
+
+
+def _entries(container: Mapping[str, Any] | list[Any] | tuple[Any, ...]) -> Iterator[tuple[Any, Any]]:
+    """(key, value) of an object, (index, value) of an array, in document order."""
+    return iter(container.items()) if isinstance(container, Mapping) else enumerate(container)
+
+
+class _JsonPath(NamedTuple):
+    """Where a value sits: its container's path and its key or index (the root: its name)."""
+
+    parent: "_JsonPath | None"
+    step: Any
+
+    def __str__(self) -> str:
+        steps, node = [], self
+        while node.parent is not None:
+            steps.append(node.step)
+            node = node.parent
+        return str(node.step) + "".join(f"[{step!r}]" for step in reversed(steps))
+
+
+def _check_json_key(key: Any, path: _JsonPath) -> None:
+    if not isinstance(key, str):
+        raise TypeError(f"{path} has a non-string key {key!r}; JSON keys are strings")
+    if (problem := _text_problem(key)) is not None:
+        raise ValueError(f"{path} key {key!r} {problem}")
+
+
+def _check_json_scalar(value: Any, parent: _JsonPath | None, step: Any) -> None:
+    """Checks a value that is not a container; its path is built only to name a problem."""
     if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{path} is {value!r}, which JSON cannot represent")
+            raise ValueError(f"{_JsonPath(parent, step)} is {value!r}, which JSON cannot represent")
         return
     if isinstance(value, str):
-        _check_json_text(value, path)
+        if (problem := _text_problem(value)) is not None:
+            raise ValueError(f"{_JsonPath(parent, step)} {problem}")
         return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{path} has a non-string key {key!r}; JSON keys are strings")
-            _check_json_text(key, f"{path} key {key!r}")
-            _check_json(item, f"{path}[{key!r}]")
-        return
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
-        return
-    raise TypeError(f"{path} is a {type(value).__name__}, which is not a JSON value")
+    raise TypeError(f"{_JsonPath(parent, step)} is a {type(value).__name__}, which is not a JSON value")
 
 
-def _check_json_text(text_value: str, path: str) -> None:
+def _text_problem(text_value: str) -> str | None:
     if "\x00" in text_value:
-        raise ValueError(f"{path} contains a NUL character, which PostgreSQL cannot store")
+        return "contains a NUL character, which PostgreSQL cannot store"
     try:
         text_value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{path} contains an unpaired surrogate (invalid Unicode)") from exc
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (invalid Unicode)"
+    return None
 
 
 def insert_or_skip(

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify
 
 from signals.signal_model import ALL_TYPES, EVENT_ALIASES, Signal
 from version import __version__
+from web.json_body import MAX_JSON_DEPTH
 
 bp = Blueprint("openapi", __name__)
 
@@ -93,11 +94,12 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "Routing result (also stored in execution_logs)",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
-                        "400": error("Invalid JSON or invalid fields (named in `fields`); nothing was recorded"),
+                        "400": error(f"Invalid JSON, arrays/objects nested deeper than {MAX_JSON_DEPTH} levels (`too_deeply_nested`) "
+                                     "or invalid fields (named in `fields`); nothing was recorded"),
                         "401": error("Missing or wrong webhook secret"),
                         "403": error("Source address not in WEBHOOK_ALLOWED_IPS"),
                         "409": error("The same signal is still being processed"),
-                        "413": error("Body larger than WEBHOOK_MAX_BODY_BYTES"),
+                        "413": error("Body larger than WEBHOOK_MAX_BODY_BYTES, whatever its framing (chunked included)"),
                         "503": error("Database unreachable; resend later"),
                     },
                 }

@@ -7,7 +7,9 @@
 
 Protected like the dashboard (Bearer, basic auth or the dashboard cookie). Every query parameter
 is validated; a bad or unknown one is a 400 naming it, never silently ignored (a typo such as
-`?stauts=FAILED` must not return everything as if it were the answer).
+`?stauts=FAILED` must not return everything as if it were the answer). That includes what the
+database cannot take: text PostgreSQL cannot compare (a NUL character) and task ids beyond the
+32-bit id column, which would otherwise fail in the driver as a 500.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from dashboard.account_view import account_rows
 from dashboard.stats import summarize
 from dashboard.trading_state_view import trading_state
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
+from database.repository import json_document_problem
 from database.tables import TASK_STATUSES
 from prop_firm_registry import get_firm_registry
 from web.browser_auth import require_admin_browser
@@ -32,6 +35,8 @@ bp = Blueprint("query_api", __name__)
 MAX_LIMIT = 500
 STATS_MAX_DOCUMENTS = 20_000
 """Statistics read at most this many result documents; the answer says when it was capped."""
+MAX_TASK_ID = 2**31 - 1
+"""execution_tasks.id is an INTEGER column: 32-bit on PostgreSQL, so no task has a larger id."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -47,8 +52,15 @@ class _Params(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        """Times without a zone are UTC (the audit trail stores UTC)."""
-        return _aware(value) if value is not None else None
+        """Times without a zone are UTC (the audit trail stores UTC). Converted here, because a
+        time at the edge of the calendar (0001-01-01T00:00+14:00) has no UTC equivalent and
+        would otherwise overflow in the SQLite driver."""
+        if value is None:
+            return None
+        try:
+            return _aware(value).astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("out of range once converted to UTC") from None
 
 
 class ExecutionParams(_Params):
@@ -79,9 +91,22 @@ class ExecutionParams(_Params):
         return value.upper() if value is not None else None
 
 
+def _unstorable_text(args: dict[str, str]) -> dict[str, str]:
+    """Parameters whose text PostgreSQL cannot compare (NUL characters), named with why; the same
+    check as for stored documents, so both backends answer the same 400."""
+    problems = {}
+    for name, value in args.items():
+        if (problem := json_document_problem({name: value}, "query")) is not None:
+            problems[name] = problem
+    return problems
+
+
 def _parse(model: type[_Params]) -> _Params | tuple[Any, int]:
+    args = request.args.to_dict(flat=True)
+    if problems := _unstorable_text(args):
+        return error_response(400, "invalid_query", "Invalid query parameters.", problems)
     try:
-        params = model.model_validate(request.args.to_dict(flat=True))
+        params = model.model_validate(args)
     except ValidationError as exc:
         fields = {}
         for err in exc.errors():
@@ -124,6 +149,9 @@ def list_executions():
 @bp.get("/api/executions/<int:task_id>")
 @require_admin_browser(html=False)
 def get_execution(task_id: int):
+    if task_id > MAX_TASK_ID:
+        return error_response(400, "invalid_path", f"Execution task ids are at most {MAX_TASK_ID}.",
+                              {"task_id": f"must be at most {MAX_TASK_ID}"})
     found = _repo().get_execution(task_id)
     if found is None:
         return error_response(404, "not_found", f"Execution task {task_id} does not exist.", {"task_id": "not found"})

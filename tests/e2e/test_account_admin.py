@@ -247,3 +247,16 @@ def test_the_api_names_a_malformed_account_path_with_a_404(make_app):
     resp = client.get(f"{BASE}/FTMO/0", headers=AUTH)
     assert resp.status_code == 404 and "program_id" in resp.get_json()["fields"]
     assert events(app) == []
+
+
+def test_deeply_nested_admin_bodies_are_400_too_deeply_nested_and_change_nothing(make_app):
+    """The admin endpoints read bodies like the webhook: nesting past the limit is refused before parsing."""
+    app = make_app(ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+    deep = '{"amount": -5, "by": "ops", "reason": "fees", "x": ' + "[" * 1_000 + "]" * 1_000 + "}"
+    for url in (f"{BASE}/FTMO/1/adjustments", f"{BASE}/FTMO/1/balance", "/api/admin/trading-state"):
+        resp = client.post(url, data=deep, content_type="application/json", headers=AUTH)
+        assert resp.status_code == 400, (url, resp.get_json())
+        assert resp.get_json()["error"] == "too_deeply_nested" and "body" in resp.get_json()["fields"]
+    assert events(app) == []
+    assert client.get("/api/admin/trading-state", headers=AUTH).get_json()["trading_state"] == "ACTIVE"

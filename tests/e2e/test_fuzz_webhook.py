@@ -9,7 +9,7 @@ import json
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
@@ -17,6 +17,8 @@ from sqlalchemy import text
 
 from signals import SignalError, parse_signal
 from tests.conftest import GUIDE_PAYLOAD
+from web import json_body
+from web.json_body import MAX_JSON_DEPTH
 
 WEBHOOK = "/api/automated-signals/webhook"
 FIELDS = ["event_type", "trade_id", "symbol", "direction", "entry_price", "stop_loss", "exit_price",
@@ -112,3 +114,51 @@ def test_text_postgres_cannot_store_is_400_not_500(client, raw):
     """Found by schemathesis: a NUL in a nested key used to reach the insert and answer 500."""
     resp = client.post(WEBHOOK, data=raw, content_type="application/json")
     assert resp.status_code == 400 and "body" in resp.get_json()["fields"]
+
+
+# Text full of what could fool a byte scanner: brackets, quotes and backslashes (escaped by json.dumps).
+tricky_text = st.text(st.sampled_from('[]{}"\\/:,ab\u00e9'), max_size=8)
+nested_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+def nesting_depth(value) -> int:
+    """Arrays/objects open at the deepest point, counted on the parsed value."""
+    depth, level = 0, [(value, 1)]
+    while level:
+        item, d = level.pop()
+        if isinstance(item, (list, dict)):
+            depth = max(depth, d)
+            level.extend((child, d + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return depth
+
+
+@settings(FUZZ, max_examples=300)
+@given(value=nested_values, limit=st.integers(min_value=0, max_value=12), indent=st.sampled_from([None, 1]))
+@example(value=['"', "[[[["], limit=1, indent=None)  # an escaped quote must not end the string
+@example(value={"\\": ["]]]"]}, limit=1, indent=None)  # nor an escaped backslash start an escape
+def test_depth_scan_of_the_raw_bytes_matches_the_parsed_depth(value, limit, indent):
+    raw = json.dumps(value, indent=indent, ensure_ascii=bool(indent)).encode()
+    assert json_body.exceeds_depth(raw, limit) == (nesting_depth(value) > limit), raw
+
+
+def alternating_body(depth: int) -> str:
+    """A signal nested ``depth`` levels in all, objects and arrays alternating below the top."""
+    opens = "".join('{"k": ' if i % 2 else "[" for i in range(depth - 1))
+    closes = "".join("}" if i % 2 else "]" for i in reversed(range(depth - 1)))
+    return '{"event_type": "MFE_UPDATE", "trade_id": "DEPTH", "be_mfe": 1, "x": ' + opens + "null" + closes + "}"
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 5_000])
+def test_depth_around_the_limit_is_answered_never_5xx(app, depth):
+    """Up to the limit the signal routes; past it a 400 before parsing, nothing written."""
+    engine = app.extensions["db_engine"]
+    resp = app.test_client().post(WEBHOOK, data=alternating_body(depth), content_type="application/json")
+    if depth <= MAX_JSON_DEPTH:
+        assert resp.status_code == 200, resp.get_json()
+    else:
+        assert resp.status_code == 400 and resp.get_json()["error"] == "too_deeply_nested"
+        assert counts(engine) == (0, 0, 0)

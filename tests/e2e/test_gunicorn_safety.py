@@ -132,3 +132,46 @@ def test_database_outage_gives_fast_503_and_recovers_without_restart(pg, tmp_pat
         proxy.close()
     assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks WHERE trade_id = 'DURING_OUTAGE'") == 1
     assert scalar(pg, "SELECT COUNT(*) FROM trade_positions WHERE trade_id = 'DURING_OUTAGE'") == 2
+
+
+def padded_signal(size: int, trade_id: str) -> bytes:
+    """A valid signal padded with trailing spaces to exactly ``size`` bytes: cut anywhere in the
+    padding it would still parse, so only the size check can refuse it."""
+    raw = json.dumps({"event_type": "MFE_UPDATE", "trade_id": trade_id, "be_mfe": 1}).encode()
+    return raw + b" " * (size - len(raw))
+
+
+def in_chunks(raw: bytes, size: int = 4096):
+    """A generator body: requests sends it with Transfer-Encoding: chunked and no Content-Length."""
+    for start in range(0, len(raw), size):
+        yield raw[start:start + size]
+
+
+def test_chunked_bodies_are_held_to_the_size_limit(pg, tmp_path):
+    limit = 4096
+    with Gunicorn({"WEBHOOK_MAX_BODY_BYTES": str(limit)}, workers=1, log_path=tmp_path / "g.log") as server:
+        over = requests.post(server.url + WEBHOOK, data=in_chunks(padded_signal(limit + 1, "CHUNKED_OVER"), 1000),
+                             headers={"Content-Type": "application/json"}, timeout=30)
+        assert over.request.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in over.request.headers
+        assert over.status_code == 413 and over.json()["error"] == "payload_too_large", over.text
+        assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 0
+
+        under = requests.post(server.url + WEBHOOK, data=in_chunks(padded_signal(limit, "CHUNKED_AT_LIMIT"), 1000),
+                              headers={"Content-Type": "application/json"}, timeout=30)
+        assert under.status_code == 200 and under.json()["trade_id"] == "CHUNKED_AT_LIMIT", under.text
+        assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks WHERE trade_id = 'CHUNKED_AT_LIMIT'") == 1
+        assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 1
+
+
+def test_deeply_nested_body_is_one_warning_line_not_a_traceback(pg, tmp_path):
+    log = tmp_path / "g.log"
+    with Gunicorn({}, workers=1, log_path=log) as server:
+        deep = '{"event_type": "MFE_UPDATE", "trade_id": "DEEP", "x": ' + "[" * 1_000 + "]" * 1_000 + "}"
+        resp = requests.post(server.url + WEBHOOK, data=deep, headers={"Content-Type": "text/plain"}, timeout=30)
+        assert resp.status_code == 400 and resp.json()["error"] == "too_deeply_nested", resp.text
+        assert "body" in resp.json()["fields"]
+    lines = log.read_text(errors="replace").splitlines()
+    assert len([line for line in lines if "nested deeper than" in line]) == 1, lines
+    assert not any("Traceback" in line or "RecursionError" in line for line in lines), lines
+    assert scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 0

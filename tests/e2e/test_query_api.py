@@ -69,6 +69,29 @@ def test_bad_parameters_are_400_naming_the_parameter(routed, query, field):
     assert field in response.get_json()["fields"]
 
 
+@pytest.mark.parametrize("url, field", [
+    ("/api/executions?trade_id=a%00b", "trade_id"),
+    ("/api/executions?event_type=a%00b", "event_type"),
+    ("/api/executions?firm=FTMO%00", "firm"),
+    ("/api/executions?status=FAILED%00", "status"),
+    ("/api/executions?since=2025-01-01%00", "since"),
+    ("/api/executions?limit=5%00", "limit"),
+    ("/api/stats?until=2025-01-01T00:00:00Z%00", "until"),
+    ("/api/executions?since=0001-01-01T00:00:00%2B14:00", "since"),  # no UTC equivalent
+    ("/api/stats?until=9999-12-31T23:59:59-14:00", "until"),
+    ("/api/executions/2147483648", "task_id"),  # beyond the 32-bit id column
+    ("/api/executions/99999999999999999999", "task_id"),
+])
+def test_values_the_database_cannot_take_are_400_naming_the_parameter(routed, url, field):
+    """NUL characters (PostgreSQL cannot compare them), times without a UTC equivalent and ids past
+    the id column's range: the same 400 on both backends, never a 500 from the driver."""
+    response = routed.get(url, headers=AUTH)
+    body = response.get_json()
+    assert response.status_code == 400, body
+    assert body["error"] in ("invalid_query", "invalid_path") and field in body["fields"], body
+    assert routed.get("/api/executions/2147483647", headers=AUTH).status_code == 404  # the largest id: a look-up
+
+
 def test_one_execution_with_its_log(routed):
     listed = routed.get(f"/api/executions?trade_id={ENTRY_T2['trade_id']}", headers=AUTH).get_json()["items"][0]
     body = routed.get(f"/api/executions/{listed['task_id']}", headers=AUTH).get_json()

@@ -2,13 +2,16 @@
 idempotency, trading state, velocity/streak limits, the OpenAPI document."""
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import pytest
 from sqlalchemy import text
 
 from database import ExecutionRepository
 from tests.conftest import GUIDE_PAYLOAD
+from web.json_body import MAX_JSON_DEPTH
 
 WEBHOOK = "/api/automated-signals/webhook"
 TRADINGVIEW_IP = "52.89.214.238"
@@ -335,6 +338,64 @@ def test_a_win_resets_the_losing_streak(make_app):
     assert by_firm(body["connector_results"])[("FTMO", 1)]["reason"] == "GLOBAL_DRY_RUN_ENABLED"
 
 
+# -- body limits: nesting depth and size whatever the framing -----------------------------------
+
+def nested(depth: int, event_type: str = "MFE_UPDATE") -> str:
+    """A signal whose `x` holds arrays nested so that the body has ``depth`` levels in all."""
+    inner = depth - 1  # the body's own object is the first level
+    return f'{{"event_type": "{event_type}", "trade_id": "DEEP", "x": ' + "[" * inner + "]" * inner + "}"
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1_000, 30_000])
+def test_deeply_nested_body_is_400_naming_the_limit_before_authentication(make_app, caplog, depth):
+    app = make_app(WEBHOOK_SECRET="s3cr3t-value")
+    caplog.set_level(logging.WARNING)
+    resp = app.test_client().post(WEBHOOK, data=nested(depth), content_type="text/plain")
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["error"] == "too_deeply_nested", body
+    assert "body" in body["fields"] and str(MAX_JSON_DEPTH) in body["message"]
+    assert counts(app) == (0, 0, 0)
+    refusals = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(refusals) == 1 and "nested deeper" in refusals[0].getMessage(), caplog.text
+    assert refusals[0].exc_info is None and "Traceback" not in caplog.text
+
+
+def test_nesting_up_to_the_limit_and_brackets_inside_strings_are_accepted(client, db):
+    assert post(client, dict(GUIDE_PAYLOAD, event_type="MFE_UPDATE", trade_id="AT_LIMIT")).status_code == 200
+    resp = client.post(WEBHOOK, data=nested(MAX_JSON_DEPTH), content_type="application/json")
+    assert resp.status_code == 200, resp.get_json()
+    quoted = "[{" * 500 + '\\"' + '\\' + '"' + "[" * 100  # brackets, escaped quotes and backslashes in text
+    signal = dict(GUIDE_PAYLOAD, trade_id="BRACKETS_IN_TEXT", note=quoted,
+                  targets={"tp1": {"price": 16550.0, "r": 2}}, setup={"zones": [{"low": 1, "high": [2, 3]}]},
+                  market_state={"htf": {"trend": "up"}})
+    resp = post(client, signal)
+    assert resp.status_code == 200, resp.get_json()
+    assert count(db, "execution_tasks") == 3
+
+
+def chunked_post(client, raw: bytes):
+    """A chunked request as gunicorn hands it over: no Content-Length, a server-terminated stream."""
+    return client.post(WEBHOOK, input_stream=io.BytesIO(raw), content_type="application/json",
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
+def padded_signal(size: int, trade_id: str) -> bytes:
+    """A valid signal padded with trailing spaces to exactly ``size`` bytes: cut anywhere in the
+    padding it is still valid JSON, so only the size check can refuse it."""
+    raw = json.dumps({"event_type": "MFE_UPDATE", "trade_id": trade_id, "be_mfe": 1}).encode()
+    return raw + b" " * (size - len(raw))
+
+
+def test_chunked_body_over_the_limit_is_413_and_records_nothing(app, client, db):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    resp = chunked_post(client, padded_signal(limit + 1, "CHUNKED_OVER"))
+    assert resp.status_code == 413 and resp.get_json()["error"] == "payload_too_large"
+    assert count(db, "execution_tasks") == 0
+    resp = chunked_post(client, padded_signal(limit, "CHUNKED_AT_LIMIT"))
+    assert resp.status_code == 200 and resp.get_json()["trade_id"] == "CHUNKED_AT_LIMIT"
+    assert count(db, "execution_tasks") == 1
+
+
 # -- OpenAPI ---------------------------------------------------------------------------------------
 
 def test_openapi_document_describes_the_webhook(client):
@@ -342,6 +403,7 @@ def test_openapi_document_describes_the_webhook(client):
     assert doc["openapi"].startswith("3.")
     op = doc["paths"]["/api/automated-signals/webhook"]["post"]
     assert set(op["responses"]) >= {"200", "400", "401", "409", "413", "503"}
+    assert "too_deeply_nested" in op["responses"]["400"]["description"]
     signal = doc["components"]["schemas"]["Signal"]
     assert {"event_type", "trade_id", "entry_price", "stop_loss", "secret"} <= set(signal["properties"])
     assert "MFE_UPDATE" in signal["properties"]["event_type"]["enum"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import datetime as dt
+import sys
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,6 +27,7 @@ from database import (
     create_db_engine,
     normalize_database_url,
 )
+from database.repository import json_document_problem
 from database.tables import execution_logs, execution_tasks, trade_positions
 from database.unit_of_work import connection_scope
 
@@ -313,6 +315,19 @@ def test_non_json_values_are_refused(repo: ExecutionRepository) -> None:
         repo.create_task("T1", "ENTRY", {"price": Decimal("1.5")})
     with pytest.raises(TypeError):
         repo.create_task("T1", "ENTRY", {1: "int key"})  # type: ignore[dict-item]
+
+
+def test_storability_check_answers_at_any_depth_without_recursing() -> None:
+    """No RecursionError however deep the document: the problem is still found and named."""
+    depth = 20 * sys.getrecursionlimit()
+    bad: Any = "fees\u0000"
+    clean: Any = 1.5
+    for _ in range(depth):
+        bad, clean = [bad], {"k": clean}
+    problem = json_document_problem({"x": bad})
+    assert problem is not None and problem.startswith("body['x'][0][0]") and "NUL" in problem
+    assert problem.count("[0]") == depth
+    assert json_document_problem({"x": clean}) is None
 
 
 # Any text a webhook can carry and PostgreSQL can store (no NUL, no unpaired surrogates: those
