@@ -2,7 +2,7 @@
 
 In live mode a fresh snapshot from the firm (balance, equity, open P&L) takes precedence over
 the ledger, because the firm's own numbers are what it breaches accounts on. The connectors
-that fetch them are written separately (issue 4); they plug in by subclassing
+that fetch them are written separately; they plug in by subclassing
 `SnapshotProvider`. A snapshot that is older than `{FIRM}_SNAPSHOT_MAX_AGE_SECONDS` or that
 could not be fetched is handled by `{FIRM}_SNAPSHOT_POLICY`: BLOCK entries, or fall back to
 the LEDGER; either way the result says which source was used and why.

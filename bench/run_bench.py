@@ -52,7 +52,7 @@ from bench.verify import RowCheck, check_reference_rows, check_rows, expected_ke
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/test"
 LUA = ROOT / "bench" / "webhook.lua"
 WEBHOOK = "/api/automated-signals/webhook"
-# Targets from issue 8 (2-core machine), checked at concurrency 16.
+# Targets (2-core machine), checked at concurrency 16.
 TARGET_RATIO, TARGET_P99_MS, TARGET_SERVER_P50_MS = 0.5, 25.0, 2.0
 
 
@@ -314,7 +314,7 @@ def markdown(results: dict[str, Any]) -> str:
         "user + system time of the app's gunicorn processes and of every PostgreSQL process over each run "
         "(/proc, medians), divided by the requests wrk completed.",
         "",
-        "Targets (issue 8, at concurrency 16): " + "; ".join(results["targets"]),
+        "Targets (at concurrency 16): " + "; ".join(results["targets"]),
     ]
     return "\n".join(lines)
 

@@ -1,6 +1,6 @@
 """SEAM: the trading-state switch (ACTIVE / REDUCING / HALTED) as the dashboard sees it.
 
-The switch itself belongs to issue 6. It is found at `app.extensions["trading_state"]` and must
+The switch itself lives in safety/trading_state.py. It is found at `app.extensions["trading_state"]` and must
 offer `get()` and `set(state, who, why)`; until it exists the panel says "not available" and
 `/metrics` reports UNKNOWN. `get()` may return a plain string, a mapping or an object with
 `state` (and optionally `who`/`why`/`changed_at`): all three are read.

@@ -1,4 +1,4 @@
-"""SQL for the safety features (issue 6): trading state, stuck-task recovery, velocity and streak
+"""SQL for the safety features: trading state, stuck-task recovery, velocity and streak
 inputs. Like ExecutionRepository, one transaction per public method; plain values out.
 """
 from __future__ import annotations

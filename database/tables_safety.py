@@ -1,4 +1,4 @@
-"""The trading-state table (issue 6): the operator's kill switch, persisted so every worker and
+"""The trading-state table: the operator's kill switch, persisted so every worker and
 instance obeys it and it survives restarts.
 
 One row (``id = 1``); no row means ACTIVE, so a fresh database trades as before. The CHECK

@@ -15,7 +15,7 @@ bp = Blueprint("metrics", __name__)
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
-    # The state lives in the shared database (issue 6), so reading it at scrape time is exact
+    # The state lives in the shared database, so reading it at scrape time is exact
     # whichever worker answers; the gauge keeps the most recent value across workers.
     metrics.observe_trading_state(trading_state(current_app).get("state"))
     body, content_type = metrics.render_latest()

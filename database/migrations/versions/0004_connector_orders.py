@@ -1,4 +1,4 @@
-"""connector_orders: the durable record of every live order submission (issue 4).
+"""connector_orders: the durable record of every live order submission.
 
 Written by hand and kept identical to ``database/connector_orders_schema.sql``
 (tests/integration/test_schema_sql.py compares them).
