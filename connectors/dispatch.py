@@ -7,6 +7,10 @@ call still running at the deadline is reported UNKNOWN and left to finish in the
 its late answer is recorded if it is a success, while a late failure leaves the row UNKNOWN for
 the reconciler (the router kept the position for an UNKNOWN, so only reconciliation may release
 it). A client order id already in the journal is never sent again.
+
+An entry is judged for its signal's age (MAX_SIGNAL_AGE_SECONDS, safety/signal_age.py) right
+before it is sent, the last moment possible: one refused is SKIPPED with SIGNAL_TOO_OLD and its
+journal row FAILED (never sent), and the router gives its reservation back (`not_sent`).
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from connectors.base_connector import BaseConnector
 from connectors.http_client import Deadline
 from connectors.orders import FAILED, SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, UNKNOWN, ConnectorResult, OrderRequest
 from database.orders_repository import ConnectorOrderRepository
-from database.tables_connector_orders import ORDER_PENDING, ORDER_UNKNOWN
+from database.tables_connector_orders import ORDER_FAILED, ORDER_PENDING, ORDER_UNKNOWN
+from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,22 @@ class Submission:
     position_id: int | None
     lock: threading.Lock = field(default_factory=threading.Lock)
     abandoned: bool = False
+
+
+def not_sent(result: ConnectorResult) -> bool:
+    """Nothing reached the firm for this order: what it reserved or claimed can be given back."""
+    return result.status == FAILED or result.reason == SIGNAL_TOO_OLD
+
+
+def _too_old(sub: Submission) -> ConnectorResult | None:
+    """The SKIPPED result of an entry whose signal is now too old to send, else None."""
+    verdict = entry_refusal() if sub.order.action == "ENTRY" else None
+    if verdict is None:
+        return None
+    return ConnectorResult(
+        firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=SKIPPED, dry_run=sub.connector.dry_run,
+        reason=verdict.reason, message=verdict.message, order=sub.order.to_dict(), extra={"rule": verdict.rule},
+    )
 
 
 def _journal_status(result: ConnectorResult) -> str:
@@ -99,7 +120,7 @@ class Dispatcher:
         futures: dict[int, Future[ConnectorResult]] = {}
         for i, (sub, fresh) in enumerate(zip(submissions, fresh_flags)):
             if sub.connector.dry_run:
-                results[i] = sub.send(sub.order, deadline)
+                results[i] = _too_old(sub) or sub.send(sub.order, deadline)
                 continue
             if not fresh:
                 results[i] = ConnectorResult(
@@ -130,6 +151,11 @@ class Dispatcher:
         return [r for r in results if r is not None]
 
     def _call(self, sub: Submission, deadline: Deadline) -> ConnectorResult:
+        refused = _too_old(sub)
+        if refused is not None:  # journalled, never sent: the row says so, and why
+            self.journal.set_outcome(sub.order.client_order_id, ORDER_FAILED, reason=refused.reason,
+                                     message=refused.message, only_if=(ORDER_PENDING,))
+            return refused
         result = sub.send(sub.order, deadline)
         status = _journal_status(result)
         self._note_contract(sub, result)

@@ -4,6 +4,7 @@ Called at three points of a task: ``begin`` (read the trading state once, put it
 ``filter_entries`` (before any entry position is reserved) and ``exit_block`` (before an exit
 claims a position). A blocked order never reaches a connector; it appears in
 ``connector_results`` as SKIPPED with the reason, and limit rejections also in ``safety_checks``.
+An entry whose signal is older than MAX_SIGNAL_AGE_SECONDS is one of them (safety/signal_age.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from connectors import SKIPPED, ConnectorResult, OrderRequest
 from database.repository import EntryRateCap
 from database.safety_repository import SafetyRepository
 from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_velocity
+from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
 from safety.trading_state import ACTIVE, blocked_reason
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 _MESSAGES = {
     "TRADING_HALTED": "Trading is HALTED: no order sent (the signal is recorded).",
     "TRADING_REDUCING": "Trading is REDUCING: only exits are sent.",
+    SIGNAL_TOO_OLD: "Entry refused: its signal arrived more than MAX_SIGNAL_AGE_SECONDS ago, and an entry "
+                    "is never sent late.",
 }
 
 
@@ -61,10 +65,14 @@ class SafetyGuard:
     def filter_entries(
         self, orders: list[OrderRequest], result: dict[str, Any]
     ) -> tuple[list[OrderRequest], list[dict[str, Any]]]:
-        """Split entry orders into (allowed, SKIPPED results) by trading state, velocity, streak."""
+        """Split entry orders into (allowed, SKIPPED results) by trading state, signal age,
+        velocity and streak."""
         reason = blocked_reason(result.get("trading_state", ACTIVE), "ENTRY")
         if reason is not None:
             return [], [_skipped(o, reason, _MESSAGES[reason]) for o in orders]
+        too_old = entry_refusal()
+        if too_old is not None and orders:
+            return [], [too_old_result(o, too_old, result) for o in orders]
         now = self._clock()
         allowed: list[OrderRequest] = []
         skipped: list[dict[str, Any]] = []
@@ -119,6 +127,12 @@ def rate_limited(order: OrderRequest, recent: int, limit: int, result: dict[str,
     result.setdefault("safety_checks", []).append(verdict.to_dict(order.firm_code, order.program_id))
     return _skipped(order, verdict.reason, f"{verdict.message} (a simultaneous entry took the last slot)",
                     rule=verdict.rule)
+
+
+def too_old_result(order: OrderRequest, verdict: LimitVerdict, result: dict[str, Any]) -> dict[str, Any]:
+    """The SKIPPED result (and safety check) of an entry refused for its signal's age."""
+    result.setdefault("safety_checks", []).append(verdict.to_dict(order.firm_code, order.program_id))
+    return _skipped(order, verdict.reason, verdict.message, rule=verdict.rule)
 
 
 def _skipped(order: OrderRequest, reason: str, message: str, rule: str | None = None) -> dict[str, Any]:
