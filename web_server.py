@@ -16,6 +16,7 @@ from flask import Flask
 from config import ConfigError, Settings, load_settings, set_settings
 from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
+from database.engine import DatabaseTimeouts
 from execution_router import ExecutionRouter
 from version import __version__
 from dashboard import views as dashboard_views
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["ROUTER_SETTINGS"] = settings
 
     url = settings.database_url.get_secret_value() if settings.database_url else None
-    engine = create_db_engine(url, settings.sqlite_path)
+    engine = create_db_engine(url, settings.sqlite_path, DatabaseTimeouts.of(settings))
     upgrade_to_head(engine)
     router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
     app.extensions["execution_router"] = router
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> None:
     """Trusted proxies, safety CLI, and crash recovery at start-up plus periodically (issue 6)."""
     from safety.cli import register_safety_cli
-    from safety.recovery import RecoveryThread, recover_stuck_tasks
+    from safety.recovery import RecoveryThread, recover_at_start_up
 
     if settings.trusted_proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -105,7 +106,7 @@ def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> 
     register_safety_cli(app)
     if settings.testing_fault_sleep_after_processing:
         log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING is set: every task will hang. TEST-ONLY; unset it.")
-    recovered = recover_stuck_tasks(router, settings.stuck_task_seconds)
+    recovered = recover_at_start_up(router, settings.stuck_task_seconds)
     if recovered:
         log.warning("recovered %d stuck task(s) at start-up: %s", len(recovered), recovered)
     if settings.recovery_interval_seconds:

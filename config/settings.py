@@ -40,6 +40,14 @@ NonNegativeInt = Annotated[int, Field(ge=0, le=100_000)]
 DEFAULT_MAX_CONTRACTS_PER_ORDER = 20
 MAX_ORDER_CEILING = 1000  # the same bound as a signal's own `contracts` field
 
+# How long the database may keep a request waiting (database/engine.py DatabaseTimeouts): sized
+# so the webhook answers well inside TradingView's 3 s whatever the database does.
+DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS = 1500
+DEFAULT_DATABASE_LOCK_TIMEOUT_MS = 1000
+DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000
+DEFAULT_DATABASE_POOL_TIMEOUT_MS = 1000
+DEFAULT_MAX_SIGNAL_AGE_SECONDS = 5
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 class ConfigError(ValueError):
@@ -114,6 +122,14 @@ class Settings(_Frozen):
     trusted_proxy_count: int = 0
     """TRUSTED_PROXY_COUNT: how many proxies' X-Forwarded-For entries to trust (0 = none)."""
     stuck_task_seconds: int = 120
+    max_signal_age_seconds: int = DEFAULT_MAX_SIGNAL_AGE_SECONDS
+    """MAX_SIGNAL_AGE_SECONDS: an entry processed later than this after its webhook arrived is
+    refused (SKIPPED, SIGNAL_TOO_OLD), never sent late (safety/signal_age.py)."""
+    database_statement_timeout_ms: int = DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS
+    database_lock_timeout_ms: int = DEFAULT_DATABASE_LOCK_TIMEOUT_MS
+    database_idle_in_transaction_timeout_ms: int = DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS
+    database_pool_timeout_ms: int = DEFAULT_DATABASE_POOL_TIMEOUT_MS
+    """DATABASE_*_TIMEOUT_MS: how long the database may keep a request waiting (database/engine.py)."""
     recovery_interval_seconds: int = 60
     testing_fault_sleep_after_processing: float | None = None
     """TEST-ONLY (TESTING_FAULT_SLEEP_AFTER_PROCESSING): hang a task after PROCESSING."""
@@ -186,6 +202,8 @@ _PROXIES = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
 _SECONDS = TypeAdapter(Annotated[int, Field(ge=1, le=86_400)])
 _INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
 _FAULT_SLEEP = TypeAdapter(Annotated[float, Field(gt=0, le=600)])
+_MILLIS = TypeAdapter(Annotated[int, Field(ge=100, le=60_000)])
+_IDLE_MILLIS = TypeAdapter(Annotated[int, Field(ge=1_000, le=3_600_000)])
 
 # TradingView's published webhook source addresses:
 # https://www.tradingview.com/support/solutions/43000529348/ (checked 2026-11)
@@ -346,6 +364,29 @@ def _or_default(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+def _read_database_timeouts(r: _Reader) -> dict[str, int]:
+    """DATABASE_*_TIMEOUT_MS as Settings fields; a lock wait is part of its statement, so the
+    lock timeout may not exceed the statement timeout."""
+    what = "a number of milliseconds between 100 and 60000"
+    values = {
+        "database_statement_timeout_ms": _or_default(
+            r.typed("DATABASE_STATEMENT_TIMEOUT_MS", _MILLIS, what), DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS),
+        "database_lock_timeout_ms": _or_default(
+            r.typed("DATABASE_LOCK_TIMEOUT_MS", _MILLIS, what), DEFAULT_DATABASE_LOCK_TIMEOUT_MS),
+        "database_idle_in_transaction_timeout_ms": _or_default(
+            r.typed("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", _IDLE_MILLIS,
+                    "a number of milliseconds between 1000 and 3600000"),
+            DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS),
+        "database_pool_timeout_ms": _or_default(
+            r.typed("DATABASE_POOL_TIMEOUT_MS", _MILLIS, what), DEFAULT_DATABASE_POOL_TIMEOUT_MS),
+    }
+    if values["database_lock_timeout_ms"] > values["database_statement_timeout_ms"]:
+        r.problems.append(
+            f"DATABASE_LOCK_TIMEOUT_MS={values['database_lock_timeout_ms']}: must not exceed DATABASE_STATEMENT_TIMEOUT_MS "
+            f"({values['database_statement_timeout_ms']}); a lock wait is part of its statement")
+    return values
+
+
 NOTIFY_CHANNELS = ("WEBHOOK", "DISCORD", "SLACK", "TELEGRAM")
 """`NOTIFY_{CHANNEL}_URL`; the channel decides the body shape (see observability/notifications.py)."""
 
@@ -417,6 +458,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         webhook_allowed_networks=_read_allowed_networks(r),
         trusted_proxy_count=r.typed("TRUSTED_PROXY_COUNT", _PROXIES, "a whole number of proxies between 0 and 10") or 0,
         stuck_task_seconds=r.typed("STUCK_TASK_SECONDS", _SECONDS, "a number of seconds between 1 and 86400") or 120,
+        max_signal_age_seconds=_or_default(
+            r.typed("MAX_SIGNAL_AGE_SECONDS", _AGE, "a number of seconds between 1 and 3600"),
+            DEFAULT_MAX_SIGNAL_AGE_SECONDS),
+        **_read_database_timeouts(r),
         recovery_interval_seconds=_or_default(
             r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
         testing_fault_sleep_after_processing=r.typed(

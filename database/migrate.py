@@ -14,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
+from database.engine import without_timeouts
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # One database-wide key for "someone is migrating". The value is arbitrary but fixed: it is the
@@ -42,8 +44,11 @@ def acquire_migration_lock(connection: Connection) -> None:
     makes the others wait until the first commits; they then find the schema at head and do
     nothing. It is released automatically at commit/rollback, so a crash cannot leave it held.
     SQLite needs nothing: our SQLite transactions begin IMMEDIATE, which already serialises them.
+    The request timeouts are lifted first (`without_timeouts`): waiting for another worker's
+    migration, or rebuilding a large table, must not fail a start-up.
     """
     if connection.dialect.name == "postgresql":
+        without_timeouts(connection)
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 

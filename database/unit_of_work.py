@@ -143,7 +143,8 @@ def transaction(engine: Engine, *, one_statement: bool = False) -> Iterator[Conn
             with connection.begin():  # no BEGIN/COMMIT reach the server in autocommit
                 yield connection
         finally:
-            driver_connection.autocommit = False
+            if not driver_connection.closed:  # a lost connection raises on the switch, hiding why it was lost
+                driver_connection.autocommit = False
         return
     if held.deferred:  # the deferred unit of work begins here; it commits when it ends
         held.begun = held.connection.begin()

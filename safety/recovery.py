@@ -9,6 +9,10 @@ merely slow in another worker is never taken). ``SafetyRepository.claim_stuck_ta
 What happens to a claimed task:
 - every firm it touches is in dry-run: it is re-run (checks and the dry-run "send" are pure;
   positions it had already reserved stay, and are reported TRADE_ALREADY_OPENED, never doubled);
+  an entry is judged for its age like any other (safety/signal_age.py), from the task's
+  ``created_at`` - PostgreSQL's ``now()`` when the PENDING insert began, taken before any lock wait
+  of that insert (tests/integration/test_signal_age.py) - so one recovered minutes later is
+  COMPLETED with SIGNAL_TOO_OLD results and reserves nothing;
 - a live entry that had reserved no live position yet: nothing was sent; it is FAILED with
   ``RECOVERED_ENTRY_NOT_SENT`` rather than sent minutes late;
 - a live entry that had reserved positions: settled by client order id (``_settle_live_entry``):
@@ -20,13 +24,18 @@ What happens to a claimed task:
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import weakref
 from typing import Any, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from database.safety_repository import SafetyRepository, StuckTask
+from database.stall_guard import BoundedCalls
 from database.tables_connector_orders import ORDER_PENDING, ORDER_UNKNOWN
+from safety.signal_age import SignalReceipt, receipt
 from signals import SignalError, parse_signal
 
 log = logging.getLogger(__name__)
@@ -42,15 +51,29 @@ result document to finish the task with, or None to leave it to the operator (FA
 
 
 def recover_stuck_tasks(router: Any, older_than_seconds: int) -> list[dict[str, Any]]:
-    """Finish every stuck task once; returns one summary per recovered task."""
+    """Finish every stuck task once; returns one summary per recovered task. Database calls are
+    bounded as in a request (database/stall_guard.py): a stalled database ends the round."""
     safety = SafetyRepository(router.repository.engine)
     summaries = []
-    for task in safety.claim_stuck_tasks(older_than_seconds):
-        try:
-            summaries.append(_recover(router, safety, task))
-        except Exception:  # one bad task must not stop the others; it stays visible as PROCESSING
-            log.exception("recovery of task %s failed", task.id)
+    with BoundedCalls():
+        for task in safety.claim_stuck_tasks(older_than_seconds):
+            try:
+                summaries.append(_recover(router, safety, task))
+            except Exception:  # one bad task must not stop the others; it stays visible as PROCESSING
+                log.exception("recovery of task %s failed", task.id)
     return summaries
+
+
+def recover_at_start_up(router: Any, older_than_seconds: int) -> list[dict[str, Any]]:
+    """`recover_stuck_tasks` for a worker that is starting: a database that is locked (its lock
+    timeout) or unreachable then must not fail the boot - gunicorn shuts the whole server down
+    when a worker cannot boot. The periodic recovery (or the next start) tries again."""
+    try:
+        return recover_stuck_tasks(router, older_than_seconds)
+    except SQLAlchemyError as exc:
+        log.warning("start-up task recovery could not run (%s); it is retried every RECOVERY_INTERVAL_SECONDS",
+                    type(exc).__name__)
+        return []
 
 
 def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str, Any]:
@@ -95,9 +118,24 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
         router.repository.finish_task(task.id, "FAILED", result, error=error)
         log.error("task %s: %s", task.id, error)
         return {"task_id": task.id, "outcome": "FAILED", "error": error}
-    result = router.run_task(task.id, signal, extra={"recovered": True})
+    with receipt(_receipt_of(router, task)):  # an entry is refused when too old (SIGNAL_TOO_OLD)
+        result = router.run_task(task.id, signal, extra={"recovered": True})
     log.warning("task %s recovered after a crash by re-running it (dry-run)", task.id)
     return {"task_id": task.id, "outcome": "RERUN", "error": result.get("error")}
+
+
+def _receipt_of(router: Any, task: StuckTask) -> SignalReceipt:
+    """The task's arrival as recovery can know it: its row's ``created_at`` (database time, so it
+    is measured against the wall clock, not the router's injectable one)."""
+    row = router.repository.get_task(task.id)
+    received_at = row["created_at"] if row is not None else None
+    if received_at is None:  # gone meanwhile: judge it as received long ago (fail closed)
+        received_at = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    return SignalReceipt(received_at, router.settings.max_signal_age_seconds, _wall_clock)
+
+
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _settle_live_entry(router: Any, task: StuckTask, positions: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """Real gunicorn (several workers) on a free 127.0.0.1 port, and a loopback TCP proxy that can cut
-the app off from PostgreSQL. Used by the concurrency, crash and outage tests; every wait is bounded."""
+the app off from PostgreSQL or stall the path. Used by the concurrency, crash and outage tests;
+every wait is bounded."""
 from __future__ import annotations
 
 import os
@@ -93,7 +94,10 @@ class Gunicorn:
 class CuttableProxy:
     """127.0.0.1 TCP proxy to PostgreSQL. ``cut()`` closes the listener and every open
     connection (the database looks down: connects are refused); ``restore()`` listens again on
-    the same port."""
+    the same port. ``stall()`` keeps every connection open, and still accepts new ones, but
+    forwards no byte in either direction - a hung middlebox: the kernel acknowledges what the
+    app sends, so neither TCP keepalives nor tcp_user_timeout notice - until ``resume()``, which
+    delivers what was held back."""
 
     def __init__(self, target_url: str = PG_URL):
         url = make_url(target_url)
@@ -102,7 +106,15 @@ class CuttableProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.restore()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def url(self) -> str:
         return make_url(PG_URL).set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
@@ -117,6 +129,7 @@ class CuttableProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def cut(self) -> None:
+        self._flowing.set()  # held pumps wake up and find their sockets closed
         with self._lock:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, []
@@ -159,14 +172,15 @@ class CuttableProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()  # stalled: hold it (the sender's kernel has its ACK already)
                 dst.sendall(data)
         except OSError:
             pass
         finally:
+            self._flowing.wait()  # nor does a stalled path pass on the end of the stream
             for s in (src, dst):
                 try:
                     s.shutdown(socket.SHUT_RDWR)

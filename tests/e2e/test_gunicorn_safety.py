@@ -61,7 +61,9 @@ def test_fifty_identical_concurrent_requests_make_one_task_and_one_order_per_pro
 
 
 def test_worker_killed_mid_task_is_recovered_once_after_restart(pg, tmp_path):
-    env = {"STUCK_TASK_SECONDS": "3"}
+    # Recovered seconds later, the entry would be refused as too old (MAX_SIGNAL_AGE_SECONDS,
+    # tests/integration/test_signal_age.py); here the re-run itself is under test.
+    env = {"STUCK_TASK_SECONDS": "3", "MAX_SIGNAL_AGE_SECONDS": "3600"}
     # The master respawns the killed workers, which recover stuck tasks at start-up: on a loaded
     # machine they could reach this one (older than 3 s by then) before the server is stopped, and
     # sleep inside it too. Only the restarted server below may recover it.
