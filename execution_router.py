@@ -31,6 +31,7 @@ import logging
 import threading
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable, Iterator
 
@@ -57,7 +58,7 @@ from connectors import (
     build_connectors,
     client_order_id,
 )
-from connectors.dispatch import Dispatcher, Submission
+from connectors.dispatch import Dispatcher, Submission, not_sent
 from connectors.reconcile import Outcome, Reconciler
 from connectors.registry import no_connector_message
 from database import EntryRateLimitError, ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
@@ -69,7 +70,9 @@ from instruments import get_contract_spec
 from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
+from safety.exit_resend import ResendPlan
 from safety.guard import SafetyGuard, rate_limited
+from safety.signal_age import SignalReceipt, receipt
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 
 log = logging.getLogger(__name__)
@@ -129,9 +132,10 @@ class ExecutionRouter:
         """Lazily built from settings, so `ExecutionRouter(dry_run=True)` works on its own."""
         if self._repository is None:
             from database import create_db_engine, upgrade_to_head
+            from database.engine import DatabaseTimeouts
 
             url = self.settings.database_url.get_secret_value() if self.settings.database_url else None
-            engine = create_db_engine(url, self.settings.sqlite_path)
+            engine = create_db_engine(url, self.settings.sqlite_path, DatabaseTimeouts.of(self.settings))
             upgrade_to_head(engine)
             self._repository = ExecutionRepository(engine)
         return self._repository
@@ -157,11 +161,28 @@ class ExecutionRouter:
         payload: dict[str, Any] | Signal,
         raw_payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        resend: ResendPlan | None = None,
+        received_at: datetime | None = None,
     ) -> dict[str, Any]:
         """Dispatch any signal by its event type. A used idempotency key raises
-        DuplicateIdempotencyKeyError before anything is written (see safety/idempotency.py)."""
+        DuplicateIdempotencyKeyError before anything is written (see safety/idempotency.py).
+        `resend` runs an exit again only where its earlier attempt failed (safety/exit_resend.py).
+        `received_at` (on `clock`, default now): when the webhook received it; an entry processed
+        more than MAX_SIGNAL_AGE_SECONDS after it is refused, never sent late (safety/signal_age.py)."""
         signal = payload if isinstance(payload, Signal) else parse_signal(payload)
-        return self._handle_task(signal, raw_payload, self._processor(signal), idempotency_key)
+        arrival = SignalReceipt(received_at or self.clock(), self.settings.max_signal_age_seconds, lambda: self.clock())
+        with receipt(arrival):
+            process, extra = self.processor_for(signal, resend)
+            return self._handle_task(signal, raw_payload, process, idempotency_key, extra=extra)
+
+    def processor_for(self, signal: Signal, resend: ResendPlan | None = None
+                      ) -> tuple[Callable[[int, Signal, dict[str, Any]], None], dict[str, Any] | None]:
+        """The stage that processes `signal`, and what its result notes up front: a resent exit
+        runs only where its earlier attempt failed (also used by recovery to re-run one)."""
+        process = self._processor(signal)
+        if resend is None or process != self._process_exit:
+            return process, None
+        return partial(self._process_exit, resend=resend), resend.describe()
 
     def _processor(self, signal: Signal) -> Callable[[int, Signal, dict[str, Any]], None]:
         if signal.event_type in self.settings.entry_event_types:
@@ -210,6 +231,7 @@ class ExecutionRouter:
         raw_payload: dict[str, Any] | None,
         process: Callable[[int, Signal, dict[str, Any]], None],
         idempotency_key: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
@@ -226,17 +248,17 @@ class ExecutionRouter:
                     # Deferred: reads and the finish run on their own; a transaction (with the
                     # task's row lock, to keep recovery off it) only when something else is written.
                     with unit_of_work(repo.engine, deferred=True, on_begin=lambda: repo.lock_task(task_id)):
-                        return self.run_task(task_id, signal, process, record_failure=False)
+                        return self.run_task(task_id, signal, process, extra, record_failure=False)
                 except TaskAlreadyFinishedError:  # recovery finished it first: that is its result
                     return self._recorded_result(task_id)
                 except Exception as exc:  # rolled back whole: record the failure on its own
                     try:
-                        return self._fail_task(task_id, self._empty_result(task_id, signal), exc)
+                        return self._fail_task(task_id, {**self._empty_result(task_id, signal), **(extra or {})}, exc)
                     except TaskAlreadyFinishedError:
                         return self._recorded_result(task_id)
         task_id = self._create_task(signal, stored, idempotency_key)
         repo.set_task_status(task_id, "PROCESSING")  # durable before any order can leave
-        return self.run_task(task_id, signal, process)
+        return self.run_task(task_id, signal, process, extra)
 
     def _recorded_result(self, task_id: int) -> dict[str, Any]:
         """The result another worker recorded for this task. Only a dry-run task that took longer
@@ -397,7 +419,7 @@ class ExecutionRouter:
             batch = self._reserve_entries(orders, reserved, results, result)
         sent = self._dispatch(batch)
         for (order, position), outcome in zip(reserved, sent):
-            if outcome.status == FAILED:
+            if not_sent(outcome):  # refused by the firm, or too old to send (SIGNAL_TOO_OLD)
                 self.repository.release_position(position.id)
         it = iter(sent)
         return [r if r is not None else next(it).to_dict() for r in results]
@@ -447,22 +469,37 @@ class ExecutionRouter:
         return "No entry order was accepted; see connector_results."
 
     # ---- exit ----------------------------------------------------------------------------------
-    def _process_exit(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+    def _process_exit(self, task_id: int, signal: Signal, result: dict[str, Any],
+                      resend: ResendPlan | None = None) -> None:
         self.guard.begin(result)
         reconciler = None
         if any(not c.dry_run for c in self.connectors.values()):  # settle unknown entries first
             reconciler = self.reconciler(settle_firm_state=False)
             reconciler.reconcile_unresolved(signal.trade_id)
+        if resend is not None:  # an earlier attempt's UNKNOWN order, now judged, decides its part
+            resend = resend.parts_now(lambda order_id: self._journal_status(reconciler, order_id))
+            result.update(resend.describe())
         try:
-            self._exit_positions(task_id, signal, result)
+            self._exit_positions(task_id, signal, result, resend)
         finally:  # after this request's own exit orders, off its clock (connectors/reconcile.py)
             if reconciler is not None and reconciler.deferred:
                 self._get_dispatcher().in_background(reconciler.settle_deferred)
 
-    def _exit_positions(self, task_id: int, signal: Signal, result: dict[str, Any]) -> None:
+    @staticmethod
+    def _journal_status(reconciler: Reconciler | None, client_order_id: str) -> str | None:
+        record = reconciler.journal.get(client_order_id) if reconciler is not None else None
+        return record.status if record is not None else None
+
+    def _exit_positions(self, task_id: int, signal: Signal, result: dict[str, Any],
+                        resend: ResendPlan | None = None) -> None:
         positions = self.repository.open_positions_for_trade(signal.trade_id)
+        if resend is not None:  # a resend closes only where the earlier attempt did not
+            positions = [p for p in positions if resend.includes(p.firm_code, p.program_id)]
         if not positions:
-            if self.repository.has_position_history(signal.trade_id):
+            if resend is not None:
+                result["details"] = (f"Resend of the exit of task {resend.of_task}: nothing is left open where it "
+                                     "did not get through: no exit order sent.")
+            elif self.repository.has_position_history(signal.trade_id):
                 result["details"] = f"Trade {signal.trade_id} has nothing left open: no exit order sent."
             else:
                 result["details"] = f"Trade {signal.trade_id} opened no position: no exit order sent."
@@ -486,6 +523,9 @@ class ExecutionRouter:
         closed_count = sum(o.contracts for o, _, _, _ in claimed)
         mode = "sent" if result["routed"] else "recorded (dry-run, not sent)" if self.dry_run else "not accepted"
         result["details"] = f"Exit of {closed_count} contract(s) across {len(claimed)} firm/program(s) {mode}."
+        if any("requested_contracts" in c for c in result["account_closes"]):
+            result["details"] += (f" exit_contracts {signal.exit_contracts} was more than was open: "
+                                  "closed what was open (see account_closes).")
         unknown = [c for c in result["account_closes"] if c["realized_pl"] is None]
         if unknown:
             result["details"] += (f" P&L UNKNOWN for {len(unknown)} close(s): the signal has no exit_price; "
@@ -539,6 +579,10 @@ class ExecutionRouter:
             if taken != wanted:
                 order = OrderRequest(**{**order.__dict__, "contracts": taken})
             close = _close_summary(position, taken, exit_price, price_source, point_value, closed.amount)
+            if signal.exit_contracts is not None and signal.exit_contracts > position.contracts_open:
+                close["requested_contracts"] = signal.exit_contracts  # more than was open: all of it closed
+                close["note"] = (f"exit_contracts {signal.exit_contracts} is more than the {position.contracts_open} "
+                                 f"open: closed the {taken} open.")
             if position.dry_run and not connector.dry_run:  # a simulated position: nothing to close at the firm
                 local_closes.append(close)
                 results.append(_skipped(order, "SIMULATED_POSITION",

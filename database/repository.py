@@ -644,6 +644,11 @@ class ExecutionRepository:
             ).first()
         return dict(row._mapping) if row is not None else None
 
+    def latest_task_id(self) -> int:
+        """The newest task's id (0 when there is none): a task with a higher id was created later."""
+        with transaction(self._engine) as connection:
+            return connection.execute(select(func.max(execution_tasks.c.id))).scalar_one() or 0
+
     def get_log_for_task(self, task_id: int) -> dict[str, Any] | None:
         """The task's ``execution_logs`` row as a dict (response_body as a dict), or None."""
         with transaction(self._engine) as connection:

@@ -12,12 +12,17 @@ Key derivation (documented in the README):
   legitimately for one trade with different contents, so their key adds a SHA-256 of the
   canonical payload (sorted keys, secret removed): a byte-identical resend is a duplicate, a new
   MFE value is a new signal.
+
+An exit whose attempt did not get through everywhere is the exception: its resend runs again for
+the parts that failed (safety/exit_resend.py), under `retry_key`, so concurrent resends still run
+once. An entry is never resent this way: opening late is worse than not opening (fail closed).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal
@@ -52,21 +57,20 @@ def derive_key(signal: Signal, payload: dict[str, Any], header: str | None) -> s
     return key
 
 
-def should_retry(signal: Signal, first_result: dict[str, Any]) -> bool:
-    """A resent *exit* whose first task FAILED runs again instead of returning the failure.
-
-    An exit closes only what is still open (positions claimed by the failed attempt, or whose
-    order outcome is unknown, are not closed twice), so running it again cannot double-close,
-    while answering every resend with the old failure would lose the exit. A failed *entry* is
-    not retried: opening late is worse than not opening (fail closed)."""
-    return signal.event_type in EXIT_TYPES and bool(first_result.get("error"))
-
-
 def retry_key(key: str, failed_task_id: int) -> str:
-    """The key of the one retry allowed per failed task: concurrent resends share it, so the
-    database still lets only one of them run."""
+    """The key of the one resend allowed per failed attempt of an exit (safety/exit_resend.py):
+    concurrent resends share it, so the database still lets only one of them run."""
     retry = f"{key}:retry-of-{failed_task_id}"
     return retry if len(retry) <= 255 else "sha256:" + hashlib.sha256(retry.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """The first copy's stored result, and whether it was already finished when first looked at
+    (a copy that waited for it arrived while it ran: it is the same attempt, not a resend)."""
+
+    body: dict[str, Any]
+    finished_before: bool
 
 
 def wait_for_result(
@@ -74,16 +78,18 @@ def wait_for_result(
     task_id: int,
     wait_seconds: float,
     poll_seconds: float = 0.05,
-) -> dict[str, Any] | None:
+) -> StoredResult | None:
     """The first copy's stored result, waiting up to ``wait_seconds`` for it to finish (well
     inside TradingView's 3 s); None if it is still running."""
     deadline = time.monotonic() + wait_seconds
+    first_look = True
     while True:
         log = load_result(task_id)
         if log is not None:
             body = dict(log["response_body"])
             body["duplicate"] = True
-            return body
+            return StoredResult(body, finished_before=first_look)
         if time.monotonic() >= deadline:
             return None
+        first_look = False
         time.sleep(poll_seconds)

@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from database.safety_repository import SafetyRepository, StuckTask
 from database.stall_guard import BoundedCalls
 from database.tables_connector_orders import ORDER_PENDING, ORDER_UNKNOWN
+from safety.exit_resend import ResendPlan, plan_resend, resent_task_id
 from safety.signal_age import SignalReceipt, receipt
 from signals import SignalError, parse_signal
 
@@ -119,9 +120,21 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
         log.error("task %s: %s", task.id, error)
         return {"task_id": task.id, "outcome": "FAILED", "error": error}
     with receipt(_receipt_of(router, task)):  # an entry is refused when too old (SIGNAL_TOO_OLD)
-        result = router.run_task(task.id, signal, extra={"recovered": True})
+        process, noted = router.processor_for(signal, _resend_plan(router, task))
+        result = router.run_task(task.id, signal, process, extra={"recovered": True, **(noted or {})})
     log.warning("task %s recovered after a crash by re-running it (dry-run)", task.id)
     return {"task_id": task.id, "outcome": "RERUN", "error": result.get("error")}
+
+
+def _resend_plan(router: Any, task: StuckTask) -> ResendPlan | None:
+    """A resent exit's attempt re-runs only where the attempt it follows failed, as it would
+    have: run whole, a resent partial exit could close a second part where the first filled."""
+    of_task = resent_task_id(task.idempotency_key)
+    if of_task is None:
+        return None
+    previous = router.repository.get_log_for_task(of_task)
+    plan = plan_resend(previous["response_body"], of_task) if previous is not None else None
+    return plan if plan is not None else ResendPlan(of_task, frozenset())  # nothing known to resend
 
 
 def _receipt_of(router: Any, task: StuckTask) -> SignalReceipt:

@@ -123,6 +123,9 @@ class Signal(BaseModel):
 
     @model_validator(mode="after")
     def _entry_fields(self) -> "Signal":
+        if self.exit_contracts is not None and self.exit_fraction is not None:  # which one is meant?
+            raise SignalError({"exit_contracts": "give exit_contracts or exit_fraction, not both",
+                               "exit_fraction": "give exit_contracts or exit_fraction, not both"})
         if self.event_type == "EXIT_PARTIAL" and self.exit_contracts is None and self.exit_fraction is None:
             # Decision 4: never a guessed quantity. Say which part to close.
             raise SignalError({"exit_contracts": "EXIT_PARTIAL needs exit_contracts (a count) or exit_fraction (0-1]"})

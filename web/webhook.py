@@ -18,12 +18,13 @@ from flask import Blueprint, current_app, jsonify, request
 from database import DuplicateIdempotencyKeyError
 from database.repository import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
-from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, should_retry, wait_for_result
+from safety.exit_resend import plan_resend
+from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, wait_for_result
 from execution_router import ResultDocument
 from observability import metrics
 from observability.task_context import bind_task, clear_task
 from observability.task_outcome import record_task_outcome
-from signals import SignalError, parse_signal
+from signals import EXIT_TYPES, SignalError, parse_signal
 from web.errors import error_response
 from web.json_body import read_json_object
 
@@ -32,9 +33,10 @@ bp = Blueprint("webhook", __name__)
 SECRET_FIELDS = ("secret", "passphrase")
 SECRET_HEADER = "X-Webhook-Secret"
 DUPLICATE_WAIT_SECONDS = 1.5
-MAX_FAILED_EXIT_RETRIES = 3
-"""Failed attempts of one exit a single request walks past (TradingView resends at most 3 times)."""
 """How long a copy waits for the first copy's result before answering 409 (TradingView: 3 s)."""
+MAX_EXIT_ATTEMPTS = 20
+"""Attempts of one exit a resend walks past to reach the latest (each a cheap keyed look-up); the
+21st resend of an exit that failed every time answers with the 20th attempt's result."""
 
 
 @lru_cache(maxsize=16)
@@ -72,6 +74,7 @@ def _authenticate(data: dict[str, Any]) -> bool:
 
 @bp.post("/api/automated-signals/webhook")
 def webhook():
+    received_at = current_app.extensions["execution_router"].clock()  # before any database work: the signal's age
     if not source_allowed():
         return error_response(403, "forbidden_source", "Requests from this address are not allowed (WEBHOOK_ALLOWED_IPS).")
     data = read_json_object()  # checked for storable text after authentication, below
@@ -93,23 +96,32 @@ def webhook():
     router = current_app.extensions["execution_router"]
     bind_task(trade_id=signal.trade_id)
     started = time.perf_counter()
-    for _ in range(MAX_FAILED_EXIT_RETRIES + 1):
+    is_exit = signal.event_type in EXIT_TYPES
+    # for an exit, which of its attempts predate this request: only those may be resent by it
+    newest_before = router.repository.latest_task_id() if is_exit else 0
+    resend = None
+    for _ in range(MAX_EXIT_ATTEMPTS):
         try:
-            result = router.route(signal, raw_payload=data, idempotency_key=key)
+            result = router.route(signal, raw_payload=data, idempotency_key=key, resend=resend, received_at=received_at)
             break
         except DuplicateIdempotencyKeyError as exc:
-            first = wait_for_result(router.repository.get_log_for_task, exc.existing_task_id, DUPLICATE_WAIT_SECONDS)
-            if first is None:
+            stored = wait_for_result(router.repository.get_log_for_task, exc.existing_task_id, DUPLICATE_WAIT_SECONDS)
+            if stored is None:
                 return error_response(
                     409, "duplicate_in_progress",
                     "The same signal is still being processed; it will not run twice. Retry to get its result.",
                     task_id=exc.existing_task_id, duplicate=True,
                 )
-            if not should_retry(signal, first):
-                return jsonify(first), 200
-            key = retry_key(key, exc.existing_task_id)  # a failed exit runs again, once per failure
+            # an exit that did not get through everywhere runs again where it failed, once per
+            # attempt; a copy of a resend (its attempt newer than this request, or still running
+            # when first looked at) gets that attempt's result instead
+            resend = plan_resend(stored.body, exc.existing_task_id) if is_exit else None
+            concurrent = not stored.finished_before or exc.existing_task_id > newest_before
+            if resend is None or concurrent:
+                return jsonify(stored.body), 200
+            key = retry_key(key, exc.existing_task_id)
     else:
-        return jsonify(first), 200
+        return jsonify(stored.body), 200
     record_task_outcome(current_app, result, time.perf_counter() - started)
     if isinstance(result, ResultDocument):  # the exact text stored in execution_logs
         return current_app.response_class(result.json_text, mimetype="application/json"), 200

@@ -129,11 +129,11 @@ def _exit_fails_once(app) -> None:
     real = router._process_exit
     calls = []
 
-    def flaky(task_id, signal, result):
+    def flaky(task_id, signal, result, **resend):
         calls.append(task_id)
         if len(calls) == 1:
             raise RuntimeError("ledger briefly unavailable")
-        return real(task_id, signal, result)
+        return real(task_id, signal, result, **resend)
 
     router._process_exit = flaky
 

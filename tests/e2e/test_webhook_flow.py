@@ -102,6 +102,18 @@ def test_partial_exit_closes_the_stated_part_then_the_rest(client, db):
     assert db.execute(text("SELECT COUNT(*) FROM trade_positions WHERE status = 'CLOSED'")).scalar_one() == 2
 
 
+def test_a_partial_exit_of_more_than_is_open_closes_what_is_open_and_says_so(client, db):
+    post(client, GUIDE_PAYLOAD)  # FTMO 2, APEX 3
+    body = post(client, {"event_type": "EXIT_PARTIAL", "trade_id": GUIDE_PAYLOAD["trade_id"],
+                         "exit_contracts": 3, "exit_price": 16490}).get_json()
+    closes = {(c["firm_code"], c["program_id"]): c for c in body["account_closes"]}
+    assert closes[("FTMO", 1)]["contracts"] == 2 and closes[("FTMO", 1)]["requested_contracts"] == 3
+    assert "more than the 2 open" in closes[("FTMO", 1)]["note"]
+    assert closes[("APEX", 1)]["contracts"] == 3 and "requested_contracts" not in closes[("APEX", 1)]
+    assert "more than was open" in body["details"]
+    assert db.execute(text("SELECT SUM(contracts_open) FROM trade_positions")).scalar_one() == 0
+
+
 def test_exit_for_a_trade_that_opened_nothing_sends_nothing(client, db):
     body = post(client, {"event_type": "EXIT_STOP_LOSS", "trade_id": "NEVER_OPENED"}).get_json()
     assert body["connector_results"] == [] and body["routed"] is False
@@ -145,6 +157,9 @@ BAD_PAYLOADS = [
     (dict(GUIDE_PAYLOAD, contracts=100000), "contracts"),
     ({"event_type": "EXIT_PARTIAL", "trade_id": "T"}, "exit_contracts"),
     ({"event_type": "EXIT_PARTIAL", "trade_id": "T", "exit_fraction": 1.5}, "exit_fraction"),
+    # which part is meant? neither is guessed
+    ({"event_type": "EXIT_PARTIAL", "trade_id": "T", "exit_contracts": 1, "exit_fraction": 0.5}, "exit_contracts"),
+    ({"event_type": "EXIT_PARTIAL", "trade_id": "T", "exit_contracts": 1, "exit_fraction": 0.5}, "exit_fraction"),
 ]
 
 
