@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import STEP2_ENV
 from tests.e2e.live_support import ENTRY, backend, by_firm, live_env, post, sim  # noqa: F401 (fixtures)
 
-# The README's live TOPSTEP setup: only ACCOUNT_SIZE and RISK_PER_TRADE configured.
+# The documented live TOPSTEP setup: only ACCOUNT_SIZE and RISK_PER_TRADE configured.
 TOPSTEP_ONLY = {"ROUTE_TO_FIRMS": "TOPSTEP", "TOPSTEP_PROGRAM_IDS": "1",
                 "TOPSTEP_1_ACCOUNT_SIZE": "50000", "TOPSTEP_1_RISK_PER_TRADE": "0.01"}
 HAIR_STOP = dict(ENTRY, entry_price="16500.000001", stop_loss="16500")

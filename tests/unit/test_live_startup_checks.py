@@ -84,7 +84,7 @@ def test_two_apex_or_topstep_programs_on_one_account_are_refused_unless_accepted
 
 
 def test_a_live_program_without_max_contracts_does_not_start():
-    """The README's live TOPSTEP setup had only ACCOUNT_SIZE and RISK_PER_TRADE: a stop a hair
+    """The documented live TOPSTEP setup had only ACCOUNT_SIZE and RISK_PER_TRADE: a stop a hair
     from the entry then sized millions of contracts. A live account needs its own cap."""
     found = problems(**live_env(URL, TOPSTEP_1_MAX_CONTRACTS=""))
     (line,) = [p for p in found if p.startswith("TOPSTEP_1_MAX_CONTRACTS")]

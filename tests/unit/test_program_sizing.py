@@ -182,7 +182,7 @@ def test_sizing_table(rules: dict[str, Any], payload: dict[str, Any], contracts:
      ("100", "99.995", "CL"), ("40000.5", "40000", "YM")],
 )
 def test_a_stop_inside_one_tick_sizes_nothing(entry: str, stop: str, symbol: str) -> None:
-    """The README's live TOPSTEP setup sized 25,000,000 contracts for a stop 0.000001 away."""
+    """The documented live TOPSTEP setup sized 25,000,000 contracts for a stop 0.000001 away."""
     result = size({"account_size": 50000, "risk_per_trade": 0.01},
                   {"entry_price": entry, "stop_loss": stop, "symbol": symbol})
     assert (result.status, result.contracts, result.rule) == ("REJECTED", 0, "STOP_INSIDE_ONE_TICK")
