@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from account_engine.ledger import (
     ADJUSTMENT,
@@ -79,6 +79,16 @@ class AccountView:
         return {"source": self.source, "snapshot_problem": self.snapshot_problem, **self.state.to_dict()}
 
 
+@dataclass(frozen=True)
+class FirmAccounts:
+    """What an entry's checks read about one firm's accounts, all at one instant."""
+
+    open_contracts: int  # at the firm, every program
+    views: Mapping[int, AccountView]  # per program: state and where it came from
+    firm_metrics: Mapping[str, Any]  # the risk engine's loss inputs (the programs' sum)
+    program_metrics: Mapping[int, Mapping[str, Any]]  # the breach engine's inputs per program
+
+
 class AccountService:
     def __init__(
         self,
@@ -123,6 +133,24 @@ class AccountService:
                                 open_contracts=inputs.open_at_account(firm.code, pid), live=live, now=now)
             for pid in firm.program_ids
         }
+
+    def firm_accounts(self, firm_code: str, inputs: EntryInputs, *, live: bool = False,
+                      now: datetime | None = None) -> FirmAccounts:
+        """One firm's accounts as an entry's checks read them, from the entry's one read."""
+        views = self.views_from_inputs(firm_code, inputs, live=live, now=now)
+        return FirmAccounts(
+            open_contracts=inputs.open_at_firm(firm_code), views=views,
+            firm_metrics=self.metrics_for_firm(firm_code, views),
+            program_metrics={pid: self.metrics_for_program(firm_code, pid, view) for pid, view in views.items()},
+        )
+
+    def metrics_for_firm(self, firm_code: str, views: Mapping[int, AccountView]) -> dict[str, Any]:
+        """Firm-level P&L for the risk engine's loss rules: the sum of its programs' accounts."""
+        return self.firm_metrics(dict(views))
+
+    def metrics_for_program(self, firm_code: str, program_id: int, view: AccountView) -> dict[str, Any]:
+        """Account P&L (day_pl, total_pl, drawdown, open_contracts) for the breach engine."""
+        return view.state.metrics()
 
     def view_from(self, firm_code: str, program_id: int, *, events: Iterable[LedgerEvent], open_contracts: int,
                   live: bool = False, now: datetime | None = None, summary: LedgerSummary | None = None) -> AccountView:

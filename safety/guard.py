@@ -1,17 +1,18 @@
 """SafetyGuard: the router's only contact with trading state and limits.
 
-Called at three points of a task: ``begin`` (read the trading state once, put it in the result),
-``filter_entries`` (before any entry position is reserved) and ``exit_block`` (before an exit
-claims a position). A blocked order never reaches a connector; it appears in
-``connector_results`` as SKIPPED with the reason, and limit rejections also in ``safety_checks``.
-An entry whose signal is older than MAX_SIGNAL_AGE_SECONDS is one of them (safety/signal_age.py).
+Called at two points of a task: ``trading_state`` (read once per task) and ``screen_entries``
+(before any entry position is reserved); an exit's refusal under the trading state is decided
+with the other exit refusals (routing/exit_plan.py). A blocked order never reaches a connector;
+it appears in ``connector_results`` as SKIPPED with the reason, and limit rejections also in
+``safety_checks``. An entry whose signal is older than MAX_SIGNAL_AGE_SECONDS is one of them
+(safety/signal_age.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 from sqlalchemy import Engine
 
@@ -22,16 +23,22 @@ from database.repository import EntryRateCap
 from database.safety_repository import SafetyRepository
 from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_velocity
 from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
-from safety.trading_state import ACTIVE, blocked_reason
+from safety.trading_state import ACTIVE, blocked_reason, refusal_message
 
 log = logging.getLogger(__name__)
 
-_MESSAGES = {
-    "TRADING_HALTED": "Trading is HALTED: no order sent (the signal is recorded).",
-    "TRADING_REDUCING": "Trading is REDUCING: only exits are sent.",
-    SIGNAL_TOO_OLD: "Entry refused: its signal arrived more than MAX_SIGNAL_AGE_SECONDS ago, and an entry "
-                    "is never sent late.",
-}
+_TOO_OLD = ("Entry refused: its signal arrived more than MAX_SIGNAL_AGE_SECONDS ago, and an entry "
+            "is never sent late.")
+
+
+@dataclass(frozen=True)
+class Screened:
+    """Entry orders split by the guard: those that may be reserved, the SKIPPED results of the
+    others, and the limit checks that refused them (``safety_checks``)."""
+
+    allowed: tuple[OrderRequest, ...]
+    refused: tuple[ConnectorResult, ...] = ()
+    checks: tuple[dict[str, Any], ...] = ()
 
 
 class SafetyGuard:
@@ -40,42 +47,26 @@ class SafetyGuard:
         self.settings = settings
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
-    # -- task start -------------------------------------------------------------------------------
-    def begin(self, result: dict[str, Any], trading_state: str | None = None) -> None:
-        """Record the trading state for this task: `trading_state` when the caller already read it
-        (an entry reads it with its other inputs), else one primary-key SELECT."""
-        fault = self.settings.testing_fault_sleep_after_processing
-        if fault:  # TEST-ONLY: TESTING_FAULT_SLEEP_AFTER_PROCESSING makes the task hang here
-            log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING=%s: task %s hangs", fault, result.get("task_id"))
-            time.sleep(fault)
-        result["trading_state"] = "UNKNOWN"  # stays so only if the read below fails (task then FAILS)
-        result["trading_state"] = trading_state or self.repository.get_trading_state().state
-        result.setdefault("safety_checks", [])
-
-    def annotate(self, result: dict[str, Any]) -> None:
-        state = result.get("trading_state", ACTIVE)
-        reasons = {r.get("reason") for r in result.get("connector_results", [])}
-        blocked = reasons & set(_MESSAGES)
-        if blocked:
-            result["details"] = f"{_MESSAGES[sorted(blocked)[0]]} {result.get('details') or ''}".strip()
-        elif state != ACTIVE and result.get("action") == "ENTRY" and not result.get("connector_results"):
-            result["details"] = f"Trading is {state}. {result.get('details') or ''}".strip()
+    def trading_state(self, known: str | None = None) -> str:
+        """This task's trading state: `known` when the caller already read it (an entry reads it
+        with its other inputs), else one primary-key SELECT."""
+        return known or self.repository.get_trading_state().state
 
     # -- entries ----------------------------------------------------------------------------------
-    def filter_entries(
-        self, orders: list[OrderRequest], result: dict[str, Any]
-    ) -> tuple[list[OrderRequest], list[dict[str, Any]]]:
-        """Split entry orders into (allowed, SKIPPED results) by trading state, signal age,
-        velocity and streak."""
-        reason = blocked_reason(result.get("trading_state", ACTIVE), "ENTRY")
+    def screen_entries(self, orders: Iterable[OrderRequest], trading_state: str) -> Screened:
+        """Split entry orders by trading state, signal age, velocity and streak."""
+        orders = tuple(orders)
+        reason = blocked_reason(trading_state, "ENTRY")
         if reason is not None:
-            return [], [_skipped(o, reason, _MESSAGES[reason]) for o in orders]
+            return Screened((), tuple(_skipped(o, reason, refusal_message(reason)) for o in orders))
         too_old = entry_refusal()
         if too_old is not None and orders:
-            return [], [too_old_result(o, too_old, result) for o in orders]
+            refused = [refusal(o, too_old) for o in orders]
+            return Screened((), tuple(r for r, _ in refused), tuple(c for _, c in refused))
         now = self._clock()
         allowed: list[OrderRequest] = []
-        skipped: list[dict[str, Any]] = []
+        skipped: list[ConnectorResult] = []
+        checks: list[dict[str, Any]] = []
         planned: dict[str, int] = {}
         for order in orders:
             verdict = self._entry_limit(order, now, planned)
@@ -83,13 +74,14 @@ class SafetyGuard:
                 allowed.append(order)
                 planned[order.firm_code] = planned.get(order.firm_code, 0) + 1
                 continue
-            result.setdefault("safety_checks", []).append(verdict.to_dict(order.firm_code, order.program_id))
-            skipped.append(_skipped(order, verdict.reason, verdict.message, rule=verdict.rule))
-        return allowed, skipped
+            result, check = refusal(order, verdict)
+            skipped.append(result)
+            checks.append(check)
+        return Screened(tuple(allowed), tuple(skipped), tuple(checks))
 
     def entry_rate_cap(self, firm_code: str) -> EntryRateCap | None:
         """The firm's MAX_ORDERS_PER_MINUTE as the reservation re-checks it under the firm's lock
-        (``open_position``): entries arriving together all pass the count in `filter_entries`."""
+        (``open_position``): entries arriving together all pass the count in `screen_entries`."""
         firm = self.settings.firms.get(firm_code)
         if firm is None or firm.max_orders_per_minute is None:
             return None
@@ -112,32 +104,39 @@ class SafetyGuard:
             return check_streak(events, program.max_consecutive_losses, nxt)
         return None
 
-    # -- exits ------------------------------------------------------------------------------------
-    def exit_block(self, order: OrderRequest, result: dict[str, Any]) -> dict[str, Any] | None:
-        """SKIPPED result when the trading state forbids this exit (only HALTED does)."""
-        reason = blocked_reason(result.get("trading_state", ACTIVE), "EXIT")
-        return None if reason is None else _skipped(order, reason, _MESSAGES[reason])
+
+def annotated_details(trading_state: str, action: str, connector_results: Iterable[ConnectorResult],
+                      details: str | None) -> str | None:
+    """The result's details, led by why the guard blocked orders (trading state, signal age)."""
+    reasons = {r.reason for r in connector_results} & {"TRADING_HALTED", "TRADING_REDUCING", SIGNAL_TOO_OLD}
+    if reasons:
+        first = sorted(reasons)[0]
+        lead = _TOO_OLD if first == SIGNAL_TOO_OLD else refusal_message(first)
+        return f"{lead} {details or ''}".strip()
+    if trading_state != ACTIVE and action == "ENTRY" and not connector_results:
+        return f"Trading is {trading_state}. {details or ''}".strip()
+    return details
 
 
-def rate_limited(order: OrderRequest, recent: int, limit: int, result: dict[str, Any]) -> dict[str, Any]:
-    """The SKIPPED result (and safety check) for an entry the reservation found over the firm's
+def rate_limited(order: OrderRequest, recent: int, limit: int) -> tuple[ConnectorResult, dict[str, Any]]:
+    """The SKIPPED result and safety check of an entry the reservation found over the firm's
     MAX_ORDERS_PER_MINUTE: the same answer as the guard's own rejection, plus why it came late."""
     verdict = check_velocity(recent, limit)
     assert verdict is not None  # the reservation raised because recent >= limit
-    result.setdefault("safety_checks", []).append(verdict.to_dict(order.firm_code, order.program_id))
-    return _skipped(order, verdict.reason, f"{verdict.message} (a simultaneous entry took the last slot)",
-                    rule=verdict.rule)
+    return (_skipped(order, verdict.reason, f"{verdict.message} (a simultaneous entry took the last slot)",
+                     rule=verdict.rule),
+            verdict.to_dict(order.firm_code, order.program_id))
 
 
-def too_old_result(order: OrderRequest, verdict: LimitVerdict, result: dict[str, Any]) -> dict[str, Any]:
-    """The SKIPPED result (and safety check) of an entry refused for its signal's age."""
-    result.setdefault("safety_checks", []).append(verdict.to_dict(order.firm_code, order.program_id))
-    return _skipped(order, verdict.reason, verdict.message, rule=verdict.rule)
+def refusal(order: OrderRequest, verdict: LimitVerdict) -> tuple[ConnectorResult, dict[str, Any]]:
+    """The SKIPPED result and safety check of an entry a limit (or its signal's age) refused."""
+    return (_skipped(order, verdict.reason, verdict.message, rule=verdict.rule),
+            verdict.to_dict(order.firm_code, order.program_id))
 
 
-def _skipped(order: OrderRequest, reason: str, message: str, rule: str | None = None) -> dict[str, Any]:
+def _skipped(order: OrderRequest, reason: str, message: str, rule: str | None = None) -> ConnectorResult:
     extra = {"rule": rule} if rule else {}
     return ConnectorResult(
         firm_code=order.firm_code, program_id=order.program_id, status=SKIPPED, dry_run=None,
         reason=reason, message=message, order=order.to_dict(), extra=extra,
-    ).to_dict()
+    )

@@ -92,7 +92,7 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
         # Died before reserving a live position: nothing was sent. A minutes-old entry is not
         # sent late (fail closed); the trader sees why.
         error = STALE_ENTRY
-        result = router._empty_result(task.id, signal)
+        result = router.blank_result(task.id, signal)
         result.update({"recovered": True, "error": error,
                        "details": "Worker died before any live entry order was sent; the stale entry was not sent late."})
         router.repository.finish_task(task.id, "FAILED", result, error=error)
@@ -109,7 +109,7 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
                 router.repository.finish_task(task.id, "COMPLETED", {**result, "recovered": True})
                 return {"task_id": task.id, "outcome": "RECONCILED"}
         error = UNKNOWN_OUTCOME
-        result = router._empty_result(task.id, signal)
+        result = router.blank_result(task.id, signal)
         result.update({
             "recovered": True, "error": error,
             "details": "Worker died mid-task with a live firm involved; the order may or may not have been sent. "
@@ -121,7 +121,7 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
         return {"task_id": task.id, "outcome": "FAILED", "error": error}
     with receipt(_receipt_of(router, task)):  # an entry is refused when too old (SIGNAL_TOO_OLD)
         process, noted = router.processor_for(signal, _resend_plan(router, task))
-        result = router.run_task(task.id, signal, process, extra={"recovered": True, **(noted or {})})
+        result = router.run_task(task.id, signal, process, noted={"recovered": True, **(noted or {})})
     log.warning("task %s recovered after a crash by re-running it (dry-run)", task.id)
     return {"task_id": task.id, "outcome": "RERUN", "error": result.get("error")}
 
@@ -171,7 +171,7 @@ def _settle_live_entry(router: Any, task: StuckTask, positions: list[dict[str, A
     if any(order.status in UNRESOLVED_ORDER_STATES for order in orders):
         return None
     signal = parse_signal(task.payload)
-    result = router._empty_result(task.id, signal)
+    result = router.blank_result(task.id, signal)
     result.update({"recovered": True, "reconciled_orders": outcomes})
     if not orders:  # nothing reached a firm: the stale entry is not sent late
         result.update({"error": STALE_ENTRY,

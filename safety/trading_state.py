@@ -6,6 +6,11 @@ from database.tables_safety import TRADING_STATES
 
 ACTIVE, REDUCING, HALTED = TRADING_STATES
 
+_REFUSALS = {
+    "TRADING_HALTED": "Trading is HALTED: no order sent (the signal is recorded).",
+    "TRADING_REDUCING": "Trading is REDUCING: only exits are sent.",
+}
+
 
 def blocked_reason(state: str, action: str) -> str | None:
     """Connector-result reason for an order of ``action`` (ENTRY/EXIT) under ``state``, or None.
@@ -16,6 +21,11 @@ def blocked_reason(state: str, action: str) -> str | None:
     if state == REDUCING:
         return None if action == "EXIT" else "TRADING_REDUCING"
     return "TRADING_HALTED"
+
+
+def refusal_message(reason: str) -> str:
+    """What a connector result says when the trading state refused its order (`blocked_reason`)."""
+    return _REFUSALS[reason]
 
 
 def normalize_state(value: object) -> str | None:

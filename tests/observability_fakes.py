@@ -1,8 +1,8 @@
 """Fakes (subclasses of the real bases, no mocks) and one mixed routing scenario, shared by the
 monitoring SQL, query API, dashboard, metrics and notification tests.
 
-`StubLedgerRouter` answers the router's two account-metrics hooks from dicts the test sets (the
-seam the account ledger fills in production), so a scenario can script any P&L.
+`StubAccounts` answers the account service's two metrics reads from dicts the test sets (what the
+account ledger answers in production), so a scenario can script any P&L.
 """
 from __future__ import annotations
 
@@ -10,32 +10,34 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from account_service import AccountService
 from config import Settings, parse_settings
 from connectors import BaseConnector
 from connectors.orders import SUCCESS, ConnectorResult, OrderRequest
 from database import ExecutionRepository
+from database.ledger_repository import LedgerRepository
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD, STEP2_ENV
 
 WEBHOOK = "/api/automated-signals/webhook"
 
 
-class StubLedgerRouter(ExecutionRouter):
-    """ExecutionRouter whose account metrics come from the test (the ledger seam)."""
+class StubAccounts(AccountService):
+    """The account service, with the metrics the checks read set by the test."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.firm_metrics: dict[str, dict[str, Any]] = {}
-        self.program_metrics: dict[tuple[str, int], dict[str, Any]] = {}
+        self.firm_pl: dict[str, dict[str, Any]] = {}
+        self.program_pl: dict[tuple[str, int], dict[str, Any]] = {}
         self.ledger_down = False
 
-    def _get_account_metrics_for_firm(self, firm_code: str, views: Any) -> dict[str, Any]:
+    def metrics_for_firm(self, firm_code: str, views: Any) -> dict[str, Any]:
         if self.ledger_down:
             raise RuntimeError("account ledger unavailable")
-        return dict(self.firm_metrics.get(firm_code, {}))
+        return dict(self.firm_pl.get(firm_code, {}))
 
-    def _get_account_metrics_for_program(self, firm_code: str, program_id: int, view: Any) -> dict[str, Any]:
-        return dict(self.program_metrics.get((firm_code, program_id), {}))
+    def metrics_for_program(self, firm_code: str, program_id: int, view: Any) -> dict[str, Any]:
+        return dict(self.program_pl.get((firm_code, program_id), {}))
 
 
 class AcceptingConnector(BaseConnector):
@@ -72,7 +74,7 @@ def live_settings(database_url: str = "", **overrides: str) -> Settings:
     return parse_settings(env)
 
 
-def install_stub_router(app) -> StubLedgerRouter:
+def install_stub_router(app) -> ExecutionRouter:
     """Swap the app's router for one with fake live connectors and the ledger stub."""
     app.extensions["execution_router"].close()
     router = build_stub_router(live_settings(), app.extensions["db_engine"])
@@ -80,12 +82,14 @@ def install_stub_router(app) -> StubLedgerRouter:
     return router
 
 
-def build_stub_router(settings: Settings, engine) -> StubLedgerRouter:
+def build_stub_router(settings: Settings, engine) -> ExecutionRouter:
+    """A router with fake live connectors whose account metrics are `StubAccounts` (router.accounts)."""
     connectors = {
         "FTMO": AcceptingConnector(settings.firms["FTMO"], dry_run=False),
         "APEX": FailingConnector(settings.firms["APEX"], dry_run=False),
     }
-    return StubLedgerRouter(settings=settings, repository=ExecutionRepository(engine), connectors=connectors)
+    return ExecutionRouter(settings=settings, repository=ExecutionRepository(engine), connectors=connectors,
+                           accounts=StubAccounts(settings, LedgerRepository(engine)))
 
 
 ENTRY_T1 = dict(GUIDE_PAYLOAD, trade_id="20251122_143000_BULLISH")
@@ -95,7 +99,7 @@ EXIT_T1 = {"event_type": "EXIT_SL", "trade_id": ENTRY_T1["trade_id"], "exit_pric
 MFE_T1 = {"event_type": "MFE_UPDATE", "trade_id": ENTRY_T1["trade_id"], "be_mfe": 0.5}
 
 
-def run_scenario(router: StubLedgerRouter, send=None) -> list[dict[str, Any]]:
+def run_scenario(router: ExecutionRouter, send=None) -> list[dict[str, Any]]:
     """Five signals covering every outcome; `send(payload)` posts through HTTP when given.
 
     T1 entry: FTMO accepted (2 ct), APEX order FAILED.      T2 entry: FTMO risk REJECTED
@@ -103,15 +107,17 @@ def run_scenario(router: StubLedgerRouter, send=None) -> list[dict[str, Any]]:
     T3 entry: the ledger is down -> task FAILED.            T1 MFE update: recorded only.
     """
     send = send or router.route
+    accounts = router.accounts
+    assert isinstance(accounts, StubAccounts)
     results = [send(ENTRY_T1)]
-    router.firm_metrics = {"FTMO": {"day_pl": -1200}}
-    router.program_metrics = {("APEX", 1): {"day_pl": -1600}}
+    accounts.firm_pl = {"FTMO": {"day_pl": -1200}}
+    accounts.program_pl = {("APEX", 1): {"day_pl": -1600}}
     results.append(send(ENTRY_T2))
-    router.firm_metrics, router.program_metrics = {}, {}
+    accounts.firm_pl, accounts.program_pl = {}, {}
     results.append(send(EXIT_T1))
-    router.ledger_down = True
+    accounts.ledger_down = True
     results.append(send(ENTRY_T3))
-    router.ledger_down = False
+    accounts.ledger_down = False
     results.append(send(MFE_T1))
     return results
 

@@ -20,7 +20,7 @@ from database.repository import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
 from safety.exit_resend import plan_resend
 from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, wait_for_result
-from execution_router import ResultDocument
+from routing.results import ResultDocument
 from observability import metrics
 from observability.task_context import bind_task, clear_task
 from observability.task_outcome import record_task_outcome

@@ -115,7 +115,7 @@ def test_a_hanging_receiver_never_holds_up_the_webhook_and_overflow_is_dropped(m
     app.extensions["notifier"] = Notifier({"webhook": f"{receiver.url}/slow"}, max_queue=1, timeout=(2.0, 20.0))
     client = app.test_client()
     router = install_stub_router(app)
-    router.ledger_down = True  # every signal is a failed task -> one notification each
+    router.accounts.ledger_down = True  # every signal is a failed task -> one notification each
     with caplog.at_level(logging.WARNING, logger="observability.notifications"):
         for n in range(4):
             body = post_json(client, WEBHOOK, dict(GUIDE_PAYLOAD, trade_id=f"20251122_14300{n}_BULLISH"))

@@ -126,16 +126,16 @@ def test_resent_signal_returns_the_first_result_marked_duplicate(client, db):
 def _exit_fails_once(app) -> None:
     """The router's exit processing raises on its first call only (a transient failure)."""
     router = app.extensions["execution_router"]
-    real = router._process_exit
+    real = router.process_exit
     calls = []
 
-    def flaky(task_id, signal, result, **resend):
+    def flaky(task_id, signal, **resend):
         calls.append(task_id)
         if len(calls) == 1:
             raise RuntimeError("ledger briefly unavailable")
-        return real(task_id, signal, result, **resend)
+        return real(task_id, signal, **resend)
 
-    router._process_exit = flaky
+    router.process_exit = flaky
 
 
 def test_resent_exit_whose_first_attempt_failed_runs_again_once(app, client, db):
@@ -156,10 +156,10 @@ def test_resent_exit_whose_first_attempt_failed_runs_again_once(app, client, db)
 
 def test_resent_entry_whose_first_attempt_failed_is_not_retried(app, client, db):
     router = app.extensions["execution_router"]
-    real = router._process_entry
-    router._process_entry = lambda *args: (_ for _ in ()).throw(RuntimeError("boom"))
+    real = router.process_entry
+    router.process_entry = lambda *args: (_ for _ in ()).throw(RuntimeError("boom"))
     failed = post(client, GUIDE_PAYLOAD).get_json()
-    router._process_entry = real
+    router.process_entry = real
     again = post(client, GUIDE_PAYLOAD).get_json()
     assert again["duplicate"] is True and again["task_id"] == failed["task_id"] and again["error"]
     assert count(db, "trade_positions") == 0  # a failed entry is never sent late

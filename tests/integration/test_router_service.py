@@ -7,6 +7,8 @@ import subprocess
 import pytest
 
 from config import ConfigError, parse_settings, set_settings
+from account_service import AccountService
+from database.ledger_repository import LedgerRepository
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
 from tests.guide_queries import (
@@ -58,11 +60,12 @@ def test_failed_task_is_recorded_with_its_error(tmp_path):
     settings = parse_settings(dict(STEP2_ENV, SQLITE_PATH=str(tmp_path / "r.db")))
     router = ExecutionRouter(settings=settings)
 
-    class Exploding(ExecutionRouter):
-        def _get_account_metrics_for_program(self, firm_code, program_id, view):
+    class Exploding(AccountService):
+        def metrics_for_program(self, firm_code, program_id, view):
             raise RuntimeError("metrics backend down")
 
-    router = Exploding(settings=settings, repository=router.repository)
+    router = ExecutionRouter(settings=settings, repository=router.repository,
+                             accounts=Exploding(settings, LedgerRepository(router.repository.engine)))
     result = router.route(dict(GUIDE_PAYLOAD))
     task = router.repository.get_task(result["task_id"])
     assert task["status"] == "FAILED" and "metrics backend down" in task["error"]

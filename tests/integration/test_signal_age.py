@@ -152,13 +152,13 @@ def test_the_webhook_measures_from_arrival(app, db):
     so tests and the trading-day logic share it)."""
     router = app.extensions["execution_router"]
     clock = router.clock = ShiftingClock()
-    read = router.guard.begin
+    read = router.guard.trading_state
 
-    def held_up(result, trading_state=None):
+    def held_up(known=None):
         clock.offset = dt.timedelta(seconds=30)
-        read(result, trading_state)
+        return read(known)
 
-    router.guard.begin = held_up
+    router.guard.trading_state = held_up
     body = app.test_client().post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD).get_json()
     assert_refused_for_age(body, {"FTMO", "APEX"})
     assert rows(db, "SELECT id FROM trade_positions") == []

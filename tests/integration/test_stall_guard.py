@@ -194,14 +194,15 @@ def test_a_stall_after_the_task_is_recorded_still_answers_503_in_time(make_app, 
     second bound (nor a connect over the dead path); the task stays PENDING for recovery."""
     app = make_app(DATABASE_URL=proxy.url(), DATABASE_STATEMENT_TIMEOUT_MS="600", DATABASE_LOCK_TIMEOUT_MS="300")
     router = app.extensions["execution_router"]
-    begin = router.guard.begin
+    begin = router.guard.trading_state
 
-    def stall_then_begin(result, trading_state=None):
+    def stall_then_begin(known=None):
         stall(proxy)
-        begin(result, trading_state)
+        state = begin(known)
         router.repository.ping()  # any statement now: it gets no answer
+        return state
 
-    router.guard.begin = stall_then_begin
+    router.guard.trading_state = stall_then_begin
     client = app.test_client()
     try:
         started = time.monotonic()

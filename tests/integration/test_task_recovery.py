@@ -245,17 +245,18 @@ def test_a_request_whose_task_recovery_finished_first_answers_with_that_result(a
     recovery that decided it was stuck (it ran longer than STUCK_TASK_SECONDS) can finish it
     first. The unique log row keeps one result; the request answers with it instead of a 500."""
     router, engine = app.extensions["execution_router"], app.extensions["db_engine"]
-    real = router._process_info
+    real = router.process_info
     recovered = {"recovered": True, "details": "re-run by recovery", "routed": False}
 
-    def recovery_finishes_it_meanwhile(task_id, signal, result):
-        real(task_id, signal, result)
+    def recovery_finishes_it_meanwhile(task_id, signal):
+        outcome = real(task_id, signal)
         other_worker = threading.Thread(
             target=lambda: ExecutionRepository(engine).finish_task(task_id, "COMPLETED", {**recovered, "task_id": task_id}))
         other_worker.start()
         other_worker.join(timeout=10)
+        return outcome
 
-    router._process_info = recovery_finishes_it_meanwhile
+    router.process_info = recovery_finishes_it_meanwhile
     response = client.post("/api/automated-signals/webhook", json=dict(GUIDE_PAYLOAD, event_type="MFE_UPDATE"))
     body = response.get_json()
     assert response.status_code == 200 and body["recovered"] is True and body["details"] == "re-run by recovery"

@@ -49,7 +49,7 @@ def _live_router(app) -> tuple[ExecutionRouter, dict[str, Recording]]:
 
 
 def _fail_journal_on_second_order(router: ExecutionRouter) -> None:
-    journal = router._get_dispatcher().journal
+    journal = router.desk.dispatcher.journal
     real = journal.record_submission
     calls = {"n": 0}
 

@@ -1,0 +1,1 @@
+"""The router's stages: plan an entry or exit (pure), send its orders, record the task's result."""

@@ -1,0 +1,102 @@
+"""Planning an entry: the signal, the settings and the accounts' state in, every verdict and the
+orders to send out. Pure: no database, no clock, no connector; the router gathers the inputs.
+
+Risk rules per firm, then sizing and breach rules per account; an account gets an order only when
+all three approve. Programs of one firm share its position limit, in the order they are listed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from account_engine import BreachResult, evaluate_account_breach
+from account_service import AccountView, FirmAccounts
+from config import (
+    Settings,
+    get_account_breach_rules,
+    get_firm_risk_rules,
+    get_program_scaling_rules,
+    get_routing_rules_for_task,
+)
+from connectors import OrderRequest, client_order_id
+from program_engine import SizingResult, calculate_program_sizing
+from risk_engine import RiskResult, evaluate_risk
+from signals import Signal
+
+APPROVED = "APPROVED"
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+    """Every verdict of one entry, in evaluation order, and the orders they allow."""
+
+    firm_codes: tuple[str, ...]
+    account_states: tuple[AccountView, ...]
+    risk_checks: tuple[RiskResult, ...]
+    program_sizing: tuple[SizingResult, ...]
+    account_breaches: tuple[BreachResult, ...]
+    orders: tuple[OrderRequest, ...]
+
+
+def routed_firms(signal: Signal, settings: Settings) -> list[str]:
+    """The firms an entry is checked against (every routed firm, as in the guide)."""
+    return get_routing_rules_for_task(signal.payload(), settings)[0]
+
+
+def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mapping[str, FirmAccounts]) -> EntryPlan:
+    """The verdicts and orders for `signal`; `accounts` holds every routed firm's state."""
+    payload = signal.payload()
+    firm_codes, meta = get_routing_rules_for_task(payload, settings)
+    states: list[AccountView] = []
+    risks: list[RiskResult] = []
+    sizings: list[SizingResult] = []
+    breaches: list[BreachResult] = []
+    orders: list[OrderRequest] = []
+    for firm_code in firm_codes:
+        firm = accounts[firm_code]
+        states.extend(firm.views.values())
+        risk_rules = get_firm_risk_rules(firm_code, settings)
+        risk = evaluate_risk(firm_code, risk_rules, payload, {"open_contracts": firm.open_contracts, **firm.firm_metrics})
+        risks.append(risk)
+        if risk.status != APPROVED:
+            continue
+        capacity = None
+        if risk_rules.get("max_position_size") is not None:
+            capacity = max(0, int(risk_rules["max_position_size"]) - firm.open_contracts)
+        for program_id in meta["program_ids"].get(firm_code, []):
+            scaling = get_program_scaling_rules(firm_code, program_id, settings)
+            if capacity is not None:
+                scaling["position_capacity"] = capacity
+            sizing = calculate_program_sizing(firm_code, program_id, scaling, payload)
+            sizings.append(sizing)
+            breach = check_breach(firm_code, program_id, firm.views.get(program_id),
+                                  firm.program_metrics.get(program_id, {}), settings)
+            breaches.append(breach)
+            if sizing.status == APPROVED and sizing.contracts > 0 and breach.status == APPROVED:
+                orders.append(_entry_order(signal, task_id, firm_code, program_id, sizing.contracts))
+                if capacity is not None:  # programs of one firm share its position limit
+                    capacity -= sizing.contracts
+    return EntryPlan(tuple(firm_codes), tuple(states), tuple(risks), tuple(sizings), tuple(breaches), tuple(orders))
+
+
+def check_breach(firm_code: str, program_id: int, view: AccountView | None, metrics: Mapping[str, Any],
+                 settings: Settings) -> BreachResult:
+    """The breach engine on the account's state; a blocked live snapshot is an ERROR (fail closed)."""
+    if view is not None and view.blocked:
+        return BreachResult(
+            firm_code, program_id, "ERROR", "ACCOUNT_SNAPSHOT_UNAVAILABLE",
+            f"Live account snapshot unusable ({view.snapshot_problem}); "
+            f"{firm_code}_SNAPSHOT_POLICY=BLOCK blocks entries.",
+            {"snapshot_problem": view.snapshot_problem, "source": view.source},
+        )
+    return evaluate_account_breach(firm_code, program_id, dict(metrics),
+                                   get_account_breach_rules(firm_code, program_id, settings))
+
+
+def _entry_order(signal: Signal, task_id: int, firm_code: str, program_id: int, contracts: int) -> OrderRequest:
+    return OrderRequest(
+        action="ENTRY", firm_code=firm_code, program_id=program_id, trade_id=signal.trade_id,
+        task_id=task_id, symbol=signal.symbol_root or "", direction=signal.direction or "",
+        contracts=contracts, entry_price=signal.entry_price, stop_loss=signal.stop_loss,
+        client_order_id=client_order_id(task_id, firm_code, program_id, "ENTRY"),
+    )

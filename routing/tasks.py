@@ -1,0 +1,180 @@
+"""The task lifecycle every signal goes through: record it PENDING, run its stage, finish it with
+one log row. Recovery (safety/recovery.py) re-runs a stuck task through the same `run_task`.
+
+Order of durable writes (the audit trail survives a crash at any point):
+1. the execution_tasks row is committed as PENDING before anything else happens;
+2. it is set PROCESSING before the first check;
+3. the stage reserves/claims and journals before any order leaves (routing/sending.py);
+4. one transaction writes the execution_logs row with the whole result and sets the task
+   COMPLETED (or FAILED with the error).
+When no order can leave the service (every connector in dry-run, or an informational event),
+steps 2-4 run as one deferred unit of work (database/unit_of_work.py): nothing is in flight that a
+committed PROCESSING row or reservation would have to vouch for, so every write commits together
+with the log row, and a crash leaves the task PENDING for recovery with none of its half-done work
+applied. Step 2 is then only the task's row lock, taken when the transaction begins.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from account_engine.trading_day import trading_day_start
+from config import Settings
+from connectors import BaseConnector
+from database import ExecutionRepository, TaskAlreadyFinishedError
+from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
+from database.repository import result_json
+from database.unit_of_work import connection_scope, unit_of_work
+from observability.task_context import bind_task
+from routing.entry_plan import routed_firms
+from routing.results import Outcome, ResultDocument, blank_result, document
+from safety.guard import annotated_details
+from signals import EXIT_TYPES, Signal
+
+log = logging.getLogger(__name__)
+
+Process = Callable[[int, Signal], Outcome]
+"""A stage: the task's id and signal in, what it decided out."""
+
+
+class TaskRunner:
+    """Records and finishes tasks around a stage; the router supplies the stages."""
+
+    settings: Settings
+    connectors: Mapping[str, BaseConnector]
+    clock: Callable[[], datetime]
+    dry_run: bool
+    process_entry: Callable[..., Outcome]
+
+    def __init__(self, repository: ExecutionRepository | None) -> None:
+        self._repository = repository
+        self.ledger_size = LedgerSizeHint()  # which ledger read an entry uses (events or summary)
+
+    @property
+    def repository(self) -> ExecutionRepository:
+        """Lazily built from settings, so `ExecutionRouter(dry_run=True)` works on its own."""
+        if self._repository is None:
+            from database import create_db_engine, upgrade_to_head
+            from database.engine import DatabaseTimeouts
+
+            url = self.settings.database_url.get_secret_value() if self.settings.database_url else None
+            engine = create_db_engine(url, self.settings.sqlite_path, DatabaseTimeouts.of(self.settings))
+            upgrade_to_head(engine)
+            self._repository = ExecutionRepository(engine)
+        return self._repository
+
+    def blank_result(self, task_id: int, signal: Signal) -> dict[str, Any]:
+        """The task's document before any stage ran."""
+        modes = {code: ("DRY_RUN" if c.dry_run else "LIVE") for code, c in self.connectors.items()}
+        return blank_result(task_id, signal, self.dry_run, modes)
+
+    def routed_firms(self, signal: Signal) -> list[str]:
+        return routed_firms(signal, self.settings)
+
+    def handle_task(self, signal: Signal, raw_payload: dict[str, Any] | None, process: Process,
+                    idempotency_key: str | None = None, noted: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record the task, run `process` on it, finish it; `noted`: result fields set up front."""
+        repo = self.repository
+        stored = raw_payload if raw_payload is not None else signal.payload()
+        if not self._may_send(signal):
+            # Nothing can leave the service, so every write, the log row and COMPLETED commit
+            # together (database/unit_of_work.py), after the PENDING commit, on one pooled connection.
+            with connection_scope(repo.engine):
+                if process == self.process_entry:  # the PENDING insert also reads the entry's inputs
+                    task_id, inputs = self._create_entry_task(signal, stored, idempotency_key)
+                    process = lambda t, s: self.process_entry(t, s, inputs)  # noqa: E731
+                else:
+                    task_id = self._create_task(signal, stored, idempotency_key)
+                try:
+                    # Deferred: reads and the finish run on their own; a transaction (with the
+                    # task's row lock, to keep recovery off it) only when something else is written.
+                    with unit_of_work(repo.engine, deferred=True, on_begin=lambda: repo.lock_task(task_id)):
+                        return self.run_task(task_id, signal, process, noted, record_failure=False)
+                except TaskAlreadyFinishedError:  # recovery finished it first: that is its result
+                    return self._recorded_result(task_id)
+                except Exception as exc:  # rolled back whole: record the failure on its own
+                    try:
+                        return self._fail_task(task_id, signal, noted, exc)
+                    except TaskAlreadyFinishedError:
+                        return self._recorded_result(task_id)
+        task_id = self._create_task(signal, stored, idempotency_key)
+        repo.set_task_status(task_id, "PROCESSING")  # durable before any order can leave
+        return self.run_task(task_id, signal, process, noted)
+
+    def run_task(self, task_id: int, signal: Signal, process: Process, noted: dict[str, Any] | None = None,
+                 record_failure: bool = True) -> dict[str, Any]:
+        """Run `process` on an existing PROCESSING task and record its one result (also recovery's).
+
+        With `record_failure=False` an error propagates (the caller's unit of work rolls back and
+        the caller records the failure in a fresh transaction)."""
+        try:
+            outcome = process(task_id, signal)
+        except Exception as exc:  # the task must end FAILED with its error, never stay PROCESSING
+            if not record_failure:
+                raise
+            return self._fail_task(task_id, signal, noted, exc)
+        result = document(self.blank_result(task_id, signal), noted, outcome)
+        result["details"] = annotated_details(outcome.trading_state, signal.action, outcome.connector_results,
+                                              outcome.details)
+        stored = ResultDocument(result, result_json(result))
+        self.repository.finish_task(task_id, "COMPLETED", result, stored_json=stored.json_text)
+        return stored
+
+    def _fail_task(self, task_id: int, signal: Signal, noted: dict[str, Any] | None, exc: Exception) -> dict[str, Any]:
+        log.exception("task %s failed", task_id, exc_info=exc)
+        result = {**self.blank_result(task_id, signal), **(noted or {})}
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["details"] = "Task failed; see error. No further orders were sent for it."
+        self.repository.finish_task(task_id, "FAILED", result, error=result["error"])
+        return result
+
+    def _recorded_result(self, task_id: int) -> dict[str, Any]:
+        """The result another worker recorded for this task. Only a dry-run task that took longer
+        than STUCK_TASK_SECONDS can meet this: recovery re-ran it and its log row came first."""
+        log.warning("task %s was finished by another worker (recovery) first; answering with that result", task_id)
+        recorded = self.repository.get_log_for_task(task_id)
+        assert recorded is not None  # TaskAlreadyFinishedError means the row exists
+        return dict(recorded["response_body"])
+
+    def _may_send(self, signal: Signal) -> bool:
+        """False when this signal cannot reach a firm: informational, or every connector in dry-run."""
+        informational = signal.event_type not in self.settings.entry_event_types and signal.event_type not in EXIT_TYPES
+        return not informational and not all(c.dry_run for c in self.connectors.values())
+
+    def _create_task(self, signal: Signal, stored: dict[str, Any], idempotency_key: str | None) -> int:
+        """The PENDING row, committed before anything else happens."""
+        task_id = self.repository.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
+        bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
+        return task_id
+
+    def _create_entry_task(self, signal: Signal, stored: dict[str, Any],
+                           idempotency_key: str | None) -> tuple[int, EntryInputs]:
+        """`_create_task` and `read_entry_inputs` in one round trip (PostgreSQL)."""
+        firm_codes = self.routed_firms(signal)
+        task_id, inputs = self.repository.create_entry_task(
+            signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key,
+            ledger_window=lambda: self._ledger_window(firm_codes))
+        self.ledger_size.note(firm_codes, inputs)
+        bind_task(task_id=task_id, trade_id=signal.trade_id)
+        return task_id, inputs
+
+    def read_entry_inputs(self, signal: Signal) -> EntryInputs:
+        """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
+        firm_codes = self.routed_firms(signal)
+        inputs = read_entry_inputs(self.repository.engine, firm_codes, lambda: self._ledger_window(firm_codes))
+        self.ledger_size.note(firm_codes, inputs)
+        return inputs
+
+    def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
+        """The instant this entry's account states are for, with each firm's trading-day start
+        then, so the database can summarise the ledgers; while they are few (`LedgerSizeHint`)
+        the events are read instead, for the same instant."""
+        now = self.clock()
+        day_starts = {}
+        for code in firm_codes:
+            firm = self.settings.firm(code)
+            if firm is None:
+                return None  # unknown firm: read the events; the account views will refuse it
+            day_starts[code] = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
+        return LedgerWindow(now, day_starts, summarise=self.ledger_size.summarise(firm_codes))
