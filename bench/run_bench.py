@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import cpu  # noqa: E402
+from bench import baseline, cpu  # noqa: E402
 from bench.envs import SCALING, SECRET, scaling_env, step2_env  # noqa: E402
 from bench.verify import RowCheck, check_reference_rows, check_rows, expected_keys  # noqa: E402
 
@@ -70,14 +70,15 @@ class Server:
     benchmark's configuration is exactly the environment given here.
     """
 
-    def __init__(self, spec: str, app_env: dict[str, str], workdir: Path, workers: int, threads: int, label: str):
+    def __init__(self, spec: str, app_env: dict[str, str], workdir: Path, workers: int, threads: int, label: str,
+                 root: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"gunicorn-{label}.log"
         self.timings_dir = workdir / f"timings-{label}"
         self.timings_dir.mkdir(parents=True, exist_ok=True)
         keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ") if k in os.environ}
-        env = {**keep, **app_env, "PYTHONPATH": str(ROOT), "BENCH_TIMINGS_DIR": str(self.timings_dir),
+        env = {**keep, **app_env, "PYTHONPATH": str(root), "BENCH_TIMINGS_DIR": str(self.timings_dir),
                "PYTHONDONTWRITEBYTECODE": "1"}
         cmd = [
             sys.executable, "-m", "gunicorn", spec, "--bind", f"127.0.0.1:{self.port}",
@@ -212,14 +213,17 @@ def _cpu_medians(reps: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def run_servers(apps: dict[str, tuple[str, dict[str, str]]], workdir: Path, args: argparse.Namespace,
-                levels: list[int], duration: float, warmup: float, repeats: int) -> dict[str, list[dict[str, Any]]]:
-    """Start every app (label -> (gunicorn spec, env)), drive them side by side, stop them."""
+                levels: list[int], duration: float, warmup: float, repeats: int,
+                roots: dict[str, Path] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Start every app (label -> (gunicorn spec, env), served from `roots[label]` or this checkout),
+    drive them side by side, stop them."""
     from bench.timed_wsgi import read_timings
 
     servers: dict[str, Server] = {}
     try:
         for label, (spec, env) in apps.items():
-            servers[label] = Server(spec, env, workdir, args.workers, args.threads, label)
+            servers[label] = Server(spec, env, workdir, args.workers, args.threads, label,
+                                    root=(roots or {}).get(label, ROOT))
         runs = drive(servers, levels, duration, warmup, repeats, args.mode)
     finally:
         for server in servers.values():
@@ -405,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
     parser.add_argument("--no-scaling", action="store_true", help="skip the firms x programs rows")
     parser.add_argument("--scaling-duration", type=float, default=4.0, help="seconds per scaling level (default 4)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also serve git revision REV of this repository (same schema), interleaved with ours, "
+                             "and print ours / baseline per level")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
     args = parser.parse_args(argv)
 
@@ -432,9 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     apps = {"ours": ("bench.timed_wsgi:ours()", {**step2_env(), **base_env})}
     if not args.no_reference:
         apps["reference"] = ("bench.timed_wsgi:reference()", base_env)
-    print(f"ours (Step 2 configuration){' and the reference (one JSONB insert + commit)' if len(apps) > 1 else ''}: "
+    roots = {}
+    if args.baseline:
+        roots["baseline"] = baseline.checkout(ROOT, args.baseline, workdir)
+        apps["baseline"] = ("bench.timed_wsgi:ours()", {**step2_env(), **base_env})
+    print(f"{', '.join(apps)} (ours and the baseline: Step 2 configuration; the reference: one JSONB insert + commit): "
           f"levels {levels}, {args.repeats} x {args.duration:.0f} s each, interleaved ...", flush=True)
-    measured = run_servers(apps, workdir, args, levels, args.duration, args.warmup, args.repeats)
+    try:
+        measured = run_servers(apps, workdir, args, levels, args.duration, args.warmup, args.repeats, roots)
+    finally:
+        if args.baseline:
+            baseline.remove(ROOT, roots["baseline"])
     for r in measured["ours"]:
         r["rows"] = row_check({**r, "mode": args.mode}, lambda prefix, want: check_rows(engine, prefix, want))
     results["ours"] = measured["ours"]
@@ -449,6 +464,10 @@ def main(argv: list[str] | None = None) -> int:
             ours_level["ratio_to_reference"] = statistics.median(o / f for o, f in pairs if f)
         results["reference"] = measured["reference"]
 
+    if args.baseline:
+        results["baseline"] = baseline.compare(args.baseline, measured["ours"], measured["baseline"],
+                                               lambda r: row_check({**r, "mode": args.mode},
+                                                                   lambda prefix, want: check_rows(engine, prefix, want)))
     if not args.no_scaling:
         from bench.profile_pipeline import measure
 
@@ -471,12 +490,14 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = check_targets(results)
     (out_dir / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
+    if args.baseline:
+        table += "\n\n" + baseline.markdown(results["baseline"], results["machine"], results["date"], args)
     print()
     print(table)
     (out_dir / f"bench-{stamp}.md").write_text(table + "\n")
     print(f"\nRaw results: {out_dir / f'bench-{stamp}.json'}; server logs in {workdir}")
     engine.dispose()
-    bad_rows = any(not r["rows"]["ok"] for r in results["ours"])
+    bad_rows = any(not r["rows"]["ok"] for r in results["ours"] + results.get("baseline", {}).get("levels", []))
     return 1 if bad_rows else 0
 
 
