@@ -63,7 +63,7 @@ from connectors.reconcile import Outcome, Reconciler
 from connectors.registry import no_connector_message
 from database import EntryRateLimitError, ExecutionRepository, PositionLimitError, PositionRecord, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
-from database.repository import result_json
+from database.json_documents import result_json
 from database.ledger_repository import LedgerRepository
 from database.unit_of_work import connection_scope, unit_of_work
 from instruments import get_contract_spec

@@ -14,12 +14,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from database.unit_of_work import transaction
-from database.repository import (
-    _price,
-    reduce_position_locked,
-    restore_position_in,
-)
+from database.position_repository import reduce_position_locked, restore_position_in
 from database.tables import POSITION_OPEN, trade_positions
 from database.tables_ledger import (
     EVENT_ADJUSTMENT,
@@ -29,6 +24,8 @@ from database.tables_ledger import (
     EVENT_SET_BALANCE,
     account_events,
 )
+from database.unit_of_work import transaction
+from database.validation import exact_price
 
 ACTOR_MAX = 128
 
@@ -155,7 +152,7 @@ class LedgerRepository:
                     amount=amount, occurred_at=occurred_at, simulated=bool(pos["dry_run"]),
                     trade_id=pos["trade_id"], position_id=position_id, task_id=task_id,
                     symbol=pos["symbol"], side=pos["side"], contracts=taken,
-                    entry_price=pos["entry_price"], exit_price=_price(exit_price, "exit_price"),
+                    entry_price=pos["entry_price"], exit_price=exact_price(exit_price, "exit_price"),
                     price_source=price_source, actor=_actor(actor),
                     reason=None if amount is not None else "exit price unknown: P&L not known",
                 ).returning(account_events.c.id)
@@ -231,7 +228,7 @@ class LedgerRepository:
             row = connection.execute(
                 insert(account_events).values(
                     firm_code=firm_code, program_id=program_id, kind=kind,
-                    amount=_price(amount, "amount") if amount is not None else None,
+                    amount=exact_price(amount, "amount") if amount is not None else None,
                     occurred_at=_aware(occurred_at, "occurred_at"), simulated=False,
                     actor=_actor(actor), reason=reason.strip(), trade_id=trade_id,
                 ).returning(*account_events.c)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from database.repository import entries_reserved_since
+from database.position_repository import entries_reserved_since
 from database.unit_of_work import transaction
 from database.tables import execution_tasks, trade_positions
 from database.tables_safety import TRADING_STATES, trading_state

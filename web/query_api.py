@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dashboard.account_view import account_rows
 from dashboard.stats import summarize
 from dashboard.trading_state_view import trading_state
+from database.json_documents import json_document_problem
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
-from database.repository import json_document_problem
 from database.tables import TASK_STATUSES
 from prop_firm_registry import get_firm_registry
 from web.browser_auth import require_admin_browser
