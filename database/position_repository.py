@@ -12,10 +12,12 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, Engine, exists, func, select, text, update
 
+from domain.position import PositionSide, PositionStatus
+
 from database.errors import EntryRateLimitError, PositionLimitError, PositionNotFoundError
 from database.records import POSITION_COLUMNS, EntryRateCap, PositionRecord, position_from_row
 from database.statements import insert_or_skip
-from database.tables import POSITION_CLOSED, POSITION_OPEN, POSITION_RELEASED, POSITION_SIDES, trade_positions
+from database.tables import trade_positions
 from database.unit_of_work import transaction
 from database.validation import exact_price, positive_int
 
@@ -25,7 +27,7 @@ def entries_reserved_since(connection: Connection, firm_code: str, since: dt.dat
     return int(connection.execute(
         select(func.count()).select_from(trade_positions)
         .where(trade_positions.c.firm_code == firm_code)
-        .where(trade_positions.c.status != POSITION_RELEASED)
+        .where(trade_positions.c.status != PositionStatus.RELEASED)
         .where(trade_positions.c.created_at >= since)
     ).scalar_one())
 
@@ -34,7 +36,7 @@ def _open_contracts(connection: Connection, firm_code: str) -> int:
     total = connection.execute(
         select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
         .where(trade_positions.c.firm_code == firm_code)
-        .where(trade_positions.c.status == POSITION_OPEN)
+        .where(trade_positions.c.status == PositionStatus.OPEN)
     ).scalar_one()
     return int(total)
 
@@ -49,7 +51,7 @@ def reduce_position_locked(connection: Connection, position_id: int, contracts: 
     ).first()
     if row is None:
         raise PositionNotFoundError(position_id)
-    if row.status != POSITION_OPEN or row.contracts_open <= 0:
+    if row.status != PositionStatus.OPEN or row.contracts_open <= 0:
         return 0
     reduced = min(contracts, row.contracts_open)
     remaining = row.contracts_open - reduced
@@ -58,7 +60,7 @@ def reduce_position_locked(connection: Connection, position_id: int, contracts: 
         .where(trade_positions.c.id == position_id)
         .values(
             contracts_open=trade_positions.c.contracts_open - reduced,
-            status=POSITION_CLOSED if remaining == 0 else POSITION_OPEN,
+            status=PositionStatus.CLOSED if remaining == 0 else PositionStatus.OPEN,
             updated_at=func.now(),
         )
     )
@@ -71,11 +73,11 @@ def restore_position_in(connection: Connection, position_id: int, contracts: int
     connection.execute(
         update(trade_positions)
         .where(trade_positions.c.id == position_id)
-        .where(trade_positions.c.status.in_((POSITION_OPEN, POSITION_CLOSED)))
+        .where(trade_positions.c.status.in_((PositionStatus.OPEN, PositionStatus.CLOSED)))
         .where(trade_positions.c.contracts_open + contracts <= trade_positions.c.contracts_opened)
         .values(
             contracts_open=trade_positions.c.contracts_open + contracts,
-            status=POSITION_OPEN,
+            status=PositionStatus.OPEN,
             updated_at=func.now(),
         )
     )
@@ -97,6 +99,9 @@ def lock_firm_positions(connection: Connection, firm_code: str) -> None:
             text("SELECT pg_advisory_xact_lock(:ns, hashtext(:firm))"),
             {"ns": POSITION_LOCK_NAMESPACE, "firm": firm_code},
         )
+
+
+_SIDES = tuple(map(str, PositionSide))
 
 
 class PositionRepository:
@@ -134,8 +139,8 @@ class PositionRepository:
         ``rate_cap`` is re-checked the same way (``EntryRateLimitError``): the safety guard's
         earlier count is a fast first pass that parallel entries can all pass at once.
         """
-        if side not in POSITION_SIDES:
-            raise ValueError(f"side must be one of {POSITION_SIDES}, got {side!r}")
+        if side not in _SIDES:
+            raise ValueError(f"side must be one of {_SIDES}, got {side!r}")
         positive_int(contracts, "contracts")
         values = {
             "trade_id": trade_id,
@@ -147,7 +152,7 @@ class PositionRepository:
             "contracts_open": contracts,
             "entry_price": exact_price(entry_price, "entry_price"),
             "stop_price": exact_price(stop_price, "stop_price"),
-            "status": POSITION_OPEN,
+            "status": PositionStatus.OPEN,
             "dry_run": bool(dry_run),
             "client_order_id": client_order_id,
             "opened_task_id": task_id,
@@ -192,8 +197,8 @@ class PositionRepository:
             result = connection.execute(
                 update(trade_positions)
                 .where(trade_positions.c.id == position_id)
-                .where(trade_positions.c.status == POSITION_OPEN)
-                .values(status=POSITION_RELEASED, contracts_open=0, updated_at=func.now())
+                .where(trade_positions.c.status == PositionStatus.OPEN)
+                .values(status=PositionStatus.RELEASED, contracts_open=0, updated_at=func.now())
             )
             if result.rowcount == 0 and not self._position_exists(connection, position_id):
                 raise PositionNotFoundError(position_id)
@@ -204,7 +209,7 @@ class PositionRepository:
             rows = connection.execute(
                 select(*POSITION_COLUMNS)
                 .where(trade_positions.c.trade_id == trade_id)
-                .where(trade_positions.c.status == POSITION_OPEN)
+                .where(trade_positions.c.status == PositionStatus.OPEN)
                 .where(trade_positions.c.contracts_open > 0)
                 .order_by(trade_positions.c.firm_code, trade_positions.c.program_id)
             ).all()

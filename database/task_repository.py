@@ -18,6 +18,7 @@ from database.json_documents import checked_document, json_text, result_json
 from database.statements import insert_or_skip
 from database.tables import execution_logs, execution_tasks
 from database.unit_of_work import transaction
+from domain.task_status import TaskStatus
 
 
 # finish_task's first statement on SQLite, built once (PostgreSQL's is in pg_hot_path). The UPDATE
@@ -54,7 +55,7 @@ class TaskRepository:
             "trade_id": trade_id,
             "event_type": event_type,
             "payload": checked_document(payload, "payload"),
-            "status": "PENDING",
+            "status": TaskStatus.PENDING,
             "idempotency_key": idempotency_key,
         }
         with transaction(self._engine, one_statement=True) as connection:

@@ -25,6 +25,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from domain.trading_state import TradingState
+
 WEBHOOK_REQUESTS = Counter(
     "execution_router_webhook_requests", "Webhook requests answered, by HTTP status code.", ["status"]
 )
@@ -43,7 +45,7 @@ REJECTIONS = Counter(
 CONNECTOR_RESULTS = Counter(
     "execution_router_connector_results", "Connector outcomes, by firm and status.", ["firm", "status"]
 )
-TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED", "UNKNOWN")
+TRADING_STATES = (*TradingState, "UNKNOWN")
 TRADING_STATE = Gauge(
     "execution_router_trading_state",
     "1 for the current trading state (UNKNOWN when no trading-state switch is installed).",
