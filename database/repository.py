@@ -22,9 +22,6 @@ from database.unit_of_work import transaction
 class ExecutionRepository(TaskRepository, PositionRepository):
     """Tasks, their logged results and the positions trades opened; one transaction per call."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
     @property
     def engine(self) -> Engine:
         return self._engine

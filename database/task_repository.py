@@ -133,9 +133,8 @@ class TaskRepository:
 
         What a dry-run signal's unit of work does instead of setting PROCESSING: that status
         would only become visible together with COMPLETED, and ``execution_tasks.status`` is
-        indexed, so each status UPDATE writes a new row version and an entry in every index
-        (`make bench`). The lock alone keeps recovery (``FOR UPDATE SKIP LOCKED``) off a task that
-        is still running. SQLite serialises writers anyway, so there it is a plain read.
+        indexed, so each status UPDATE writes a new row version and an entry in every index. The
+        lock alone keeps recovery (``FOR UPDATE SKIP LOCKED``) off a task that is still running. SQLite serialises writers anyway, so there it is a plain read.
         """
         with transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":
