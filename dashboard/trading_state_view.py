@@ -11,7 +11,9 @@ from typing import Any
 
 from flask import Flask
 
-STATES = ("ACTIVE", "REDUCING", "HALTED")
+from domain.trading_state import TradingState
+
+STATES = tuple(TradingState)
 
 
 def _switch(app: Flask) -> Any | None:

@@ -13,8 +13,8 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from dashboard.account_view import account_rows, used_fraction
 from dashboard.stats import summarize
 from dashboard.trading_state_view import STATES, set_trading_state, trading_state
+from database.json_documents import json_document_problem
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
-from database.repository import json_document_problem
 from observability import metrics
 from web.browser_auth import access_method, csrf_ok, csrf_token, end_session, require_admin_browser
 from web.errors import error_response

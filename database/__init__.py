@@ -6,26 +6,31 @@ owned by the Alembic migrations in ``database/migrations`` and mirrored by the p
 """
 from database.engine import create_db_engine, normalize_database_url
 from database.migrate import upgrade_to_head
-from database.repository import (
+from database.errors import (
     DuplicateIdempotencyKeyError,
     EntryRateLimitError,
-    ExecutionRepository,
     PositionLimitError,
     PositionNotFoundError,
-    PositionRecord,
     RepositoryError,
     TaskAlreadyFinishedError,
     TaskNotFoundError,
 )
+from database.position_repository import PositionRepository
+from database.records import EntryRateCap, PositionRecord
+from database.repository import ExecutionRepository
+from database.task_repository import TaskRepository
 
 __all__ = [
     "DuplicateIdempotencyKeyError",
+    "EntryRateCap",
     "EntryRateLimitError",
     "ExecutionRepository",
     "PositionLimitError",
     "PositionNotFoundError",
     "PositionRecord",
+    "PositionRepository",
     "RepositoryError",
+    "TaskRepository",
     "TaskAlreadyFinishedError",
     "TaskNotFoundError",
     "create_db_engine",

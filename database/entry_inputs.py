@@ -20,8 +20,9 @@ from sqlalchemy.sql.elements import TextClause
 
 from account_engine.ledger import LedgerEntry, LedgerSummary
 from database import pg_hot_path
-from database.tables import POSITION_OPEN, Price, Timestamp
+from database.tables import Price, Timestamp
 from database.unit_of_work import transaction
+from domain.position import PositionStatus
 
 ACTIVE = "ACTIVE"
 
@@ -80,7 +81,7 @@ def _statement() -> TextClause:
         UNION ALL
         SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0
           FROM trade_positions
-         WHERE status = '{POSITION_OPEN}' AND firm_code IN :firms
+         WHERE status = '{PositionStatus.OPEN}' AND firm_code IN :firms
          GROUP BY firm_code, program_id
         UNION ALL
         SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1

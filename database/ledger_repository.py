@@ -14,21 +14,13 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
+from database.position_repository import reduce_position_locked, restore_position_in
+from database.tables import trade_positions
+from database.tables_ledger import account_events
 from database.unit_of_work import transaction
-from database.repository import (
-    _price,
-    reduce_position_locked,
-    restore_position_in,
-)
-from database.tables import POSITION_OPEN, trade_positions
-from database.tables_ledger import (
-    EVENT_ADJUSTMENT,
-    EVENT_CLOSE,
-    EVENT_CLOSE_REVERSED,
-    EVENT_NEW_DAY,
-    EVENT_SET_BALANCE,
-    account_events,
-)
+from database.validation import exact_price
+from domain.account_event import AccountEventKind
+from domain.position import PositionStatus
 
 ACTOR_MAX = 128
 
@@ -117,7 +109,7 @@ class LedgerRepository:
                 select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
                 .where(trade_positions.c.firm_code == firm_code)
                 .where(trade_positions.c.program_id == program_id)
-                .where(trade_positions.c.status == POSITION_OPEN)
+                .where(trade_positions.c.status == PositionStatus.OPEN)
             ).scalar_one()
         return int(total)
 
@@ -151,11 +143,11 @@ class LedgerRepository:
             amount = amount_for(taken)
             event_id = connection.execute(
                 insert(account_events).values(
-                    firm_code=pos["firm_code"], program_id=pos["program_id"], kind=EVENT_CLOSE,
+                    firm_code=pos["firm_code"], program_id=pos["program_id"], kind=AccountEventKind.CLOSE,
                     amount=amount, occurred_at=occurred_at, simulated=bool(pos["dry_run"]),
                     trade_id=pos["trade_id"], position_id=position_id, task_id=task_id,
                     symbol=pos["symbol"], side=pos["side"], contracts=taken,
-                    entry_price=pos["entry_price"], exit_price=_price(exit_price, "exit_price"),
+                    entry_price=pos["entry_price"], exit_price=exact_price(exit_price, "exit_price"),
                     price_source=price_source, actor=_actor(actor),
                     reason=None if amount is not None else "exit price unknown: P&L not known",
                 ).returning(account_events.c.id)
@@ -173,11 +165,11 @@ class LedgerRepository:
         A close already reversed is not reversed twice; the contracts come back either way."""
         with transaction(self._engine) as connection:
             reversed_ids = select(account_events.c.position_id).where(
-                account_events.c.kind == EVENT_CLOSE_REVERSED, account_events.c.position_id == position_id,
+                account_events.c.kind == AccountEventKind.CLOSE_REVERSED, account_events.c.position_id == position_id,
                 account_events.c.task_id == task_id)
             close_event_id = connection.execute(
                 select(account_events.c.id)
-                .where(account_events.c.kind == EVENT_CLOSE, account_events.c.position_id == position_id,
+                .where(account_events.c.kind == AccountEventKind.CLOSE, account_events.c.position_id == position_id,
                        account_events.c.task_id == task_id, ~reversed_ids.exists())
                 .order_by(account_events.c.id.desc()).limit(1)
             ).scalar_one_or_none()
@@ -199,7 +191,7 @@ class LedgerRepository:
         amount = close["amount"]
         connection.execute(
             insert(account_events).values(
-                **values, kind=EVENT_CLOSE_REVERSED,
+                **values, kind=AccountEventKind.CLOSE_REVERSED,
                 # an unknown close is reversed by another unknown-free zero: nothing was counted
                 amount=-amount if amount is not None else Decimal(0),
                 actor=_actor(actor), reason=f"{reason} (reverses event {close_event_id})",
@@ -221,9 +213,9 @@ class LedgerRepository:
         trade_id: str | None = None,
     ) -> AccountEvent:
         """An ADJUSTMENT, SET_BALANCE or NEW_DAY, with who and why (both required)."""
-        if kind not in (EVENT_ADJUSTMENT, EVENT_SET_BALANCE, EVENT_NEW_DAY):
+        if kind not in (AccountEventKind.ADJUSTMENT, AccountEventKind.SET_BALANCE, AccountEventKind.NEW_DAY):
             raise ValueError(f"kind must be ADJUSTMENT, SET_BALANCE or NEW_DAY, got {kind!r}")
-        if kind != EVENT_NEW_DAY and amount is None:
+        if kind != AccountEventKind.NEW_DAY and amount is None:
             raise ValueError(f"amount is required for {kind}")
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("reason must say why the change was made")
@@ -231,7 +223,7 @@ class LedgerRepository:
             row = connection.execute(
                 insert(account_events).values(
                     firm_code=firm_code, program_id=program_id, kind=kind,
-                    amount=_price(amount, "amount") if amount is not None else None,
+                    amount=exact_price(amount, "amount") if amount is not None else None,
                     occurred_at=_aware(occurred_at, "occurred_at"), simulated=False,
                     actor=_actor(actor), reason=reason.strip(), trade_id=trade_id,
                 ).returning(*account_events.c)

@@ -15,8 +15,9 @@ from sqlalchemy import Engine, and_, exists, func, or_, select, true, type_coerc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
+from database.tables import execution_logs, execution_tasks, trade_positions
 from database.unit_of_work import transaction
-from database.tables import POSITION_OPEN, execution_logs, execution_tasks, trade_positions
+from domain.position import PositionStatus
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class MonitoringRepository:
                    trade_positions.c.symbol, trade_positions.c.side, trade_positions.c.contracts_open,
                    trade_positions.c.contracts_opened, trade_positions.c.entry_price, trade_positions.c.stop_price,
                    trade_positions.c.dry_run, trade_positions.c.created_at)
-            .where(trade_positions.c.status == POSITION_OPEN).where(trade_positions.c.contracts_open > 0)
+            .where(trade_positions.c.status == PositionStatus.OPEN).where(trade_positions.c.contracts_open > 0)
             .order_by(trade_positions.c.created_at.desc(), trade_positions.c.id.desc()).limit(limit)
         )
         with transaction(self._engine) as connection:
@@ -148,7 +149,7 @@ class MonitoringRepository:
         query = (
             select(trade_positions.c.firm_code, trade_positions.c.program_id,
                    func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
-            .where(trade_positions.c.status == POSITION_OPEN)
+            .where(trade_positions.c.status == PositionStatus.OPEN)
             .group_by(trade_positions.c.firm_code, trade_positions.c.program_id)
         )
         with transaction(self._engine) as connection:

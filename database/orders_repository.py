@@ -11,14 +11,15 @@ from typing import Any, Mapping
 
 from sqlalchemy import Engine, func, select, update
 
-from database.unit_of_work import transaction
-from database.repository import _document, insert_or_skip
+from database.json_documents import checked_document
+from database.statements import insert_or_skip
 from database.tables_connector_orders import (
     ORDER_PENDING,
     ORDER_STATUSES,
     ORDER_UNKNOWN,
     connector_orders,
 )
+from database.unit_of_work import transaction
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class ConnectorOrderRepository:
         values = {
             "client_order_id": client_order_id, "firm_code": firm_code, "program_id": program_id,
             "task_id": task_id, "trade_id": trade_id, "action": action, "contracts": contracts,
-            "position_id": position_id, "status": ORDER_PENDING, "request": _document(request, "request"),
+            "position_id": position_id, "status": ORDER_PENDING, "request": checked_document(request, "request"),
         }
         with transaction(self._engine) as connection:
             inserted = insert_or_skip(

@@ -19,7 +19,7 @@ tests/integration/test_ledger_summary_sql.py holds this SQL to it.
 
 JSON documents arrive here already serialised (one ``json.dumps``, also used to check that the
 document can be stored) and are cast to jsonb by the server. SQLite keeps the portable
-statements in repository.py / entry_inputs.py: these use PostgreSQL syntax (``::jsonb``,
+statements in task_repository.py / entry_inputs.py: these use PostgreSQL syntax (``::jsonb``,
 ``= ANY(array)``, a data-modifying WITH).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from database.tables import POSITION_OPEN
+from domain.position import PositionStatus
 
 if TYPE_CHECKING:
     from database.entry_inputs import LedgerWindow
@@ -61,7 +61,7 @@ def _open_contracts_and_state(extra_columns: int = 0) -> str:
     pad = ", NULL" * extra_columns
     return (
         f"SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0{pad} "
-        f"FROM trade_positions WHERE status = '{POSITION_OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
+        f"FROM trade_positions WHERE status = '{PositionStatus.OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
         "GROUP BY firm_code, program_id "
         "UNION ALL "
         f"SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0{pad} FROM trading_state WHERE id = 1"

@@ -10,10 +10,13 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from database.repository import entries_reserved_since
-from database.unit_of_work import transaction
+from database.position_repository import entries_reserved_since
 from database.tables import execution_tasks, trade_positions
-from database.tables_safety import TRADING_STATES, trading_state
+from database.tables_safety import trading_state
+from database.unit_of_work import transaction
+from domain.position import PositionStatus
+from domain.task_status import TaskStatus
+from domain.trading_state import TradingState
 
 EXIT_EVENT_TYPES = ("EXIT_STOP_LOSS", "EXIT_BREAK_EVEN", "EXIT_TAKE_PROFIT", "EXIT_PARTIAL", "CANCELLED")
 
@@ -52,8 +55,8 @@ class SafetyRepository:
 
     def set_trading_state(self, state: str, reason: str | None, changed_by: str) -> TradingStateRecord:
         """Upsert the single row; returns the previous state."""
-        if state not in TRADING_STATES:
-            raise ValueError(f"state must be one of {', '.join(TRADING_STATES)}, got {state!r}")
+        if state not in list(TradingState):
+            raise ValueError(f"state must be one of {', '.join(TradingState)}, got {state!r}")
         values = {"id": 1, "state": state, "reason": reason, "changed_by": changed_by[:64]}
         with transaction(self._engine) as connection:
             previous = connection.execute(
@@ -84,7 +87,7 @@ class SafetyRepository:
         with transaction(self._engine) as connection:
             query = (
                 select(execution_tasks)
-                .where(execution_tasks.c.status.in_(("PENDING", "PROCESSING")))
+                .where(execution_tasks.c.status.in_((TaskStatus.PENDING, TaskStatus.PROCESSING)))
                 .where(execution_tasks.c.updated_at < cutoff)
                 .order_by(execution_tasks.c.id)
                 .limit(limit)
@@ -98,7 +101,7 @@ class SafetyRepository:
             connection.execute(
                 update(execution_tasks)
                 .where(execution_tasks.c.id.in_(ids))
-                .values(status="PROCESSING", updated_at=func.now())
+                .values(status=TaskStatus.PROCESSING, updated_at=func.now())
             )
         return [
             StuckTask(r.id, r.trade_id, r.event_type, dict(r.payload), r.status, r.idempotency_key)
@@ -132,7 +135,7 @@ class SafetyRepository:
             select(execution_tasks.c.event_type)
             .where(execution_tasks.c.trade_id == trade_positions.c.trade_id)
             .where(execution_tasks.c.event_type.in_(EXIT_EVENT_TYPES))
-            .where(execution_tasks.c.status == "COMPLETED")
+            .where(execution_tasks.c.status == TaskStatus.COMPLETED)
             .order_by(execution_tasks.c.id.desc())
             .limit(1)
             .correlate(trade_positions)
@@ -145,7 +148,7 @@ class SafetyRepository:
                     and_(
                         trade_positions.c.firm_code == firm_code,
                         trade_positions.c.program_id == program_id,
-                        trade_positions.c.status == "CLOSED",
+                        trade_positions.c.status == PositionStatus.CLOSED,
                         trade_positions.c.updated_at >= since,
                     )
                 )

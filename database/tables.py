@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -44,24 +45,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
+
+from domain.position import PositionSide, PositionStatus
+from domain.task_status import TaskStatus
 
 PRICE_SCALE = 6
 """Decimal places kept for prices (NUMERIC(18,6)); futures ticks are at most 1e-6 apart."""
 
-TASK_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED")
-"""The guide's task statuses (not enforced by the database: the router owns the lifecycle)."""
-
-POSITION_OPEN = "OPEN"
-POSITION_CLOSED = "CLOSED"
-POSITION_RELEASED = "RELEASED"
-POSITION_STATUSES = (POSITION_OPEN, POSITION_CLOSED, POSITION_RELEASED)
-POSITION_SIDES = ("LONG", "SHORT")
 
 
 def quantize_price(value: Decimal) -> Decimal:
     """Round to the stored scale the way PostgreSQL's NUMERIC does (half away from zero)."""
     return value.quantize(Decimal(1).scaleb(-PRICE_SCALE), rounding=ROUND_HALF_UP)
+
+
+def one_of(column: str, values: Iterable[str], name: str) -> CheckConstraint:
+    """``CHECK (column IN ('A', 'B'))`` over a domain enum, spelled as the migrations wrote it."""
+    return CheckConstraint(f"{column} IN ({', '.join(map(_literal, values))})", name=name)
+
+
+def quoted(value: str) -> TextClause:
+    """A string literal as a column's server default."""
+    return text(_literal(value))
+
+
+def _literal(value: str) -> str:
+    return f"'{value}'"
 
 
 class _SQLiteExactDecimal(TypeDecorator[Decimal]):
@@ -124,7 +135,7 @@ execution_tasks = Table(
     Column("trade_id", String(255), nullable=False),
     Column("event_type", String(50), nullable=False),
     Column("payload", JsonDocument, nullable=False),
-    Column("status", String(50), nullable=False, server_default=text("'PENDING'")),
+    Column("status", String(50), nullable=False, server_default=quoted(TaskStatus.PENDING)),
     Column("created_at", Timestamp, nullable=False, server_default=func.now()),
     Column("updated_at", Timestamp, nullable=False, server_default=func.now()),
     # Why the task failed, readable without digging into the JSON result.
@@ -170,7 +181,7 @@ trade_positions = Table(
     Column("contracts_open", Integer, nullable=False),
     Column("entry_price", Price, nullable=True),
     Column("stop_price", Price, nullable=True),
-    Column("status", String(16), nullable=False, server_default=text("'OPEN'")),
+    Column("status", String(16), nullable=False, server_default=quoted(PositionStatus.OPEN)),
     Column("dry_run", Boolean, nullable=False),
     Column("client_order_id", String(64), nullable=True),
     Column("opened_task_id", Integer, nullable=True),
@@ -195,10 +206,8 @@ trade_positions = Table(
         "contracts_open >= 0 AND contracts_open <= contracts_opened",
         name="trade_positions_contracts_open_check",
     ),
-    CheckConstraint("side IN ('LONG', 'SHORT')", name="trade_positions_side_check"),
-    CheckConstraint(
-        "status IN ('OPEN', 'CLOSED', 'RELEASED')", name="trade_positions_status_check"
-    ),
+    one_of("side", PositionSide, name="trade_positions_side_check"),
+    one_of("status", PositionStatus, name="trade_positions_status_check"),
 )
 # Serves the per-firm "contracts already open" sum used by the max_position_size cap.
 Index("idx_trade_positions_firm_code_status", trade_positions.c.firm_code, trade_positions.c.status)

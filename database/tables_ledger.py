@@ -27,14 +27,8 @@ from sqlalchemy import (
     func,
 )
 
-from database.tables import Price, Timestamp, metadata
-
-EVENT_CLOSE = "CLOSE"
-EVENT_CLOSE_REVERSED = "CLOSE_REVERSED"
-EVENT_ADJUSTMENT = "ADJUSTMENT"
-EVENT_SET_BALANCE = "SET_BALANCE"
-EVENT_NEW_DAY = "NEW_DAY"
-EVENT_KINDS = (EVENT_CLOSE, EVENT_CLOSE_REVERSED, EVENT_ADJUSTMENT, EVENT_SET_BALANCE, EVENT_NEW_DAY)
+from database.tables import Price, Timestamp, metadata, one_of
+from domain.account_event import AccountEventKind
 
 account_events = Table(
     "account_events",
@@ -61,10 +55,7 @@ account_events = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", Timestamp, nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("id", name="account_events_pkey"),
-    CheckConstraint(
-        "kind IN ('CLOSE', 'CLOSE_REVERSED', 'ADJUSTMENT', 'SET_BALANCE', 'NEW_DAY')",
-        name="account_events_kind_check",
-    ),
+    one_of("kind", AccountEventKind, name="account_events_kind_check"),
     CheckConstraint(
         "amount IS NOT NULL OR kind IN ('CLOSE', 'NEW_DAY')", name="account_events_amount_check"
     ),

@@ -7,21 +7,20 @@ Schema owners: the migration ``0006_trading_state`` and ``database/trading_state
 """
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, Integer, PrimaryKeyConstraint, String, Table, Text, func, text
+from sqlalchemy import CheckConstraint, Column, Integer, PrimaryKeyConstraint, String, Table, Text, func
 
-from database.tables import Timestamp, metadata
-
-TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+from database.tables import Timestamp, metadata, one_of, quoted
+from domain.trading_state import TradingState
 
 trading_state = Table(
     "trading_state",
     metadata,
     Column("id", Integer, autoincrement=False),
-    Column("state", String(16), nullable=False, server_default=text("'ACTIVE'")),
+    Column("state", String(16), nullable=False, server_default=quoted(TradingState.ACTIVE)),
     Column("reason", Text, nullable=True),
     Column("changed_by", String(64), nullable=True),
     Column("updated_at", Timestamp, nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("id", name="trading_state_pkey"),
     CheckConstraint("id = 1", name="trading_state_id_check"),
-    CheckConstraint("state IN ('ACTIVE', 'REDUCING', 'HALTED')", name="trading_state_state_check"),
+    one_of("state", TradingState, name="trading_state_state_check"),
 )

@@ -25,6 +25,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from domain.task_status import TaskStatus
+from domain.trading_state import TradingState
+
 WEBHOOK_REQUESTS = Counter(
     "execution_router_webhook_requests", "Webhook requests answered, by HTTP status code.", ["status"]
 )
@@ -43,7 +46,7 @@ REJECTIONS = Counter(
 CONNECTOR_RESULTS = Counter(
     "execution_router_connector_results", "Connector outcomes, by firm and status.", ["firm", "status"]
 )
-TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED", "UNKNOWN")
+TRADING_STATES = (*TradingState, "UNKNOWN")
 TRADING_STATE = Gauge(
     "execution_router_trading_state",
     "1 for the current trading state (UNKNOWN when no trading-state switch is installed).",
@@ -61,7 +64,7 @@ def observe_webhook_response(status_code: int) -> None:
 def observe_result(result: Mapping[str, Any], seconds: float) -> None:
     """Count one finished task from its result document (the same one stored in execution_logs)."""
     action = str(result.get("action") or "UNKNOWN")
-    TASKS.labels(status="FAILED" if result.get("error") else "COMPLETED", action=action).inc()
+    TASKS.labels(status=TaskStatus.FAILED if result.get("error") else TaskStatus.COMPLETED, action=action).inc()
     TASK_LATENCY.labels(action=action).observe(max(0.0, seconds))
     for stage, key in _STAGES:
         for item in result.get(key) or ():

@@ -24,8 +24,9 @@ from config import Settings
 from connectors import BaseConnector
 from database import ExecutionRepository, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
-from database.repository import result_json
+from database.json_documents import result_json
 from database.unit_of_work import connection_scope, unit_of_work
+from domain.task_status import TaskStatus
 from observability.task_context import bind_task
 from routing.entry_plan import routed_firms
 from routing.results import Outcome, ResultDocument, blank_result, document
@@ -99,7 +100,7 @@ class TaskRunner:
                     except TaskAlreadyFinishedError:
                         return self._recorded_result(task_id)
         task_id = self._create_task(signal, stored, idempotency_key)
-        repo.set_task_status(task_id, "PROCESSING")  # durable before any order can leave
+        repo.set_task_status(task_id, TaskStatus.PROCESSING)  # durable before any order can leave
         return self.run_task(task_id, signal, process, noted)
 
     def run_task(self, task_id: int, signal: Signal, process: Process, noted: dict[str, Any] | None = None,
@@ -118,7 +119,7 @@ class TaskRunner:
         result["details"] = annotated_details(outcome.trading_state, signal.action, outcome.connector_results,
                                               outcome.details)
         stored = ResultDocument(result, result_json(result))
-        self.repository.finish_task(task_id, "COMPLETED", result, stored_json=stored.json_text)
+        self.repository.finish_task(task_id, TaskStatus.COMPLETED, result, stored_json=stored.json_text)
         return stored
 
     def _fail_task(self, task_id: int, signal: Signal, noted: dict[str, Any] | None, exc: Exception) -> dict[str, Any]:
@@ -126,7 +127,7 @@ class TaskRunner:
         result = {**self.blank_result(task_id, signal), **(noted or {})}
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["details"] = "Task failed; see error. No further orders were sent for it."
-        self.repository.finish_task(task_id, "FAILED", result, error=result["error"])
+        self.repository.finish_task(task_id, TaskStatus.FAILED, result, error=result["error"])
         return result
 
     def _recorded_result(self, task_id: int) -> dict[str, Any]:

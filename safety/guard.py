@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from account_engine.trading_day import next_trading_day_start, trading_day_start
 from config import Settings
 from connectors import SKIPPED, ConnectorResult, OrderRequest
-from database.repository import EntryRateCap
+from database.records import EntryRateCap
 from database.safety_repository import SafetyRepository
 from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_velocity
 from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal

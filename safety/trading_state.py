@@ -2,9 +2,9 @@
 (nothing sent; signals are still recorded so the audit trail shows what was blocked)."""
 from __future__ import annotations
 
-from database.tables_safety import TRADING_STATES
+from domain.trading_state import TradingState
 
-ACTIVE, REDUCING, HALTED = TRADING_STATES
+ACTIVE, REDUCING, HALTED = TradingState
 
 _REFUSALS = {
     "TRADING_HALTED": "Trading is HALTED: no order sent (the signal is recorded).",
@@ -33,4 +33,4 @@ def normalize_state(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     name = value.strip().upper()
-    return name if name in TRADING_STATES else None
+    return name if name in list(TradingState) else None

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import click
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from database.repository import json_document_problem
+from database.json_documents import json_document_problem
 from database.tables import PRICE_SCALE
 from safety.trading_state import normalize_state
 from signals.signal_model import SignalError, parse_signal

@@ -21,7 +21,7 @@ from typing import IO, Any
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from database.repository import json_document_problem
+from database.json_documents import json_document_problem
 from web.errors import error_response
 
 MAX_JSON_DEPTH = 32

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dashboard.account_view import account_rows
 from dashboard.stats import summarize
 from dashboard.trading_state_view import trading_state
+from database.json_documents import json_document_problem
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
-from database.repository import json_document_problem
-from database.tables import TASK_STATUSES
+from domain.task_status import TaskStatus
 from prop_firm_registry import get_firm_registry
 from web.browser_auth import require_admin_browser
 from web.errors import error_response
@@ -81,8 +81,8 @@ class ExecutionParams(_Params):
     @field_validator("status")
     @classmethod
     def _status(cls, value: str | None) -> str | None:
-        if value is not None and value.upper() not in TASK_STATUSES:
-            raise ValueError(f"must be one of {', '.join(TASK_STATUSES)}")
+        if value is not None and value.upper() not in list(TaskStatus):
+            raise ValueError(f"must be one of {', '.join(TaskStatus)}")
         return value.upper() if value is not None else None
 
     @field_validator("event_type")

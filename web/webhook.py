@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from database import DuplicateIdempotencyKeyError
-from database.repository import json_document_problem
+from database.json_documents import json_document_problem
 from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
 from safety.exit_resend import plan_resend
 from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, wait_for_result

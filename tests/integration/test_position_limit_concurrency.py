@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from config import parse_settings
 from database import ExecutionRepository, PositionLimitError, create_db_engine
-from database.repository import lock_firm_positions
+from database.position_repository import lock_firm_positions
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
 from tests.db_fixtures import postgres_test_url

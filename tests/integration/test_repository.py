@@ -27,7 +27,7 @@ from database import (
     create_db_engine,
     normalize_database_url,
 )
-from database.repository import json_document_problem
+from database.json_documents import json_document_problem
 from database.tables import execution_logs, execution_tasks, trade_positions
 from database.unit_of_work import connection_scope
 

@@ -1,0 +1,249 @@
+"""Trade positions: what each trade opened per firm/program, reservations before an order is
+sent, the per-firm lock that serialises them, and the limits re-checked under it.
+
+The unique key (trade_id, firm_code, program_id) makes exactly one worker open a trade at a
+firm/program; row locks serialise the contracts an exit takes off. The module-level functions
+run inside a caller's transaction (the ledger closes contracts and records their P&L in one).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Connection, Engine, exists, func, select, text, update
+
+from domain.position import PositionSide, PositionStatus
+
+from database.errors import EntryRateLimitError, PositionLimitError, PositionNotFoundError
+from database.records import POSITION_COLUMNS, EntryRateCap, PositionRecord, position_from_row
+from database.statements import insert_or_skip
+from database.tables import trade_positions
+from database.unit_of_work import transaction
+from database.validation import exact_price, positive_int
+
+
+def entries_reserved_since(connection: Connection, firm_code: str, since: dt.datetime) -> int:
+    """Entry orders reserved at a firm since ``since`` (released reservations sent nothing)."""
+    return int(connection.execute(
+        select(func.count()).select_from(trade_positions)
+        .where(trade_positions.c.firm_code == firm_code)
+        .where(trade_positions.c.status != PositionStatus.RELEASED)
+        .where(trade_positions.c.created_at >= since)
+    ).scalar_one())
+
+
+def _open_contracts(connection: Connection, firm_code: str) -> int:
+    total = connection.execute(
+        select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
+        .where(trade_positions.c.firm_code == firm_code)
+        .where(trade_positions.c.status == PositionStatus.OPEN)
+    ).scalar_one()
+    return int(total)
+
+
+def reduce_position_locked(connection: Connection, position_id: int, contracts: int) -> int:
+    """``reduce_position`` inside the caller's transaction (the ledger records the realized
+    P&L in the same transaction, so a close is never committed without its P&L row)."""
+    row = connection.execute(
+        select(trade_positions.c.status, trade_positions.c.contracts_open)
+        .where(trade_positions.c.id == position_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise PositionNotFoundError(position_id)
+    if row.status != PositionStatus.OPEN or row.contracts_open <= 0:
+        return 0
+    reduced = min(contracts, row.contracts_open)
+    remaining = row.contracts_open - reduced
+    connection.execute(
+        update(trade_positions)
+        .where(trade_positions.c.id == position_id)
+        .values(
+            contracts_open=trade_positions.c.contracts_open - reduced,
+            status=PositionStatus.CLOSED if remaining == 0 else PositionStatus.OPEN,
+            updated_at=func.now(),
+        )
+    )
+    return reduced
+
+
+def restore_position_in(connection: Connection, position_id: int, contracts: int) -> None:
+    """Give back contracts an exit claimed but the firm did not close, inside the caller's
+    transaction; only the ledger calls it, together with reversing the close's P&L row."""
+    connection.execute(
+        update(trade_positions)
+        .where(trade_positions.c.id == position_id)
+        .where(trade_positions.c.status.in_((PositionStatus.OPEN, PositionStatus.CLOSED)))
+        .where(trade_positions.c.contracts_open + contracts <= trade_positions.c.contracts_opened)
+        .values(
+            contracts_open=trade_positions.c.contracts_open + contracts,
+            status=PositionStatus.OPEN,
+            updated_at=func.now(),
+        )
+    )
+
+
+# Namespace of the per-firm position advisory locks (ASCII "posl"); the second key is the firm.
+POSITION_LOCK_NAMESPACE = 0x706F736C
+
+
+def lock_firm_positions(connection: Connection, firm_code: str) -> None:
+    """Serialise "read open contracts -> reserve" per firm across processes and instances.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the firm (released at commit or
+    rollback, so a crash cannot leave it held). SQLite: our transactions begin IMMEDIATE,
+    which already serialises writers, so nothing is needed.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:firm))"),
+            {"ns": POSITION_LOCK_NAMESPACE, "firm": firm_code},
+        )
+
+
+_SIDES = tuple(map(str, PositionSide))
+
+
+class PositionRepository:
+    """The positions trades opened; one transaction per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def open_position(
+        self,
+        *,
+        trade_id: str,
+        firm_code: str,
+        program_id: int,
+        symbol: str,
+        side: str,
+        contracts: int,
+        entry_price: Decimal | float | int | str | None,
+        stop_price: Decimal | float | int | str | None,
+        task_id: int | None,
+        client_order_id: str | None,
+        dry_run: bool,
+        firm_position_limit: int | None = None,
+        rate_cap: EntryRateCap | None = None,
+    ) -> PositionRecord | None:
+        """Claim the right to open ``trade_id`` at ``firm_code``/``program_id``; None if taken.
+
+        Call this *before* sending the order: the unique key (trade_id, firm_code, program_id)
+        makes exactly one worker win, so a repeated or concurrent signal never sends a second
+        order. If the order then fails, ``release_position`` records that nothing is open.
+
+        With ``firm_position_limit`` the firm's open contracts are re-counted under a per-firm
+        lock in the same transaction, and ``PositionLimitError`` is raised if this reservation
+        would exceed it: two simultaneous entries can never both pass a limit only one fits.
+        ``rate_cap`` is re-checked the same way (``EntryRateLimitError``): the safety guard's
+        earlier count is a fast first pass that parallel entries can all pass at once.
+        """
+        if side not in _SIDES:
+            raise ValueError(f"side must be one of {_SIDES}, got {side!r}")
+        positive_int(contracts, "contracts")
+        values = {
+            "trade_id": trade_id,
+            "firm_code": firm_code,
+            "program_id": program_id,
+            "symbol": symbol,
+            "side": side,
+            "contracts_opened": contracts,
+            "contracts_open": contracts,
+            "entry_price": exact_price(entry_price, "entry_price"),
+            "stop_price": exact_price(stop_price, "stop_price"),
+            "status": PositionStatus.OPEN,
+            "dry_run": bool(dry_run),
+            "client_order_id": client_order_id,
+            "opened_task_id": task_id,
+        }
+        with transaction(self._engine) as connection:
+            if firm_position_limit is not None or rate_cap is not None:
+                lock_firm_positions(connection, firm_code)
+            if firm_position_limit is not None:
+                open_now = _open_contracts(connection, firm_code)
+                if open_now + contracts > firm_position_limit:
+                    raise PositionLimitError(firm_code, open_now, contracts, firm_position_limit)
+            if rate_cap is not None:
+                recent = entries_reserved_since(connection, firm_code, rate_cap.since)
+                if recent + 1 > rate_cap.max_entries:
+                    raise EntryRateLimitError(firm_code, recent, rate_cap.max_entries)
+            row = insert_or_skip(
+                connection, trade_positions, values, ("trade_id", "firm_code", "program_id"),
+                tuple(POSITION_COLUMNS),
+            ).first()
+        return position_from_row(row) if row is not None else None
+
+    def record_position_contract(self, position_id: int, contract: str) -> None:
+        """The firm's contract an entry order went out for (sent, answered or not): its exit
+        closes that contract. Recorded once; a later call changes nothing. Never shortened: an id
+        longer than the column fails here (the caller logs it) and the exit falls back to the
+        front contract, instead of looking up a wrong one."""
+        with transaction(self._engine) as connection:
+            connection.execute(
+                update(trade_positions)
+                .where(trade_positions.c.id == position_id)
+                .where(trade_positions.c.firm_contract.is_(None))
+                .values(firm_contract=contract, updated_at=func.now())
+            )
+
+    def release_position(self, position_id: int) -> None:
+        """The entry order failed: mark the position RELEASED with nothing open.
+
+        The row stays, so the trade does not re-open at that firm/program on a repeated signal.
+        Releasing a position that is no longer OPEN changes nothing.
+        """
+        with transaction(self._engine) as connection:
+            result = connection.execute(
+                update(trade_positions)
+                .where(trade_positions.c.id == position_id)
+                .where(trade_positions.c.status == PositionStatus.OPEN)
+                .values(status=PositionStatus.RELEASED, contracts_open=0, updated_at=func.now())
+            )
+            if result.rowcount == 0 and not self._position_exists(connection, position_id):
+                raise PositionNotFoundError(position_id)
+
+    def open_positions_for_trade(self, trade_id: str) -> list[PositionRecord]:
+        """What this trade still has open, per firm/program (what an exit must close)."""
+        with transaction(self._engine, one_statement=True) as connection:
+            rows = connection.execute(
+                select(*POSITION_COLUMNS)
+                .where(trade_positions.c.trade_id == trade_id)
+                .where(trade_positions.c.status == PositionStatus.OPEN)
+                .where(trade_positions.c.contracts_open > 0)
+                .order_by(trade_positions.c.firm_code, trade_positions.c.program_id)
+            ).all()
+        return [position_from_row(row) for row in rows]
+
+    def has_position_history(self, trade_id: str) -> bool:
+        """Whether this trade ever opened anything (any status), e.g. to tell an exit for an
+        unknown trade from an exit for a trade that is already flat."""
+        with transaction(self._engine, one_statement=True) as connection:
+            return bool(
+                connection.execute(
+                    select(exists().where(trade_positions.c.trade_id == trade_id))
+                ).scalar()
+            )
+
+    def reduce_position(self, position_id: int, contracts: int) -> int:
+        """Take up to ``contracts`` off an OPEN position; return how many were actually taken.
+
+        Never goes below zero (an exit for more than is open closes what is open); the position
+        becomes CLOSED at zero. The row is locked (``FOR UPDATE`` on PostgreSQL; SQLite
+        transactions are already serialised) so two exits arriving together cannot both close
+        the same contracts. A position that is not OPEN yields 0.
+        """
+        positive_int(contracts, "contracts")
+        with transaction(self._engine) as connection:
+            return reduce_position_locked(connection, position_id, contracts)
+
+    def open_contracts_for_firm(self, firm_code: str) -> int:
+        """Contracts currently open at a firm (all programs), for its max_position_size cap."""
+        with transaction(self._engine, one_statement=True) as connection:
+            return _open_contracts(connection, firm_code)
+
+    @staticmethod
+    def _position_exists(connection: Connection, position_id: int) -> bool:
+        return bool(
+            connection.execute(select(exists().where(trade_positions.c.id == position_id))).scalar()
+        )
