@@ -27,6 +27,7 @@ from connectors.reconcile import Outcome as ReconcileObserver, Reconciler
 from database import ExecutionRepository
 from database.entry_inputs import EntryInputs
 from database.ledger_repository import LedgerRepository
+from database.unit_of_work import Connections
 from instruments import get_contract_spec
 from routing.entry_plan import plan_entry
 from routing.exit_plan import plan_exit
@@ -86,14 +87,14 @@ class ExecutionRouter(TaskRunner):
     def guard(self) -> SafetyGuard:
         """Trading state and limits (safety/guard.py)."""
         if self._guard is None:
-            self._guard = SafetyGuard(self.repository.engine, self.settings)
+            self._guard = SafetyGuard(self.settings)
         return self._guard
 
     @property
     def desk(self) -> OrderDesk:
         """Reservations, claims, the order journal and dispatch (routing/sending.py)."""
         if self._desk is None:
-            self._desk = OrderDesk(self.settings, self.repository, self.accounts.ledger, self.connectors, self.guard)
+            self._desk = OrderDesk(self.settings, self.repository, self.connectors, self.guard)
         return self._desk
 
     def reconciler(self, settle_firm_state: bool = True) -> Reconciler:
@@ -156,17 +157,17 @@ class ExecutionRouter(TaskRunner):
         return self.route(signal, payload if isinstance(payload, dict) else None)
 
     # ---- the stages ------------------------------------------------------------------------------
-    def process_entry(self, task_id: int, signal: Signal, inputs: EntryInputs | None = None) -> Outcome:
+    def process_entry(self, task_id: int, signal: Signal, db: Connections, inputs: EntryInputs | None = None) -> Outcome:
         """Plan the entry on one read of every check's input, screen it, send what is left."""
-        inputs = inputs if inputs is not None else self.read_entry_inputs(signal)
-        state = self.guard.trading_state(inputs.trading_state)
+        inputs = inputs if inputs is not None else self.read_entry_inputs(db, signal)
+        state = self.guard.trading_state(db.safety, inputs.trading_state)
         live = {code for code, c in self.connectors.items() if not c.dry_run}
         now = self.clock()
         accounts = {code: self.accounts.firm_accounts(code, inputs, live=code in live, now=now)
                     for code in self.routed_firms(signal)}
         plan = plan_entry(signal, self.settings, task_id, accounts)
-        screened = self.guard.screen_entries(plan.orders, state)
-        sent, late_checks = self.desk.send_entries(screened.allowed)
+        screened = self.guard.screen_entries(db.safety, plan.orders, state)
+        sent, late_checks = self.desk.send_entries(db, screened.allowed)
         results = screened.refused + sent
         return Outcome(
             trading_state=state, details=entry_details(plan.firm_codes, plan.orders, results, self.dry_run),
@@ -175,9 +176,9 @@ class ExecutionRouter(TaskRunner):
                    "program_sizing": plan.program_sizing, "account_breaches": plan.account_breaches},
         )
 
-    def process_exit(self, task_id: int, signal: Signal, resend: ResendPlan | None = None) -> Outcome:
+    def process_exit(self, task_id: int, signal: Signal, db: Connections, resend: ResendPlan | None = None) -> Outcome:
         """Close what the trade opened (a resend: only where its last attempt did not get through)."""
-        state = self.guard.trading_state()
+        state = self.guard.trading_state(db.safety)
         reconciler = None
         if any(not c.dry_run for c in self.connectors.values()):  # settle unknown entries first
             reconciler = self.reconciler(settle_firm_state=False)
@@ -185,36 +186,37 @@ class ExecutionRouter(TaskRunner):
         if resend is not None:  # an earlier attempt's UNKNOWN order, now judged, decides its part
             resend = resend.parts_now(lambda order_id: _journal_status(reconciler, order_id))
         try:
-            return self._exit_positions(task_id, signal, state, resend)
+            return self._exit_positions(task_id, signal, db, state, resend)
         finally:  # after this request's own exit orders, off its clock (connectors/reconcile.py)
             if reconciler is not None and reconciler.deferred:
                 self.desk.dispatcher.in_background(reconciler.settle_deferred)
 
-    def _exit_positions(self, task_id: int, signal: Signal, state: str, resend: ResendPlan | None) -> Outcome:
+    def _exit_positions(self, task_id: int, signal: Signal, db: Connections, state: str,
+                        resend: ResendPlan | None) -> Outcome:
         notes = resend.describe() if resend is not None else {}
-        positions = self.repository.open_positions_for_trade(signal.trade_id)
+        positions = db.tasks.open_positions_for_trade(signal.trade_id)
         if resend is not None:  # a resend closes only where the earlier attempt did not
             positions = [p for p in positions if resend.includes(p.firm_code, p.program_id)]
         if not positions:
-            return Outcome(state, self._nothing_open(signal, resend), notes=notes)
+            return Outcome(state, self._nothing_open(db, signal, resend), notes=notes)
         steps = plan_exit(signal, task_id, positions, trading_state=state,
                           connector_dry_run={code: c.dry_run for code, c in self.connectors.items()},
                           point_values={p.symbol: self._point_value(p.symbol) for p in positions})
-        results, closes = self.desk.send_exits(steps, actor=f"router:{signal.event_type}", now=self.clock())
+        results, closes = self.desk.send_exits(db, steps, actor=f"router:{signal.event_type}", now=self.clock())
         details = exit_details(closes, results, self.dry_run, signal.exit_contracts)
         return Outcome(state, details, results, lists={"account_closes": closes}, notes=notes)
 
-    def _nothing_open(self, signal: Signal, resend: ResendPlan | None) -> str:
+    def _nothing_open(self, db: Connections, signal: Signal, resend: ResendPlan | None) -> str:
         if resend is not None:
             return (f"Resend of the exit of task {resend.of_task}: nothing is left open where it "
                     "did not get through: no exit order sent.")
-        if self.repository.has_position_history(signal.trade_id):
+        if db.tasks.has_position_history(signal.trade_id):
             return f"Trade {signal.trade_id} has nothing left open: no exit order sent."
         return f"Trade {signal.trade_id} opened no position: no exit order sent."
 
-    def process_info(self, task_id: int, signal: Signal) -> Outcome:
+    def process_info(self, task_id: int, signal: Signal, db: Connections) -> Outcome:
         """An informational event: recorded, never sent."""
-        state = self.guard.trading_state()
+        state = self.guard.trading_state(db.safety)
         if signal.event_type == "MFE_UPDATE_BATCH":
             items = getattr(signal, "signals", None)
             count = len(items) if isinstance(items, list) else 0

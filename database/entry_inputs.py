@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import TextClause
 from account_engine.ledger import LedgerEntry, LedgerSummary
 from database import pg_hot_path
 from database.tables import Price, Timestamp
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
 
 ACTIVE = "ACTIVE"
@@ -131,11 +131,11 @@ def window_now(source: WindowSource) -> LedgerWindow | None:
     return source() if callable(source) else source
 
 
-def read_entry_inputs(engine: Engine, firm_codes: list[str], window: WindowSource = None) -> EntryInputs:
+def read_entry_inputs(db: Engine | Connections, firm_codes: list[str], window: WindowSource = None) -> EntryInputs:
     """Trading state, open contracts and ledgers for `firm_codes`, from one statement. With a
     `window` (that asks to summarise), PostgreSQL returns each account's ledger summarised for it
     (SQLite: the events)."""
-    with transaction(engine, one_statement=True) as connection:
+    with connections(db).transaction(one_statement=True) as connection:
         return _read(connection, firm_codes, window_now(window))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from database.position_repository import reduce_position_locked, restore_position_in
 from database.tables import trade_positions
 from database.tables_ledger import account_events
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 from database.validation import exact_price
 from domain.account_event import AccountEventKind
 from domain.position import PositionStatus
@@ -84,8 +84,9 @@ def _actor(actor: str) -> str:
 class LedgerRepository:
     """The account ledger: realized P&L, adjustments, balance corrections, day resets."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Connections) -> None:
+        self._db = connections(engine)
+        self._engine = self._db.engine
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -99,12 +100,12 @@ class LedgerRepository:
         )
         if limit is not None:
             query = query.limit(limit)
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(query).all()
         return [_event(row._mapping) for row in reversed(rows)]
 
     def open_contracts_for_account(self, firm_code: str, program_id: int) -> int:
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             total = connection.execute(
                 select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
                 .where(trade_positions.c.firm_code == firm_code)
@@ -133,7 +134,7 @@ class LedgerRepository:
         row is still written, with a NULL amount, so the gap shows in the account state).
         """
         _aware(occurred_at, "occurred_at")
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             taken = reduce_position_locked(connection, position_id, contracts)
             if taken <= 0:
                 return ClosedContracts(0, None, None)
@@ -156,14 +157,14 @@ class LedgerRepository:
 
     def reopen_position(self, *, position_id: int, contracts: int, close_event_id: int, actor: str, reason: str) -> None:
         """The exit order FAILED: give the contracts back and reverse its P&L row, atomically."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             self._reopen_in(connection, position_id, contracts, close_event_id, actor, reason)
 
     def reopen_exit(self, *, position_id: int, task_id: int | None, contracts: int, actor: str, reason: str) -> None:
         """`reopen_position` for an exit known only by its task (reconciliation found its order
         never reached the firm): the close that task booked for the position is reversed with it.
         A close already reversed is not reversed twice; the contracts come back either way."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             reversed_ids = select(account_events.c.position_id).where(
                 account_events.c.kind == AccountEventKind.CLOSE_REVERSED, account_events.c.position_id == position_id,
                 account_events.c.task_id == task_id)
@@ -219,7 +220,7 @@ class LedgerRepository:
             raise ValueError(f"amount is required for {kind}")
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("reason must say why the change was made")
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 insert(account_events).values(
                     firm_code=firm_code, program_id=program_id, kind=kind,

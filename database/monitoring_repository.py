@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from database.tables import execution_logs, execution_tasks, trade_positions
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
 
 
@@ -39,8 +39,9 @@ def _as_dict(value: Any) -> Any:
 
 
 class MonitoringRepository:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Connections) -> None:
+        self._db = connections(engine)
+        self._engine = self._db.engine
 
     def _firm_clause(self, firm: str) -> ColumnElement[bool]:
         body = execution_logs.c.response_body
@@ -83,7 +84,7 @@ class MonitoringRepository:
             .order_by(execution_tasks.c.created_at.desc(), execution_tasks.c.id.desc())
             .limit(f.limit).offset(f.offset)
         )
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(page).all()
             total = connection.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
         items = []
@@ -96,7 +97,7 @@ class MonitoringRepository:
 
     def get_execution(self, task_id: int) -> dict[str, Any] | None:
         """The task (with its payload) and its log row, or None."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             task = connection.execute(select(execution_tasks).where(execution_tasks.c.id == task_id)).first()
             if task is None:
                 return None
@@ -119,7 +120,7 @@ class MonitoringRepository:
             query = query.where(execution_logs.c.created_at >= since)
         if until is not None:
             query = query.where(execution_logs.c.created_at < until)
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return [_as_dict(r[0]) for r in connection.execute(query).all()]
 
     def task_status_counts(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
@@ -128,7 +129,7 @@ class MonitoringRepository:
             query = query.where(execution_tasks.c.created_at >= since)
         if until is not None:
             query = query.where(execution_tasks.c.created_at < until)
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return {status: int(n) for status, n in connection.execute(query).all()}
 
     def open_positions(self, limit: int = 200) -> list[dict[str, Any]]:
@@ -141,7 +142,7 @@ class MonitoringRepository:
             .where(trade_positions.c.status == PositionStatus.OPEN).where(trade_positions.c.contracts_open > 0)
             .order_by(trade_positions.c.created_at.desc(), trade_positions.c.id.desc()).limit(limit)
         )
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return [dict(r._mapping) for r in connection.execute(query).all()]
 
     def open_contracts_by_program(self) -> dict[tuple[str, int], int]:
@@ -152,7 +153,7 @@ class MonitoringRepository:
             .where(trade_positions.c.status == PositionStatus.OPEN)
             .group_by(trade_positions.c.firm_code, trade_positions.c.program_id)
         )
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return {(f, int(p)): int(n) for f, p, n in connection.execute(query).all()}
 
 

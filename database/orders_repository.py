@@ -19,7 +19,7 @@ from database.tables_connector_orders import (
     ORDER_UNKNOWN,
     connector_orders,
 )
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def _record(row: Any) -> ConnectorOrderRecord:
 class ConnectorOrderRepository:
     """Insert-before-send, then record the outcome; find what is unresolved."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Connections) -> None:
+        self._db = connections(engine)
+        self._engine = self._db.engine
 
     def record_submission(
         self,
@@ -78,7 +79,7 @@ class ConnectorOrderRepository:
             "task_id": task_id, "trade_id": trade_id, "action": action, "contracts": contracts,
             "position_id": position_id, "status": ORDER_PENDING, "request": checked_document(request, "request"),
         }
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             inserted = insert_or_skip(
                 connection, connector_orders, values, ("client_order_id",), (connector_orders.c.id,)
             ).scalar_one_or_none()
@@ -104,11 +105,11 @@ class ConnectorOrderRepository:
         statement = update(connector_orders).where(connector_orders.c.client_order_id == client_order_id)
         if only_if is not None:
             statement = statement.where(connector_orders.c.status.in_(only_if))
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return connection.execute(statement.values(**values)).rowcount > 0
 
     def get(self, client_order_id: str) -> ConnectorOrderRecord | None:
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 select(connector_orders).where(connector_orders.c.client_order_id == client_order_id)
             ).first()
@@ -121,12 +122,12 @@ class ConnectorOrderRepository:
         )
         if trade_id is not None:
             statement = statement.where(connector_orders.c.trade_id == trade_id)
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(statement.order_by(connector_orders.c.id)).all()
         return [_record(row) for row in rows]
 
     def for_task(self, task_id: int) -> list[ConnectorOrderRecord]:
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(connector_orders).where(connector_orders.c.task_id == task_id).order_by(connector_orders.c.id)
             ).all()

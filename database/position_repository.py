@@ -18,7 +18,7 @@ from database.errors import EntryRateLimitError, PositionLimitError, PositionNot
 from database.records import POSITION_COLUMNS, EntryRateCap, PositionRecord, position_from_row
 from database.statements import insert_or_skip
 from database.tables import trade_positions
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 from database.validation import exact_price, positive_int
 
 
@@ -107,8 +107,9 @@ _SIDES = tuple(map(str, PositionSide))
 class PositionRepository:
     """The positions trades opened; one transaction per call."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Connections) -> None:
+        self._db = connections(engine)
+        self._engine = self._db.engine
 
     def open_position(
         self,
@@ -157,7 +158,7 @@ class PositionRepository:
             "client_order_id": client_order_id,
             "opened_task_id": task_id,
         }
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             if firm_position_limit is not None or rate_cap is not None:
                 lock_firm_positions(connection, firm_code)
             if firm_position_limit is not None:
@@ -179,7 +180,7 @@ class PositionRepository:
         closes that contract. Recorded once; a later call changes nothing. Never shortened: an id
         longer than the column fails here (the caller logs it) and the exit falls back to the
         front contract, instead of looking up a wrong one."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             connection.execute(
                 update(trade_positions)
                 .where(trade_positions.c.id == position_id)
@@ -193,7 +194,7 @@ class PositionRepository:
         The row stays, so the trade does not re-open at that firm/program on a repeated signal.
         Releasing a position that is no longer OPEN changes nothing.
         """
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             result = connection.execute(
                 update(trade_positions)
                 .where(trade_positions.c.id == position_id)
@@ -205,7 +206,7 @@ class PositionRepository:
 
     def open_positions_for_trade(self, trade_id: str) -> list[PositionRecord]:
         """What this trade still has open, per firm/program (what an exit must close)."""
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             rows = connection.execute(
                 select(*POSITION_COLUMNS)
                 .where(trade_positions.c.trade_id == trade_id)
@@ -218,7 +219,7 @@ class PositionRepository:
     def has_position_history(self, trade_id: str) -> bool:
         """Whether this trade ever opened anything (any status), e.g. to tell an exit for an
         unknown trade from an exit for a trade that is already flat."""
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             return bool(
                 connection.execute(
                     select(exists().where(trade_positions.c.trade_id == trade_id))
@@ -234,12 +235,12 @@ class PositionRepository:
         the same contracts. A position that is not OPEN yields 0.
         """
         positive_int(contracts, "contracts")
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return reduce_position_locked(connection, position_id, contracts)
 
     def open_contracts_for_firm(self, firm_code: str) -> int:
         """Contracts currently open at a firm (all programs), for its max_position_size cap."""
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             return _open_contracts(connection, firm_code)
 
     @staticmethod

@@ -1,7 +1,8 @@
 """ExecutionRepository: the tasks and positions of the execution router, in one object.
 
-Every public method is one unit of work in its own transaction (``engine.begin()``), so callers
-never hold a transaction open across a broker call, and what a method reports is committed.
+Built on an Engine, every public method is its own transaction (``engine.begin()``), so callers
+never hold a transaction open across a broker call, and what a method reports is committed; built
+on a ``UnitOfWork`` (``uow.tasks``), its calls join that unit (database/unit_of_work.py).
 Correctness across gunicorn workers and instances comes from the database, never from memory:
 unique keys decide who opens a trade or records a result, row locks serialise position changes.
 
@@ -16,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from database.position_repository import PositionRepository
 from database.task_repository import TaskRepository
-from database.unit_of_work import transaction
 
 
 class ExecutionRepository(TaskRepository, PositionRepository):
@@ -34,7 +34,7 @@ class ExecutionRepository(TaskRepository, PositionRepository):
     def ping(self) -> bool:
         """True when the database answers ``SELECT 1`` (for ``/health``); never raises."""
         try:
-            with transaction(self._engine) as connection:
+            with self._db.transaction() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError:
             return False

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from database.position_repository import entries_reserved_since
 from database.tables import execution_tasks, trade_positions
 from database.tables_safety import trading_state
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
 from domain.task_status import TaskStatus
 from domain.trading_state import TradingState
@@ -40,14 +40,15 @@ class StuckTask:
 
 
 class SafetyRepository:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Connections) -> None:
+        self._db = connections(engine)
+        self._engine = self._db.engine
 
     # -- trading state ----------------------------------------------------------------------------
 
     def get_trading_state(self) -> TradingStateRecord:
         """The current state; ACTIVE when never set. One primary-key read: cheap per request."""
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             row = connection.execute(select(trading_state).where(trading_state.c.id == 1)).first()
         if row is None:
             return TradingStateRecord("ACTIVE", None, None, None)
@@ -58,7 +59,7 @@ class SafetyRepository:
         if state not in list(TradingState):
             raise ValueError(f"state must be one of {', '.join(TradingState)}, got {state!r}")
         values = {"id": 1, "state": state, "reason": reason, "changed_by": changed_by[:64]}
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             previous = connection.execute(
                 select(trading_state).where(trading_state.c.id == 1).with_for_update()
             ).first()
@@ -84,7 +85,7 @@ class SafetyRepository:
         (SQLite transactions are serialised, which gives the same guarantee.)
         """
         cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than_seconds)
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             query = (
                 select(execution_tasks)
                 .where(execution_tasks.c.status.in_((TaskStatus.PENDING, TaskStatus.PROCESSING)))
@@ -111,7 +112,7 @@ class SafetyRepository:
     def positions_touched_by_task(self, task_id: int, trade_id: str) -> list[dict[str, Any]]:
         """Positions the task reserved (entries) or, for an exit, every position of its trade:
         what a crash may have left with an unknown outcome at a firm."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(
                     trade_positions.c.id, trade_positions.c.firm_code, trade_positions.c.program_id,
@@ -125,7 +126,7 @@ class SafetyRepository:
 
     def entry_orders_since(self, firm_code: str, since: dt.datetime) -> int:
         """Entry orders reserved at a firm since ``since`` (released reservations sent nothing)."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return entries_reserved_since(connection, firm_code, since)
 
     def closing_events_since(self, firm_code: str, program_id: int, since: dt.datetime, limit: int = 200) -> list[str]:
@@ -141,7 +142,7 @@ class SafetyRepository:
             .correlate(trade_positions)
             .scalar_subquery()
         )
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(last_exit.label("event_type"))
                 .where(

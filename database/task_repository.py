@@ -17,7 +17,7 @@ from database.errors import DuplicateIdempotencyKeyError, TaskAlreadyFinishedErr
 from database.json_documents import checked_document, json_text, result_json
 from database.statements import insert_or_skip
 from database.tables import execution_logs, execution_tasks
-from database.unit_of_work import transaction
+from database.unit_of_work import Connections, connections
 from domain.task_status import TaskStatus
 
 
@@ -36,8 +36,9 @@ _SET_FINAL_STATUS = text(
 class TaskRepository:
     """Tasks and their logged results; one transaction per call."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Connections) -> None:
+        self._db = connections(engine)
+        self._engine = self._db.engine
 
     def create_task(
         self,
@@ -58,7 +59,7 @@ class TaskRepository:
             "status": TaskStatus.PENDING,
             "idempotency_key": idempotency_key,
         }
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             if connection.dialect.name == "postgresql":
                 task_id = pg_hot_path.insert_task(
                     connection, trade_id=trade_id, event_type=event_type,
@@ -88,7 +89,7 @@ class TaskRepository:
         is what a dry-run entry's first step costs; elsewhere, the two calls in turn.
         """
         document = checked_document(payload, "payload")
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             if connection.dialect.name == "postgresql":
                 window = window_now(ledger_window)  # with the connection in hand
                 task_id, rows = pg_hot_path.insert_task_reading_entry_inputs(
@@ -99,7 +100,7 @@ class TaskRepository:
                     raise self._duplicate(connection, idempotency_key)
                 return int(task_id), inputs_from_rows(rows, window)
         task_id = self.create_task(trade_id, event_type, document, idempotency_key=idempotency_key)
-        return task_id, read_entry_inputs(self._engine, firm_codes, ledger_window)
+        return task_id, read_entry_inputs(self._db, firm_codes, ledger_window)
 
     @staticmethod
     def _duplicate(connection: Connection, idempotency_key: str | None) -> DuplicateIdempotencyKeyError:
@@ -111,7 +112,7 @@ class TaskRepository:
 
     def find_task_by_idempotency_key(self, idempotency_key: str) -> dict[str, Any] | None:
         """The task created with this idempotency key, if any (to answer a resent webhook)."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 select(execution_tasks).where(execution_tasks.c.idempotency_key == idempotency_key)
             ).first()
@@ -119,7 +120,7 @@ class TaskRepository:
 
     def set_task_status(self, task_id: int, status: str) -> None:
         """Move a task to ``status`` (e.g. PROCESSING) and stamp ``updated_at``."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             result = connection.execute(
                 update(execution_tasks)
                 .where(execution_tasks.c.id == task_id)
@@ -136,7 +137,7 @@ class TaskRepository:
         indexed, so each status UPDATE writes a new row version and an entry in every index. The
         lock alone keeps recovery (``FOR UPDATE SKIP LOCKED``) off a task that is still running. SQLite serialises writers anyway, so there it is a plain read.
         """
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             if connection.dialect.name == "postgresql":
                 found = pg_hot_path.lock_task(connection, task_id)
             else:
@@ -164,7 +165,7 @@ class TaskRepository:
         """
         body_json = stored_json if stored_json is not None else result_json(result)
         params = {"task_id": task_id, "status": status, "error": error}
-        with transaction(self._engine, one_statement=True) as connection:
+        with self._db.transaction(one_statement=True) as connection:
             if connection.dialect.name == "postgresql":  # one statement: the log INSERT feeding the UPDATE
                 log_id = pg_hot_path.finish_task(connection, body_json=body_json, **params)
             else:
@@ -187,7 +188,7 @@ class TaskRepository:
 
     def get_task(self, task_id: int) -> dict[str, Any] | None:
         """The task row as a dict (payload as a dict), or None."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 select(execution_tasks).where(execution_tasks.c.id == task_id)
             ).first()
@@ -195,12 +196,12 @@ class TaskRepository:
 
     def latest_task_id(self) -> int:
         """The newest task's id (0 when there is none): a task with a higher id was created later."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             return connection.execute(select(func.max(execution_tasks.c.id))).scalar_one() or 0
 
     def get_log_for_task(self, task_id: int) -> dict[str, Any] | None:
         """The task's ``execution_logs`` row as a dict (response_body as a dict), or None."""
-        with transaction(self._engine) as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 select(execution_logs).where(execution_logs.c.task_id == task_id)
             ).first()

@@ -21,7 +21,8 @@ from connectors import FAILED, BaseConnector, ConnectorResult, OrderRequest
 from connectors.dispatch import Dispatcher, Submission, not_sent
 from connectors.registry import no_connector_message
 from database import EntryRateLimitError, ExecutionRepository, PositionLimitError, PositionRecord
-from database.ledger_repository import ClosedContracts, LedgerRepository
+from database.ledger_repository import ClosedContracts
+from database.unit_of_work import Connections
 from database.orders_repository import ConnectorOrderRepository
 from routing.exit_plan import SIMULATED_POSITION, ExitStep
 from routing.results import AccountClose, skipped
@@ -33,11 +34,11 @@ log = logging.getLogger(__name__)
 class OrderDesk:
     """The only place orders leave the service (through `connectors.dispatch.Dispatcher`)."""
 
-    def __init__(self, settings: Settings, repository: ExecutionRepository, ledger: LedgerRepository,
+    def __init__(self, settings: Settings, repository: ExecutionRepository,
                  connectors: Mapping[str, BaseConnector], guard: SafetyGuard) -> None:
+        """`repository`: each call its own transaction (what the connector threads record)."""
         self.settings = settings
         self.repository = repository
-        self.ledger = ledger
         self.connectors = connectors
         self.guard = guard
         self._dispatcher: Dispatcher | None = None
@@ -57,15 +58,17 @@ class OrderDesk:
             self._dispatcher.shutdown()
 
     # -- entries ----------------------------------------------------------------------------------
-    def send_entries(self, orders: Iterable[OrderRequest]) -> tuple[tuple[ConnectorResult, ...], tuple[dict, ...]]:
-        """Reserve each order's position, then send; a refused order releases its reservation.
-        Returns the connector results (in order) and the safety checks a reservation added."""
+    def send_entries(self, db: Connections, orders: Iterable[OrderRequest]
+                     ) -> tuple[tuple[ConnectorResult, ...], tuple[dict, ...]]:
+        """Reserve each order's position (in `db`), then send; a refused order releases its
+        reservation. Returns the connector results (in order) and the safety checks a
+        reservation added."""
         reserved: list[tuple[OrderRequest, PositionRecord]] = []
         decided: list[ConnectorResult | None] = []  # None: the slot of a reserved order
         checks: list[dict] = []
-        with self._given_back_if_unsent(lambda: [self.repository.release_position(p.id) for _, p in reserved]):
+        with self._given_back_if_unsent(lambda: [db.tasks.release_position(p.id) for _, p in reserved]):
             for order in orders:
-                outcome = self._reserve(order)
+                outcome = self._reserve(db, order)
                 if isinstance(outcome, PositionRecord):
                     reserved.append((order, outcome))
                     decided.append(None)
@@ -78,15 +81,15 @@ class OrderDesk:
         sent = self.dispatcher.run(*batch)
         for (_, position), outcome in zip(reserved, sent):
             if not_sent(outcome):  # refused by the firm, or too old to send (SIGNAL_TOO_OLD)
-                self.repository.release_position(position.id)
+                db.tasks.release_position(position.id)
         return _in_order(decided, sent), tuple(checks)
 
-    def _reserve(self, order: OrderRequest) -> PositionRecord | tuple[ConnectorResult, dict | None]:
+    def _reserve(self, db: Connections, order: OrderRequest) -> PositionRecord | tuple[ConnectorResult, dict | None]:
         connector = self.connectors.get(order.firm_code)
         if connector is None:
             return skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)), None
         try:  # re-checks max_position_size and MAX_ORDERS_PER_MINUTE under a per-firm database lock
-            position = self.repository.open_position(
+            position = db.tasks.open_position(
                 trade_id=order.trade_id, firm_code=order.firm_code, program_id=order.program_id,
                 symbol=order.symbol, side=order.direction, contracts=order.contracts,
                 entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
@@ -104,20 +107,21 @@ class OrderDesk:
         return position
 
     # -- exits ------------------------------------------------------------------------------------
-    def send_exits(self, steps: Iterable[ExitStep], *, actor: str, now: datetime
+    def send_exits(self, db: Connections, steps: Iterable[ExitStep], *, actor: str, now: datetime
                    ) -> tuple[tuple[ConnectorResult, ...], tuple[AccountClose, ...]]:
-        """Claim each step's contracts with their P&L row, then send; a refused exit gives them back.
+        """Claim each step's contracts with their P&L row (in `db`), then send; a refused exit
+        gives them back.
         Returns the connector results (in order) and the closes (sent ones first, then local ones)."""
         claimed: list[tuple[ExitStep, OrderRequest, ClosedContracts, AccountClose]] = []
         local: list[AccountClose] = []
         decided: list[ConnectorResult | None] = []
-        with self._given_back_if_unsent(lambda: [self._reopen(s.position, c, actor, "exit failed before it was sent")
+        with self._given_back_if_unsent(lambda: [self._reopen(db, s.position, c, actor, "exit failed before it was sent")
                                                  for s, _, c, _ in claimed]):
             for step in steps:
                 if step.refusal is not None:
                     decided.append(skipped(step.order, *step.refusal))
                     continue
-                closed = self._claim(step, actor, now)
+                closed = self._claim(db, step, actor, now)
                 if closed.contracts <= 0:  # a concurrent exit closed it first
                     decided.append(skipped(step.order, "ALREADY_CLOSED", "Position was closed by another exit."))
                     continue
@@ -139,23 +143,24 @@ class OrderDesk:
         closes = []
         for (step, _, closed, close), outcome in zip(claimed, sent):
             if outcome.status == FAILED:  # nothing was closed at the firm: keep the position open
-                self._reopen(step.position, closed, actor, "exit order FAILED at the firm")
+                self._reopen(db, step.position, closed, actor, "exit order FAILED at the firm")
                 close = replace(close, reversed=True)
             closes.append(close)
         return _in_order(decided, sent), tuple(closes + local)
 
-    def _claim(self, step: ExitStep, actor: str, now: datetime) -> ClosedContracts:
+    def _claim(self, db: Connections, step: ExitStep, actor: str, now: datetime) -> ClosedContracts:
         """Take the contracts off and write their P&L row, in one transaction."""
-        return self.ledger.close_position(
+        return db.ledger.close_position(
             position_id=step.position.id, contracts=step.order.contracts, amount_for=step.pl_for,
             exit_price=step.exit_price, price_source=step.price_source, occurred_at=now,
             task_id=step.order.task_id, actor=actor,
         )
 
-    def _reopen(self, position: PositionRecord, closed: ClosedContracts, actor: str, reason: str) -> None:
+    def _reopen(self, db: Connections, position: PositionRecord, closed: ClosedContracts, actor: str,
+                reason: str) -> None:
         """Give an exit's claimed contracts back and reverse their P&L row (the firm closed nothing)."""
         assert closed.event_id is not None
-        self.ledger.reopen_position(position_id=position.id, contracts=closed.contracts,
+        db.ledger.reopen_position(position_id=position.id, contracts=closed.contracts,
                                     close_event_id=closed.event_id, actor=actor, reason=reason)
 
     # -- shared -----------------------------------------------------------------------------------

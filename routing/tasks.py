@@ -8,7 +8,7 @@ Order of durable writes (the audit trail survives a crash at any point):
 4. one transaction writes the execution_logs row with the whole result and sets the task
    COMPLETED (or FAILED with the error).
 When no order can leave the service (every connector in dry-run, or an informational event),
-steps 2-4 run as one deferred unit of work (database/unit_of_work.py): nothing is in flight that a
+steps 2-4 run as one deferred `UnitOfWork` (database/unit_of_work.py): nothing is in flight that a
 committed PROCESSING row or reservation would have to vouch for, so every write commits together
 with the log row, and a crash leaves the task PENDING for recovery with none of its half-done work
 applied. Step 2 is then only the task's row lock, taken when the transaction begins.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any, Callable, Mapping
 
 from account_engine.trading_day import trading_day_start
@@ -25,7 +26,7 @@ from connectors import BaseConnector
 from database import ExecutionRepository, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
 from database.json_documents import result_json
-from database.unit_of_work import connection_scope, unit_of_work
+from database.unit_of_work import AutoCommit, Connections, UnitOfWork
 from domain.task_status import TaskStatus
 from observability.task_context import bind_task
 from routing.entry_plan import routed_firms
@@ -35,8 +36,8 @@ from signals import EXIT_TYPES, Signal
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[int, Signal], Outcome]
-"""A stage: the task's id and signal in, what it decided out."""
+Process = Callable[[int, Signal, Connections], Outcome]
+"""A stage: the task's id, its signal and the unit of work its writes go to in; what it decided out."""
 
 
 class TaskRunner:
@@ -76,65 +77,72 @@ class TaskRunner:
     def handle_task(self, signal: Signal, raw_payload: dict[str, Any] | None, process: Process,
                     idempotency_key: str | None = None, noted: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record the task, run `process` on it, finish it; `noted`: result fields set up front."""
-        repo = self.repository
         stored = raw_payload if raw_payload is not None else signal.payload()
-        if not self._may_send(signal):
-            # Nothing can leave the service, so every write, the log row and COMPLETED commit
-            # together (database/unit_of_work.py), after the PENDING commit, on one pooled connection.
-            with connection_scope(repo.engine):
-                if process == self.process_entry:  # the PENDING insert also reads the entry's inputs
-                    task_id, inputs = self._create_entry_task(signal, stored, idempotency_key)
-                    process = lambda t, s: self.process_entry(t, s, inputs)  # noqa: E731
-                else:
-                    task_id = self._create_task(signal, stored, idempotency_key)
+        if self._may_send(signal):
+            db = AutoCommit(self.repository.engine)  # each step durable before any order leaves
+            task_id = self._create_task(db, signal, stored, idempotency_key)
+            db.tasks.set_task_status(task_id, TaskStatus.PROCESSING)
+            return self.run_task(task_id, signal, process, noted, db=db)
+        # Nothing can leave the service, so every write, the log row and COMPLETED commit
+        # together, after the PENDING commit, on one pooled connection.
+        with UnitOfWork(self.repository.engine) as uow:
+            if process == self.process_entry:  # the PENDING insert also reads the entry's inputs
+                task_id, inputs = self._create_entry_task(uow, signal, stored, idempotency_key)
+                process = partial(self.process_entry, inputs=inputs)
+            else:
+                task_id = self._create_task(uow, signal, stored, idempotency_key)
+            # Deferred: reads and the finish run on their own; a transaction (with the task's row
+            # lock, to keep recovery off it) only when something else is written.
+            uow.begin(deferred=True, on_begin=lambda: uow.tasks.lock_task(task_id))
+            try:
+                result = self.run_task(task_id, signal, process, noted, db=uow, record_failure=False)
+                uow.commit()
+                return result
+            except TaskAlreadyFinishedError:  # recovery finished it first: that is its result
+                uow.rollback()
+                return self._recorded_result(uow, task_id)
+            except Exception as exc:  # rolled back whole: record the failure on its own
+                uow.rollback()
                 try:
-                    # Deferred: reads and the finish run on their own; a transaction (with the
-                    # task's row lock, to keep recovery off it) only when something else is written.
-                    with unit_of_work(repo.engine, deferred=True, on_begin=lambda: repo.lock_task(task_id)):
-                        return self.run_task(task_id, signal, process, noted, record_failure=False)
-                except TaskAlreadyFinishedError:  # recovery finished it first: that is its result
-                    return self._recorded_result(task_id)
-                except Exception as exc:  # rolled back whole: record the failure on its own
-                    try:
-                        return self._fail_task(task_id, signal, noted, exc)
-                    except TaskAlreadyFinishedError:
-                        return self._recorded_result(task_id)
-        task_id = self._create_task(signal, stored, idempotency_key)
-        repo.set_task_status(task_id, TaskStatus.PROCESSING)  # durable before any order can leave
-        return self.run_task(task_id, signal, process, noted)
+                    return self._fail_task(uow, task_id, signal, noted, exc)
+                except TaskAlreadyFinishedError:
+                    return self._recorded_result(uow, task_id)
 
     def run_task(self, task_id: int, signal: Signal, process: Process, noted: dict[str, Any] | None = None,
-                 record_failure: bool = True) -> dict[str, Any]:
+                 record_failure: bool = True, db: Connections | None = None) -> dict[str, Any]:
         """Run `process` on an existing PROCESSING task and record its one result (also recovery's).
 
-        With `record_failure=False` an error propagates (the caller's unit of work rolls back and
-        the caller records the failure in a fresh transaction)."""
+        `db`: the unit of work the stage's writes go to (default: each call commits). With
+        `record_failure=False` an error propagates (the caller rolls its unit back and records
+        the failure on its own)."""
+        db = db if db is not None else AutoCommit(self.repository.engine)
         try:
-            outcome = process(task_id, signal)
+            outcome = process(task_id, signal, db)
         except Exception as exc:  # the task must end FAILED with its error, never stay PROCESSING
             if not record_failure:
                 raise
-            return self._fail_task(task_id, signal, noted, exc)
+            return self._fail_task(db, task_id, signal, noted, exc)
         result = document(self.blank_result(task_id, signal), noted, outcome)
         result["details"] = annotated_details(outcome.trading_state, signal.action, outcome.connector_results,
                                               outcome.details)
         stored = ResultDocument(result, result_json(result))
-        self.repository.finish_task(task_id, TaskStatus.COMPLETED, result, stored_json=stored.json_text)
+        db.tasks.finish_task(task_id, TaskStatus.COMPLETED, result, stored_json=stored.json_text)
         return stored
 
-    def _fail_task(self, task_id: int, signal: Signal, noted: dict[str, Any] | None, exc: Exception) -> dict[str, Any]:
+    def _fail_task(self, db: Connections, task_id: int, signal: Signal, noted: dict[str, Any] | None,
+                   exc: Exception) -> dict[str, Any]:
         log.exception("task %s failed", task_id, exc_info=exc)
         result = {**self.blank_result(task_id, signal), **(noted or {})}
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["details"] = "Task failed; see error. No further orders were sent for it."
-        self.repository.finish_task(task_id, TaskStatus.FAILED, result, error=result["error"])
+        db.tasks.finish_task(task_id, TaskStatus.FAILED, result, error=result["error"])
         return result
 
-    def _recorded_result(self, task_id: int) -> dict[str, Any]:
+    def _recorded_result(self, db: Connections, task_id: int) -> dict[str, Any]:
         """The result another worker recorded for this task. Only a dry-run task that took longer
         than STUCK_TASK_SECONDS can meet this: recovery re-ran it and its log row came first."""
         log.warning("task %s was finished by another worker (recovery) first; answering with that result", task_id)
-        recorded = self.repository.get_log_for_task(task_id)
+        recorded = db.tasks.get_log_for_task(task_id)
         assert recorded is not None  # TaskAlreadyFinishedError means the row exists
         return dict(recorded["response_body"])
 
@@ -143,27 +151,27 @@ class TaskRunner:
         informational = signal.event_type not in self.settings.entry_event_types and signal.event_type not in EXIT_TYPES
         return not informational and not all(c.dry_run for c in self.connectors.values())
 
-    def _create_task(self, signal: Signal, stored: dict[str, Any], idempotency_key: str | None) -> int:
+    def _create_task(self, db: Connections, signal: Signal, stored: dict[str, Any], idempotency_key: str | None) -> int:
         """The PENDING row, committed before anything else happens."""
-        task_id = self.repository.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
+        task_id = db.tasks.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
         bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
         return task_id
 
-    def _create_entry_task(self, signal: Signal, stored: dict[str, Any],
+    def _create_entry_task(self, db: Connections, signal: Signal, stored: dict[str, Any],
                            idempotency_key: str | None) -> tuple[int, EntryInputs]:
         """`_create_task` and `read_entry_inputs` in one round trip (PostgreSQL)."""
         firm_codes = self.routed_firms(signal)
-        task_id, inputs = self.repository.create_entry_task(
+        task_id, inputs = db.tasks.create_entry_task(
             signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key,
             ledger_window=lambda: self._ledger_window(firm_codes))
         self.ledger_size.note(firm_codes, inputs)
         bind_task(task_id=task_id, trade_id=signal.trade_id)
         return task_id, inputs
 
-    def read_entry_inputs(self, signal: Signal) -> EntryInputs:
+    def read_entry_inputs(self, db: Connections, signal: Signal) -> EntryInputs:
         """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
         firm_codes = self.routed_firms(signal)
-        inputs = read_entry_inputs(self.repository.engine, firm_codes, lambda: self._ledger_window(firm_codes))
+        inputs = read_entry_inputs(db, firm_codes, lambda: self._ledger_window(firm_codes))
         self.ledger_size.note(firm_codes, inputs)
         return inputs
 

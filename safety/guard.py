@@ -14,8 +14,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Engine
-
 from account_engine.trading_day import next_trading_day_start, trading_day_start
 from config import Settings
 from connectors import SKIPPED, ConnectorResult, OrderRequest
@@ -42,18 +40,19 @@ class Screened:
 
 
 class SafetyGuard:
-    def __init__(self, engine: Engine, settings: Settings, clock: Any = None):
-        self.repository = SafetyRepository(engine)
+    """The checks; the task's unit of work hands each call the `SafetyRepository` to read."""
+
+    def __init__(self, settings: Settings, clock: Any = None):
         self.settings = settings
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
-    def trading_state(self, known: str | None = None) -> str:
+    def trading_state(self, safety: SafetyRepository, known: str | None = None) -> str:
         """This task's trading state: `known` when the caller already read it (an entry reads it
         with its other inputs), else one primary-key SELECT."""
-        return known or self.repository.get_trading_state().state
+        return known or safety.get_trading_state().state
 
     # -- entries ----------------------------------------------------------------------------------
-    def screen_entries(self, orders: Iterable[OrderRequest], trading_state: str) -> Screened:
+    def screen_entries(self, safety: SafetyRepository, orders: Iterable[OrderRequest], trading_state: str) -> Screened:
         """Split entry orders by trading state, signal age, velocity and streak."""
         orders = tuple(orders)
         reason = blocked_reason(trading_state, "ENTRY")
@@ -69,7 +68,7 @@ class SafetyGuard:
         checks: list[dict[str, Any]] = []
         planned: dict[str, int] = {}
         for order in orders:
-            verdict = self._entry_limit(order, now, planned)
+            verdict = self._entry_limit(safety, order, now, planned)
             if verdict is None:
                 allowed.append(order)
                 planned[order.firm_code] = planned.get(order.firm_code, 0) + 1
@@ -87,19 +86,20 @@ class SafetyGuard:
             return None
         return EntryRateCap(firm.max_orders_per_minute, self._clock() - VELOCITY_WINDOW)
 
-    def _entry_limit(self, order: OrderRequest, now: dt.datetime, planned: dict[str, int]) -> LimitVerdict | None:
+    def _entry_limit(self, safety: SafetyRepository, order: OrderRequest, now: dt.datetime,
+                     planned: dict[str, int]) -> LimitVerdict | None:
         firm = self.settings.firms.get(order.firm_code)
         if firm is None:
             return None
         if firm.max_orders_per_minute is not None:
-            recent = self.repository.entry_orders_since(order.firm_code, now - VELOCITY_WINDOW)
+            recent = safety.entry_orders_since(order.firm_code, now - VELOCITY_WINDOW)
             verdict = check_velocity(recent + planned.get(order.firm_code, 0), firm.max_orders_per_minute)
             if verdict is not None:
                 return verdict
         program = firm.programs.get(order.program_id)
         if program is not None and program.max_consecutive_losses is not None:
             day_start = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
-            events = self.repository.closing_events_since(order.firm_code, order.program_id, day_start)
+            events = safety.closing_events_since(order.firm_code, order.program_id, day_start)
             nxt = next_trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
             return check_streak(events, program.max_consecutive_losses, nxt)
         return None

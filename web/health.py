@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from database.safety_repository import SafetyRepository
 from version import __version__
 
 bp = Blueprint("health", __name__)
@@ -15,7 +16,7 @@ def health():
     state = None
     if db_ok:
         try:
-            state = router.guard.repository.get_trading_state().state
+            state = SafetyRepository(router.repository.engine).get_trading_state().state
         except Exception:  # the database went away between the two queries
             db_ok = False
     body = {

@@ -129,11 +129,11 @@ def _exit_fails_once(app) -> None:
     real = router.process_exit
     calls = []
 
-    def flaky(task_id, signal, **resend):
+    def flaky(task_id, signal, db, **resend):
         calls.append(task_id)
         if len(calls) == 1:
             raise RuntimeError("ledger briefly unavailable")
-        return real(task_id, signal, **resend)
+        return real(task_id, signal, db, **resend)
 
     router.process_exit = flaky
 

@@ -129,7 +129,7 @@ def test_a_day_start_in_another_time_zone_is_the_same_instant(pg_engine):
         pg_hot_path._csv(["FTMO,APEX"])
 
 
-def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary(clean_pg):
+def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary(clean_pg, monkeypatch):
     """`LedgerSizeHint`: while an account has few events the entry fetches them (the summary's
     statement costs PostgreSQL more than they do); once an entry has seen enough, the next one
     has PostgreSQL summarise them. Both reads give the same account state."""
@@ -156,14 +156,14 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
     router = ExecutionRouter(settings=parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", DATABASE_URL=PG_URL)),
                              repository=ExecutionRepository(clean_pg))
     reads: list[EntryInputs] = []
-    real_create = router.repository.create_entry_task
+    real_create = ExecutionRepository.create_entry_task
 
     def create_entry_task(*args, **kwargs):
         task_id, inputs = real_create(*args, **kwargs)
         reads.append(inputs)
         return task_id, inputs
 
-    router.repository.create_entry_task = create_entry_task
+    monkeypatch.setattr(ExecutionRepository, "create_entry_task", create_entry_task)
     try:
         assert not router.ledger_size.summarise(["FTMO"])
         first = router.route(dict(GUIDE_PAYLOAD, trade_id="T1"))  # fetched the 30 events

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from config import parse_settings
 from database import ExecutionRepository, PositionLimitError, create_db_engine
 from database.position_repository import lock_firm_positions
+from database.safety_repository import SafetyRepository
 from execution_router import ExecutionRouter
 from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
 from tests.db_fixtures import postgres_test_url
@@ -107,14 +108,12 @@ def test_parallel_webhook_entries_for_one_account_respect_max_position_size(clea
     assert len(reserved) + len(refused) + len(rejected) == WORKERS
 
 
-def test_parallel_entries_never_exceed_the_firms_orders_per_minute(clean_pg):
+def test_parallel_entries_never_exceed_the_firms_orders_per_minute(clean_pg, monkeypatch):
     """FTMO_MAX_ORDERS_PER_MINUTE=3 and 8 routers at once: the safety guard's count (read before
     any of them reserved) lets all 8 through, so the reservation re-counts under the firm's lock."""
-    def first_pass_sees_an_empty_minute(router: ExecutionRouter) -> None:
-        router.guard.repository.entry_orders_since = lambda *_: 0
+    monkeypatch.setattr(SafetyRepository, "entry_orders_since", lambda *_: 0)  # the guard's first pass sees an empty minute
 
-    results = _parallel_entries(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_ORDERS_PER_MINUTE="3"), "15",
-                                prepare=first_pass_sees_an_empty_minute)
+    results = _parallel_entries(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_MAX_ORDERS_PER_MINUTE="3"), "15")
     outcomes = [r for res in results for r in res["connector_results"]]
     assert sorted(r["reason"] for r in outcomes) == ["GLOBAL_DRY_RUN_ENABLED"] * 3 + ["MAX_ORDERS_PER_MINUTE"] * 5
     late = [res for res in results if res["connector_results"][0]["reason"] == "MAX_ORDERS_PER_MINUTE"]

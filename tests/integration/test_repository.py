@@ -29,7 +29,7 @@ from database import (
 )
 from database.json_documents import json_document_problem
 from database.tables import execution_logs, execution_tasks, trade_positions
-from database.unit_of_work import connection_scope
+from database.unit_of_work import AutoCommit, UnitOfWork
 
 from tests.conftest import GUIDE_PAYLOAD
 
@@ -233,8 +233,8 @@ def test_finishing_a_task_twice_fails_and_changes_nothing(
     repo.finish_task(task_id, "COMPLETED", RESULT)
     before = repo.get_task(task_id)
 
-    with pytest.raises(TaskAlreadyFinishedError), (connection_scope(db_engine) if held else nullcontext()):
-        repo.finish_task(task_id, "FAILED", {"routed": False}, error="second attempt")
+    with pytest.raises(TaskAlreadyFinishedError), (UnitOfWork(db_engine) if held else nullcontext(AutoCommit(db_engine))) as db:
+        db.tasks.finish_task(task_id, "FAILED", {"routed": False}, error="second attempt")
 
     assert repo.get_task(task_id) == before
     assert repo.get_log_for_task(task_id)["response_body"] == RESULT  # type: ignore[index]
@@ -248,8 +248,8 @@ def test_concurrent_finishes_record_exactly_one_result(
 
     def finish(index: int) -> bool:
         try:  # half of them as a dry-run signal finishes: one autocommit statement on a held connection
-            with connection_scope(db_engine) if index % 2 else nullcontext():
-                repo.finish_task(task_id, "FAILED" if index % 2 else "COMPLETED", {"worker": index})
+            with UnitOfWork(db_engine) if index % 2 else nullcontext(AutoCommit(db_engine)) as db:
+                db.tasks.finish_task(task_id, "FAILED" if index % 2 else "COMPLETED", {"worker": index})
         except TaskAlreadyFinishedError:
             return False
         return True

@@ -96,19 +96,20 @@ def test_a_live_entry_received_too_long_ago_is_refused_reserves_nothing_and_send
 
 
 @live
-def test_an_entry_that_got_too_old_while_reserving_is_not_sent_and_gives_its_reservations_back(live_app, sim, db):  # noqa: F811
+def test_an_entry_that_got_too_old_while_reserving_is_not_sent_and_gives_its_reservations_back(  # noqa: F811
+        live_app, sim, db, monkeypatch):
     """The age is checked again right before each order leaves: time lost after the first
     check (a lock wait at the reservation, say) counts too."""
     router = live_app.extensions["execution_router"]
     clock = router.clock = ShiftingClock()
-    reserve = router.repository.open_position
+    reserve = ExecutionRepository.open_position
 
-    def slow_reservation(**kwargs):
-        position = reserve(**kwargs)
+    def slow_reservation(self, **kwargs):
+        position = reserve(self, **kwargs)
         clock.offset = dt.timedelta(seconds=8)  # as if the reservation had waited 8 s
         return position
 
-    router.repository.open_position = slow_reservation
+    monkeypatch.setattr(ExecutionRepository, "open_position", slow_reservation)
     body = post(live_app.test_client(), ENTRY).get_json()
     assert_refused_for_age(body, {"FTMO", "APEX", "TOPSTEP"})
     assert all(r["mode"] == "LIVE" for r in body["connector_results"])
@@ -154,9 +155,9 @@ def test_the_webhook_measures_from_arrival(app, db):
     clock = router.clock = ShiftingClock()
     read = router.guard.trading_state
 
-    def held_up(known=None):
+    def held_up(safety, known=None):
         clock.offset = dt.timedelta(seconds=30)
-        return read(known)
+        return read(safety, known)
 
     router.guard.trading_state = held_up
     body = app.test_client().post("/api/automated-signals/webhook", json=GUIDE_PAYLOAD).get_json()

@@ -196,11 +196,10 @@ def test_a_stall_after_the_task_is_recorded_still_answers_503_in_time(make_app, 
     router = app.extensions["execution_router"]
     begin = router.guard.trading_state
 
-    def stall_then_begin(known=None):
+    def stall_then_begin(safety, known=None):
         stall(proxy)
-        state = begin(known)
-        router.repository.ping()  # any statement now: it gets no answer
-        return state
+        begin(safety, known)
+        return safety.get_trading_state().state  # any statement of the task now: it gets no answer
 
     router.guard.trading_state = stall_then_begin
     client = app.test_client()

@@ -14,7 +14,7 @@ from connectors.base_connector import OrderLookup
 from database.orders_repository import ConnectorOrderRepository
 from database import ExecutionRepository, TaskNotFoundError
 from database.safety_repository import SafetyRepository
-from database.unit_of_work import unit_of_work
+from database.unit_of_work import UnitOfWork
 from database.tables import execution_tasks
 from execution_router import ExecutionRouter
 from safety.recovery import STALE_ENTRY, UNKNOWN_OUTCOME, recover_stuck_tasks
@@ -223,8 +223,9 @@ def test_a_dry_run_task_still_running_is_not_claimed_by_recovery(pg_engine):
     truncate_app_tables(pg_engine)
     task_id = stuck_task(pg_engine, dict(GUIDE_PAYLOAD), status="PENDING")  # an hour old: "stuck"
     claimed: list[list[int]] = []
-    with unit_of_work(pg_engine):
-        ExecutionRepository(pg_engine).lock_task(task_id)
+    with UnitOfWork(pg_engine) as uow:
+        uow.begin()
+        uow.tasks.lock_task(task_id)
         # another worker's recovery, on its own connection and thread
         worker = threading.Thread(target=lambda: claimed.append(
             [t.id for t in SafetyRepository(pg_engine).claim_stuck_tasks(60)]))
@@ -248,8 +249,8 @@ def test_a_request_whose_task_recovery_finished_first_answers_with_that_result(a
     real = router.process_info
     recovered = {"recovered": True, "details": "re-run by recovery", "routed": False}
 
-    def recovery_finishes_it_meanwhile(task_id, signal):
-        outcome = real(task_id, signal)
+    def recovery_finishes_it_meanwhile(task_id, signal, db):
+        outcome = real(task_id, signal, db)
         other_worker = threading.Thread(
             target=lambda: ExecutionRepository(engine).finish_task(task_id, "COMPLETED", {**recovered, "task_id": task_id}))
         other_worker.start()
