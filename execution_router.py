@@ -35,7 +35,7 @@ from functools import partial
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable, Iterator
 
-from account_engine import BreachResult, evaluate_account_breach
+from account_engine import evaluate_account_breach
 from account_engine.ledger import realized_pl
 from account_engine.trading_day import trading_day_start
 from account_engine.snapshots import SnapshotProvider
@@ -66,6 +66,8 @@ from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, rea
 from database.repository import result_json
 from database.ledger_repository import LedgerRepository
 from database.unit_of_work import connection_scope, unit_of_work
+from engine_common.statuses import ReasonCode, VerdictStatus
+from engine_common.verdict import ProgramVerdict
 from instruments import get_contract_spec
 from observability.task_context import bind_task
 from program_engine import calculate_program_sizing
@@ -77,7 +79,6 @@ from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 
 log = logging.getLogger(__name__)
 
-APPROVED = "APPROVED"
 DRY_RUN_DETAILS = "ExecutionRouter dry-run: no external order sent."
 
 
@@ -380,7 +381,7 @@ class ExecutionRouter:
             risk_rules = get_firm_risk_rules(firm_code, self.settings)
             risk = evaluate_risk(firm_code, risk_rules, task_payload, metrics)
             result["risk_checks"].append(risk.to_dict())
-            if risk.status != APPROVED:
+            if not risk.approved:
                 continue
             capacity = None
             if risk_rules.get("max_position_size") is not None:
@@ -393,7 +394,7 @@ class ExecutionRouter:
                 result["program_sizing"].append(sizing.to_dict())
                 breach = self._check_breach(firm_code, program_id, views.get(program_id))
                 result["account_breaches"].append(breach.to_dict())
-                if sizing.status == APPROVED and sizing.contracts > 0 and breach.status == APPROVED:
+                if sizing.approved and sizing.contracts > 0 and breach.approved:
                     allowed.append((firm_code, program_id, sizing.contracts))
                     if capacity is not None:  # programs of one firm share its position limit
                         capacity -= sizing.contracts
@@ -671,14 +672,15 @@ class ExecutionRouter:
         """Account P&L (day_pl, total_pl, drawdown, open_contracts) for the breach engine."""
         return view.state.metrics() if view is not None else {}
 
-    def _check_breach(self, firm_code: str, program_id: int, view: AccountView | None) -> BreachResult:
+    def _check_breach(self, firm_code: str, program_id: int, view: AccountView | None) -> ProgramVerdict:
         """The breach engine on the account's state; a blocked live snapshot is an ERROR (fail closed)."""
         if view is not None and view.blocked:
-            return BreachResult(
-                firm_code, program_id, "ERROR", "ACCOUNT_SNAPSHOT_UNAVAILABLE",
-                f"Live account snapshot unusable ({view.snapshot_problem}); "
+            return ProgramVerdict(
+                firm_code=firm_code, program_id=program_id, status=VerdictStatus.ERROR,
+                rule=ReasonCode.ACCOUNT_SNAPSHOT_UNAVAILABLE,
+                reason=f"Live account snapshot unusable ({view.snapshot_problem}); "
                 f"{firm_code}_SNAPSHOT_POLICY=BLOCK blocks entries.",
-                {"snapshot_problem": view.snapshot_problem, "source": view.source},
+                details={"snapshot_problem": view.snapshot_problem, "source": view.source},
             )
         return evaluate_account_breach(
             firm_code, program_id,
