@@ -27,6 +27,7 @@ A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from contextlib import contextmanager
@@ -384,12 +385,11 @@ class ExecutionRouter:
             if not risk.approved:
                 continue
             capacity = None
-            if risk_rules.get("max_position_size") is not None:
-                capacity = max(0, int(risk_rules["max_position_size"]) - open_contracts)
+            if risk_rules.max_position_size is not None:
+                capacity = max(0, risk_rules.max_position_size - open_contracts)
             for program_id in meta["program_ids"].get(firm_code, []):
                 scaling = get_program_scaling_rules(firm_code, program_id, self.settings)
-                if capacity is not None:
-                    scaling["position_capacity"] = capacity
+                scaling = dataclasses.replace(scaling, position_capacity=capacity)
                 sizing = calculate_program_sizing(firm_code, program_id, scaling, task_payload)
                 result["program_sizing"].append(sizing.to_dict())
                 breach = self._check_breach(firm_code, program_id, views.get(program_id))
@@ -439,7 +439,7 @@ class ExecutionRouter:
                     symbol=order.symbol, side=order.direction, contracts=order.contracts,
                     entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
                     client_order_id=order.client_order_id, dry_run=connector.dry_run,
-                    firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings)["max_position_size"],
+                    firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings).max_position_size,
                     rate_cap=self.guard.entry_rate_cap(order.firm_code),
                 )
             except PositionLimitError as exc:
