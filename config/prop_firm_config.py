@@ -6,12 +6,14 @@ start-up. None of them re-reads the environment per call.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, TypeVar
 
-from config.settings import Settings, get_settings
+from config.settings import FirmSettings, ProgramSettings, Settings, get_settings
 from engine_common.rules import BreachRules, RiskRules, ScalingRules
 from prop_firm_registry import get_firm_by_code
+
+R = TypeVar("R", RiskRules, BreachRules)
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -55,14 +57,7 @@ def get_routing_rules_for_task(
 
 def get_firm_risk_rules(firm_code: str, settings: Settings | None = None) -> RiskRules:
     """Firm-wide risk rules; a rule that is not configured is None (disabled)."""
-    firm = _settings(settings).firm(firm_code)
-    if firm is None:
-        return RiskRules()
-    return RiskRules(
-        max_position_size=firm.max_position_size,
-        max_daily_loss=firm.max_daily_loss,
-        max_total_loss=firm.max_total_loss,
-    )
+    return _same_names(RiskRules, _settings(settings).firm(firm_code))
 
 
 def get_program_scaling_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> ScalingRules:
@@ -84,10 +79,11 @@ def get_account_breach_rules(firm_code: str, program_id: int, settings: Settings
     """Account breach limits of one firm/program; a limit that is not configured is None."""
     firm = _settings(settings).firm(firm_code)
     program = firm.programs.get(int(program_id)) if firm else None
-    if program is None:
-        return BreachRules()
-    return BreachRules(
-        max_daily_loss=program.max_daily_loss,
-        max_total_loss=program.max_total_loss,
-        max_drawdown=program.max_drawdown,
-    )
+    return _same_names(BreachRules, program)
+
+
+def _same_names(rules_type: type[R], source: FirmSettings | ProgramSettings | None) -> R:
+    """The rules the settings hold under the same field names; none configured without settings."""
+    if source is None:
+        return rules_type()
+    return rules_type(**{f.name: getattr(source, f.name) for f in fields(rules_type)})

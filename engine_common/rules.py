@@ -36,30 +36,41 @@ def parse_risk_fraction(value: object) -> Decimal:
     return risk
 
 
-class _Rules:
-    """Parses each numeric field on construction; subclasses list how (`_PARSERS`)."""
+def _rule(parser: Callable[[object], Any], invalid: ReasonCode = ReasonCode.INVALID_RULE) -> Any:
+    """A rule field, None (disabled) unless set: `parser` reads it, `invalid` names a refusal."""
+    return field(default=None, metadata={"parser": parser, "invalid": invalid})
 
-    _PARSERS: ClassVar[dict[str, tuple[Callable[[object], Any], ReasonCode]]]
+
+class _Rules:
+    """Parses each rule field (`_rule`) on construction.
+
+    `subject` starts a refusal's sentence ("Risk rule max_daily_loss ..."); `argument` is the
+    engine's parameter, named when what it was given is not a mapping at all.
+    """
+
     _SUBJECT: ClassVar[str]
     _ARGUMENT: ClassVar[str]
-    """The engine argument's name, for the message when it is not a mapping at all."""
+
+    def __init_subclass__(cls, *, subject: str, argument: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._SUBJECT, cls._ARGUMENT = subject, argument
 
     def __post_init__(self) -> None:
-        for name, (parser, code) in self._PARSERS.items():
-            value = getattr(self, name)
-            if value is None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None or "parser" not in f.metadata:
                 continue
             try:
-                parsed = parser(value)
+                parsed = f.metadata["parser"](value)
             except InvalidNumber as exc:
-                raise InvalidInput(code, name, value, exc.problem, self._SUBJECT) from None
-            object.__setattr__(self, name, parsed)
+                raise InvalidInput(f.metadata["invalid"], f.name, value, exc.problem, self._SUBJECT) from None
+            object.__setattr__(self, f.name, parsed)
 
     @classmethod
     def from_mapping(cls: type[R], source: Mapping[str, Any] | None) -> R:
         """From the guide's dict form; keys it does not know are ignored, missing ones are None."""
         values = as_mapping(source, cls._ARGUMENT)
-        return cls(**{f.name: values.get(f.name) for f in fields(cls)})  # type: ignore[call-arg]
+        return cls(**{f.name: values.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
     @classmethod
     def coerce(cls: type[R], rules: R | Mapping[str, Any] | None) -> R:
@@ -68,41 +79,25 @@ class _Rules:
 
 
 @dataclass(frozen=True)
-class RiskRules(_Rules):
+class RiskRules(_Rules, subject="Risk rule", argument="risk_rules"):
     """One firm's pre-trade limits (`{FIRM}_MAX_POSITION_SIZE|MAX_DAILY_LOSS|MAX_TOTAL_LOSS`)."""
 
-    max_position_size: int | None = None
-    max_daily_loss: Decimal | None = None
-    max_total_loss: Decimal | None = None
-
-    _SUBJECT = "Risk rule"
-    _ARGUMENT = "risk_rules"
-    _PARSERS = {
-        "max_position_size": (parse_count, ReasonCode.INVALID_RULE),
-        "max_daily_loss": (parse_positive_decimal, ReasonCode.INVALID_RULE),
-        "max_total_loss": (parse_positive_decimal, ReasonCode.INVALID_RULE),
-    }
+    max_position_size: int | None = _rule(parse_count)
+    max_daily_loss: Decimal | None = _rule(parse_positive_decimal)
+    max_total_loss: Decimal | None = _rule(parse_positive_decimal)
 
 
 @dataclass(frozen=True)
-class BreachRules(_Rules):
+class BreachRules(_Rules, subject="Breach rule", argument="breach_rules"):
     """One account's limits (`{FIRM}_{ID}_MAX_DAILY_LOSS|MAX_TOTAL_LOSS|MAX_DRAWDOWN`)."""
 
-    max_daily_loss: Decimal | None = None
-    max_total_loss: Decimal | None = None
-    max_drawdown: Decimal | None = None
-
-    _SUBJECT = "Breach rule"
-    _ARGUMENT = "breach_rules"
-    _PARSERS = {
-        "max_daily_loss": (parse_positive_decimal, ReasonCode.INVALID_RULE),
-        "max_total_loss": (parse_positive_decimal, ReasonCode.INVALID_RULE),
-        "max_drawdown": (parse_positive_decimal, ReasonCode.INVALID_RULE),
-    }
+    max_daily_loss: Decimal | None = _rule(parse_positive_decimal)
+    max_total_loss: Decimal | None = _rule(parse_positive_decimal)
+    max_drawdown: Decimal | None = _rule(parse_positive_decimal)
 
 
 @dataclass(frozen=True)
-class ScalingRules(_Rules):
+class ScalingRules(_Rules, subject="Scaling rule", argument="scaling_rules"):
     """What sizing one firm/program needs.
 
     `position_capacity` is what the firm's max_position_size still allows after its open
@@ -112,24 +107,14 @@ class ScalingRules(_Rules):
     it is a program nobody finished configuring, not a broken value.
     """
 
-    account_size: Decimal | None = None
-    risk_per_trade: Decimal | None = None
-    max_contracts: int | None = None
-    position_capacity: int | None = None
-    max_contracts_per_order: int | None = None
+    account_size: Decimal | None = _rule(parse_non_negative_decimal, ReasonCode.INVALID_ACCOUNT_SIZE)
+    risk_per_trade: Decimal | None = _rule(parse_risk_fraction, ReasonCode.INVALID_RISK_PER_TRADE)
+    max_contracts: int | None = _rule(parse_count, ReasonCode.INVALID_MAX_CONTRACTS)
+    position_capacity: int | None = _rule(parse_count, ReasonCode.INVALID_POSITION_CAPACITY)
+    max_contracts_per_order: int | None = _rule(parse_count, ReasonCode.INVALID_ORDER_CEILING)
     point_value_overrides: Mapping[str, Any] = field(default_factory=dict)
     """`{SYMBOL}_POINT_VALUE` by futures root; each value is checked when a signal for that root
     is sized (`point_value`), so a broken override for one instrument never blocks another."""
-
-    _SUBJECT = "Scaling rule"
-    _ARGUMENT = "scaling_rules"
-    _PARSERS = {
-        "account_size": (parse_non_negative_decimal, ReasonCode.INVALID_ACCOUNT_SIZE),
-        "risk_per_trade": (parse_risk_fraction, ReasonCode.INVALID_RISK_PER_TRADE),
-        "max_contracts": (parse_count, ReasonCode.INVALID_MAX_CONTRACTS),
-        "position_capacity": (parse_count, ReasonCode.INVALID_POSITION_CAPACITY),
-        "max_contracts_per_order": (parse_count, ReasonCode.INVALID_ORDER_CEILING),
-    }
 
     def __post_init__(self) -> None:
         super().__post_init__()
