@@ -17,115 +17,60 @@ used and it is reported as a negative number, like the P&L figures.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, Mapping
 
 from engine_common.loss_limits import check_loss_limit
-from engine_common.numbers import (
-    InvalidInput,
-    as_mapping,
-    describe_exception,
-    parse_decimal,
-    parse_positive_decimal,
-    read_number,
-)
-
-APPROVED = "APPROVED"
-REJECTED = "REJECTED"
-ERROR = "ERROR"
-
-MAX_DAILY_LOSS = "MAX_DAILY_LOSS"
-MAX_TOTAL_LOSS = "MAX_TOTAL_LOSS"
-MAX_DRAWDOWN = "MAX_DRAWDOWN"
-INVALID_RULE = "INVALID_RULE"
-INVALID_METRIC = "INVALID_METRIC"
-ENGINE_ERROR = "ENGINE_ERROR"
+from engine_common.numbers import as_mapping, parse_decimal, read_number
+from engine_common.rules import BreachRules
+from engine_common.statuses import ReasonCode, VerdictStatus
+from engine_common.verdict import ProgramVerdict, fail_closed, rejected
 
 # (rule, reason label, metric key, limit key), in evaluation order.
 _CHECKS = (
-    (MAX_DAILY_LOSS, "Daily loss", "day_pl", "max_daily_loss"),
-    (MAX_TOTAL_LOSS, "Total loss", "total_pl", "max_total_loss"),
-    (MAX_DRAWDOWN, "Drawdown", "drawdown", "max_drawdown"),
+    (ReasonCode.MAX_DAILY_LOSS, "Daily loss", "day_pl", "max_daily_loss"),
+    (ReasonCode.MAX_TOTAL_LOSS, "Total loss", "total_pl", "max_total_loss"),
+    (ReasonCode.MAX_DRAWDOWN, "Drawdown", "drawdown", "max_drawdown"),
 )
-
-
-@dataclass(frozen=True)
-class BreachResult:
-    """Outcome of the breach checks for one firm/program; approval has no rule/reason/details."""
-
-    firm_code: str
-    program_id: Any
-    status: str
-    rule: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] | None = None
-
-    @property
-    def approved(self) -> bool:
-        return self.status == APPROVED
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "firm_code": self.firm_code,
-            "program_id": self.program_id,
-            "status": self.status,
-            "rule": self.rule,
-            "reason": self.reason,
-            "details": dict(self.details) if self.details is not None else None,
-        }
 
 
 def evaluate_account_breach(
     firm_code: str,
     program_id: Any,
     account_metrics: Mapping[str, Any] | None,
-    breach_rules: Mapping[str, Any] | None,
-) -> BreachResult:
+    breach_rules: BreachRules | Mapping[str, Any] | None,
+) -> ProgramVerdict:
     """Check one account's metrics against its breach rules; never raises, never approves on error."""
-    try:
-        limits, values = _parse_inputs(account_metrics, breach_rules)
+    verdict = partial(ProgramVerdict, firm_code=firm_code, program_id=program_id)
+
+    def decide() -> ProgramVerdict:
+        rules = BreachRules.coerce(breach_rules)
+        values = _parse_metrics(account_metrics)
         for rule, label, metric_key, limit_key in _CHECKS:
-            limit, pl = limits[limit_key], values[metric_key]
+            limit, pl = getattr(rules, limit_key), values[metric_key]
             if limit is None or pl is None:  # rule disabled, or no data for it
                 continue
-            breach = check_loss_limit(
+            denial = check_loss_limit(
                 rule=rule, label=label, metric_key=metric_key, pl=pl,
                 limit_key=limit_key, limit=limit,
             )
-            if breach is not None:
-                return BreachResult(
-                    firm_code, program_id, REJECTED, breach.rule, breach.reason, breach.details
-                )
-        return BreachResult(firm_code=firm_code, program_id=program_id, status=APPROVED)
-    except InvalidInput as exc:
-        return BreachResult(firm_code, program_id, ERROR, exc.rule, exc.reason, exc.details)
-    except Exception as exc:  # fail closed: a crashed check is never a green light
-        error = describe_exception(exc)
-        return BreachResult(
-            firm_code, program_id, ERROR, ENGINE_ERROR,
-            f"Account breach engine failed: {error}.", {"error": error},
-        )
+            if denial is not None:
+                return rejected(verdict, denial)
+        return verdict(status=VerdictStatus.APPROVED)
+
+    return fail_closed(verdict, "Account breach engine", decide)
 
 
-def _parse_inputs(
-    account_metrics: object, breach_rules: object
-) -> tuple[dict[str, Decimal | None], dict[str, Decimal | None]]:
-    rules = as_mapping(breach_rules, "breach_rules")
+def _parse_metrics(account_metrics: object) -> dict[str, Decimal | None]:
     metrics = as_mapping(account_metrics, "account_metrics")
-    limits = {
-        limit_key: read_number(
-            rules, limit_key, parse_positive_decimal, rule=INVALID_RULE, subject="Breach rule"
-        )
-        for _, _, _, limit_key in _CHECKS
-    }
     values = {
         metric_key: read_number(
-            metrics, metric_key, parse_decimal, rule=INVALID_METRIC, subject="Account metric"
+            metrics, metric_key, parse_decimal, rule=ReasonCode.INVALID_METRIC, subject="Account metric"
         )
         for _, _, metric_key, _ in _CHECKS
     }
     drawdown = values["drawdown"]
     if drawdown is not None:
         values["drawdown"] = -abs(drawdown)  # sign conventions differ; the magnitude is the loss
-    return limits, values
+    return values

@@ -1,14 +1,19 @@
 """The guide's configuration API, served from the validated, cached Settings.
 
-These functions keep the guide's names and return plain dicts the engines take, so code written
-against the guide keeps working; none of them re-reads the environment per call.
+These functions keep the guide's names; the rule getters give the engines' typed inputs
+(`RiskRules`, `ScalingRules`, `BreachRules`), built from Settings that were validated at
+start-up. None of them re-reads the environment per call.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, TypeVar
 
-from config.settings import Settings, get_settings
+from config.settings import FirmSettings, ProgramSettings, Settings, get_settings
+from engine_common.rules import BreachRules, RiskRules, ScalingRules
 from prop_firm_registry import get_firm_by_code
+
+R = TypeVar("R", RiskRules, BreachRules)
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -28,7 +33,7 @@ def get_firm_config(firm_code: str, settings: Settings | None = None) -> dict[st
             "routed": firm is not None,
             "program_ids": list(firm.program_ids) if firm else [],
             "dry_run": firm.dry_run if firm else cfg.dry_run,
-            "risk_rules": get_firm_risk_rules(info.code, cfg),
+            "risk_rules": asdict(get_firm_risk_rules(info.code, cfg)),
         }
     )
     if firm is not None:
@@ -50,36 +55,35 @@ def get_routing_rules_for_task(
     return firm_codes, {"program_ids": {code: list(cfg.firms[code].program_ids) for code in firm_codes}}
 
 
-def get_firm_risk_rules(firm_code: str, settings: Settings | None = None) -> dict[str, Any]:
+def get_firm_risk_rules(firm_code: str, settings: Settings | None = None) -> RiskRules:
     """Firm-wide risk rules; a rule that is not configured is None (disabled)."""
-    firm = _settings(settings).firm(firm_code)
-    return {
-        "max_position_size": firm.max_position_size if firm else None,
-        "max_daily_loss": firm.max_daily_loss if firm else None,
-        "max_total_loss": firm.max_total_loss if firm else None,
-    }
+    return _same_names(RiskRules, _settings(settings).firm(firm_code))
 
 
-def get_program_scaling_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> dict[str, Any]:
-    """Sizing inputs of one firm/program plus the service-wide order ceiling and point-value overrides."""
+def get_program_scaling_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> ScalingRules:
+    """Sizing inputs of one firm/program plus the service-wide order ceiling and point-value overrides;
+    `position_capacity` is left to the caller, who knows the open contracts."""
     cfg = _settings(settings)
     firm = cfg.firm(firm_code)
     program = firm.programs.get(int(program_id)) if firm else None
-    return {
-        "account_size": program.account_size if program else None,
-        "risk_per_trade": program.risk_per_trade if program else None,
-        "max_contracts": program.max_contracts if program else None,
-        "max_contracts_per_order": cfg.max_contracts_per_order,
-        "point_value_overrides": dict(cfg.point_value_overrides),
-    }
+    return ScalingRules(
+        account_size=program.account_size if program else None,
+        risk_per_trade=program.risk_per_trade if program else None,
+        max_contracts=program.max_contracts if program else None,
+        max_contracts_per_order=cfg.max_contracts_per_order,
+        point_value_overrides=cfg.point_value_overrides,
+    )
 
 
-def get_account_breach_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> dict[str, Any]:
+def get_account_breach_rules(firm_code: str, program_id: int, settings: Settings | None = None) -> BreachRules:
     """Account breach limits of one firm/program; a limit that is not configured is None."""
     firm = _settings(settings).firm(firm_code)
     program = firm.programs.get(int(program_id)) if firm else None
-    return {
-        "max_daily_loss": program.max_daily_loss if program else None,
-        "max_total_loss": program.max_total_loss if program else None,
-        "max_drawdown": program.max_drawdown if program else None,
-    }
+    return _same_names(BreachRules, program)
+
+
+def _same_names(rules_type: type[R], source: FirmSettings | ProgramSettings | None) -> R:
+    """The rules the settings hold under the same field names; none configured without settings."""
+    if source is None:
+        return rules_type()
+    return rules_type(**{f.name: getattr(source, f.name) for f in fields(rules_type)})

@@ -46,7 +46,7 @@ from connectors import live_config
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
-from connectors.orders import SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, ConnectorResult, OrderRequest
+from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,8 @@ class ApexConnector(HttpConnector):
     def _order_result(self, order: OrderRequest, data: dict[str, Any], body: dict[str, Any]) -> ConnectorResult:
         if data.get("orderId") is not None and not data.get("failureReason"):
             extra = {"stop_order_id": str(data["oso1Id"])} if data.get("oso1Id") is not None else {}
-            return self._result(order, SUCCESS, None, "accepted", order_id=str(data["orderId"]), firm_request=body, **extra)
-        return self._result(order, "FAILED", str(data.get("failureReason") or "REJECTED"),
+            return self._result(order, OrderStatus.SUCCESS, None, "accepted", order_id=str(data["orderId"]), firm_request=body, **extra)
+        return self._result(order, OrderStatus.FAILED, str(data.get("failureReason") or "REJECTED"),
                             self.http.redact(str(data.get("failureText") or data.get("errorText") or "refused")),
                             firm_request=body)
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, ClassVar
 
 from config.settings import FirmSettings
 from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
-from connectors.orders import FAILED, SKIPPED, UNKNOWN, ConnectorResult, OrderRequest
+from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +81,22 @@ class BaseConnector(ABC):
               deadline: Deadline | None) -> ConnectorResult:
         if self.dry_run:
             return ConnectorResult(
-                firm_code=self.firm_code, program_id=order.program_id, status=SKIPPED, dry_run=True,
+                firm_code=self.firm_code, program_id=order.program_id, status=OrderStatus.SKIPPED, dry_run=True,
                 reason=self.dry_run_reason, message="Dry-run: order not sent.", order=order.to_dict(),
             )
         try:
             return place(order, deadline or Deadline(DEFAULT_BUDGET))
         except OutcomeUnknown as exc:
             log.warning("%s %s outcome unknown (%s); will reconcile", self.firm_code, order.client_order_id, exc.reason)
-            return self._result(order, UNKNOWN, exc.reason, exc.message)
+            return self._result(order, OrderStatus.UNKNOWN, exc.reason, exc.message)
         except (NotSent, Rejected) as exc:
             log.warning("%s %s failed: %s", self.firm_code, order.client_order_id, exc.reason)
-            return self._result(order, FAILED, exc.reason, exc.message)
+            return self._result(order, OrderStatus.FAILED, exc.reason, exc.message)
         except Exception as exc:  # a connector bug must not crash the request or hide the order
             log.exception("connector %s raised", self.firm_code)
-            return self._result(order, FAILED, "CONNECTOR_ERROR", type(exc).__name__)
+            return self._result(order, OrderStatus.FAILED, "CONNECTOR_ERROR", type(exc).__name__)
 
-    def _result(self, order: OrderRequest, status: str, reason: str | None, message: str | None,
+    def _result(self, order: OrderRequest, status: OrderStatus, reason: str | None, message: str | None,
                 order_id: str | None = None, **extra: Any) -> ConnectorResult:
         contract = self._contracts_used.pop(order.client_order_id, None)
         if contract is not None:
@@ -117,10 +117,10 @@ class BaseConnector(ABC):
         """
         held = order.held_at_firm(net)
         if net == 0:
-            return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM", f"No open {self.firm_code} position; nothing to close.")
+            return self._result(order, OrderStatus.SKIPPED, "ALREADY_FLAT_AT_FIRM", f"No open {self.firm_code} position; nothing to close.")
         if held < 0:
             other = "SHORT" if net < 0 else "LONG"
-            return self._result(order, SKIPPED, "OPPOSITE_POSITION_AT_FIRM",
+            return self._result(order, OrderStatus.SKIPPED, "OPPOSITE_POSITION_AT_FIRM",
                                 f"{self.firm_code} holds {abs(net)} {order.symbol} {other}, the other side of this "
                                 f"{order.direction} trade: an exit order would add to it, so nothing was sent. "
                                 f"This trade's side is flat at the firm; close the {other} position by hand if it is not yours.")

@@ -23,7 +23,7 @@ from typing import Callable
 
 from connectors.base_connector import BaseConnector
 from connectors.http_client import Deadline
-from connectors.orders import FAILED, SKIPPED, STOP_NOT_ADJUSTED, SUCCESS, UNKNOWN, ConnectorResult, OrderRequest
+from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus
 from database.orders_repository import ConnectorOrderRepository
 from database.tables_connector_orders import ORDER_FAILED, ORDER_PENDING, ORDER_UNKNOWN
 from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
@@ -46,7 +46,7 @@ class Submission:
 
 def not_sent(result: ConnectorResult) -> bool:
     """Nothing reached the firm for this order: what it reserved or claimed can be given back."""
-    return result.status == FAILED or result.reason == SIGNAL_TOO_OLD
+    return result.status == OrderStatus.FAILED or result.reason == SIGNAL_TOO_OLD
 
 
 def _too_old(sub: Submission) -> ConnectorResult | None:
@@ -55,15 +55,17 @@ def _too_old(sub: Submission) -> ConnectorResult | None:
     if verdict is None:
         return None
     return ConnectorResult(
-        firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=SKIPPED, dry_run=sub.connector.dry_run,
+        firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=OrderStatus.SKIPPED, dry_run=sub.connector.dry_run,
         reason=verdict.reason, message=verdict.message, order=sub.order.to_dict(), extra={"rule": verdict.rule},
     )
 
 
 def _journal_status(result: ConnectorResult) -> str:
-    if result.status == SKIPPED:  # e.g. ALREADY_FLAT_AT_FIRM on an exit: the goal (flat) holds
-        return SUCCESS
-    return result.status if result.status in (SUCCESS, FAILED, UNKNOWN) else UNKNOWN
+    """The journal row's state, as the plain text its column holds."""
+    if result.status == OrderStatus.SKIPPED:  # e.g. ALREADY_FLAT_AT_FIRM on an exit: the goal (flat) holds
+        return str(OrderStatus.SUCCESS)
+    known = (OrderStatus.SUCCESS, OrderStatus.FAILED, OrderStatus.UNKNOWN)
+    return str(result.status) if result.status in known else str(OrderStatus.UNKNOWN)
 
 
 def _journal_message(result: ConnectorResult) -> str | None:
@@ -124,7 +126,7 @@ class Dispatcher:
                 continue
             if not fresh:
                 results[i] = ConnectorResult(
-                    firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=SKIPPED, dry_run=False,
+                    firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=OrderStatus.SKIPPED, dry_run=False,
                     reason="ALREADY_SUBMITTED", order=sub.order.to_dict(),
                     message=f"Order {sub.order.client_order_id} was submitted before; not sent again.",
                 )
@@ -144,7 +146,7 @@ class Dispatcher:
                                          message="no answer within the request deadline", only_if=(ORDER_PENDING,))
             log.warning("%s %s still running at the deadline: UNKNOWN", sub.order.firm_code, sub.order.client_order_id)
             results[i] = ConnectorResult(
-                firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=UNKNOWN, dry_run=False,
+                firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=OrderStatus.UNKNOWN, dry_run=False,
                 reason="DEADLINE_EXCEEDED", order=sub.order.to_dict(),
                 message="No answer in time; the order may have been placed. It will be reconciled, not resent.",
             )
@@ -160,7 +162,7 @@ class Dispatcher:
         status = _journal_status(result)
         self._note_contract(sub, result)
         with sub.lock:
-            if sub.abandoned and status != SUCCESS:
+            if sub.abandoned and status != OrderStatus.SUCCESS:
                 return result  # late failure: stays UNKNOWN until reconciled (the position was kept)
             self.journal.set_outcome(sub.order.client_order_id, status, reason=result.reason,
                                      firm_order_id=result.order_id or None, message=_journal_message(result),
@@ -170,7 +172,7 @@ class Dispatcher:
     def _note_contract(self, sub: Submission, result: ConnectorResult) -> None:
         contract = result.extra.get("contract")
         if (self.on_contract is None or not contract or sub.position_id is None or sub.order.action != "ENTRY"
-                or result.status == FAILED):
+                or result.status == OrderStatus.FAILED):
             return
         try:
             self.on_contract(sub.position_id, contract)

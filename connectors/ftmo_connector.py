@@ -26,7 +26,7 @@ from connectors import live_config
 from connectors.base_connector import OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, Rejected
-from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
+from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
 
 SUCCESS_CODES = {"TRADE_RETCODE_DONE", "TRADE_RETCODE_PLACED", "TRADE_RETCODE_DONE_PARTIAL"}
 LOT_STEP = Decimal("0.01")
@@ -72,9 +72,9 @@ class FtmoConnector(HttpConnector):
         data = data if isinstance(data, dict) else {}
         code = data.get("stringCode")
         if 200 <= status < 300 and code in SUCCESS_CODES:
-            return self._result(order, SUCCESS, None, data.get("message"), order_id=str(data.get("orderId") or ""),
+            return self._result(order, OrderStatus.SUCCESS, None, data.get("message"), order_id=str(data.get("orderId") or ""),
                                 firm_request=body, position_id=data.get("positionId"))
-        return self._result(order, "FAILED", code or f"HTTP_{status}",
+        return self._result(order, OrderStatus.FAILED, code or f"HTTP_{status}",
                             self.http.redact(str(data.get("message") or "refused")), firm_request=body)
 
     def _position(self, order: OrderRequest, client_order_id: str, deadline: Deadline) -> dict[str, Any] | None:
@@ -100,7 +100,7 @@ class FtmoConnector(HttpConnector):
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         position = self._position(order, order.entry_client_order_id, deadline)
         if position is None:  # its stop loss (held at the broker) may already have closed it
-            return self._result(order, SKIPPED, "ALREADY_FLAT_AT_FIRM",
+            return self._result(order, OrderStatus.SKIPPED, "ALREADY_FLAT_AT_FIRM",
                                 "No open FTMO position for this trade; nothing to close.")
         volume = self._volume(order, order.contracts)
         body: dict[str, Any] = {"positionId": str(position.get("id")), "clientId": metaapi_client_id(order.client_order_id)}

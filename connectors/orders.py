@@ -4,12 +4,23 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-SUCCESS = "SUCCESS"
-FAILED = "FAILED"
-SKIPPED = "SKIPPED"
-UNKNOWN = "UNKNOWN"  # sent, but the firm's answer never arrived: reconcile, never resend blindly
+
+class OrderStatus(StrEnum):
+    """One firm/program's order outcome; a member equals its text, so stored results do not change."""
+
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    UNKNOWN = "UNKNOWN"  # sent, but the firm's answer never arrived: reconcile, never resend blindly
+
+
+SUCCESS = OrderStatus.SUCCESS
+FAILED = OrderStatus.FAILED
+SKIPPED = OrderStatus.SKIPPED
+UNKNOWN = OrderStatus.UNKNOWN
 STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # an exit's `stop_adjustment` (APEX): a stop at the firm may exceed what is held
 
 
@@ -63,7 +74,7 @@ class ConnectorResult:
 
     firm_code: str
     program_id: int | None
-    status: str
+    status: OrderStatus
     dry_run: bool | None  # None: decided before any connector (e.g. duplicate, no connector)
     reason: str | None = None
     order_id: str | None = None
@@ -73,13 +84,13 @@ class ConnectorResult:
 
     @property
     def success(self) -> bool:
-        return self.status == SUCCESS
+        return self.status == OrderStatus.SUCCESS
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "firm_code": self.firm_code,
             "program_id": self.program_id,
-            "status": self.status,
+            "status": str(self.status),
             "success": self.success,
             "reason": self.reason,
             "order_id": self.order_id,

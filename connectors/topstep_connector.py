@@ -28,7 +28,7 @@ from connectors import live_config
 from connectors.base_connector import OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, NotSent, Rejected
-from connectors.orders import SKIPPED, SUCCESS, ConnectorResult, OrderRequest
+from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
 
 PRODUCT_CODES = {"NQ": "ENQ", "ES": "EP"}
 TOKEN_REFRESH = 20 * 60 * 60
@@ -83,11 +83,11 @@ class TopstepConnector(HttpConnector):
         status, data = self._authorized_submit("POST", path, deadline, json=body)
         data = data if isinstance(data, dict) else {}
         if status < 400 and data.get("success"):
-            return self._result(order, SUCCESS, None, "accepted",
+            return self._result(order, OrderStatus.SUCCESS, None, "accepted",
                                 order_id=str(data["orderId"]) if data.get("orderId") is not None else None,
                                 firm_request=body)
         reason = f"ERROR_CODE_{data.get('errorCode')}" if data.get("errorCode") else f"HTTP_{status}"
-        return self._result(order, "FAILED", reason, self.http.redact(str(data.get("errorMessage") or "refused")),
+        return self._result(order, OrderStatus.FAILED, reason, self.http.redact(str(data.get("errorMessage") or "refused")),
                             firm_request=body)
 
     # ---- contracts and accounts ----------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
+from engine_common.statuses import VerdictStatus
+
 _STAGES = (("risk", "risk_checks"), ("sizing", "program_sizing"), ("breach", "account_breaches"))
 
 
@@ -31,7 +33,7 @@ def summarize(documents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         for stage, key in _STAGES:
             for item in doc.get(key) or ():
                 firm = str(item.get("firm_code"))
-                if item.get("status") == "APPROVED":
+                if item.get("status") == VerdictStatus.APPROVED:
                     firms[firm][f"{stage}_approved"] += 1
                 else:
                     firms[firm][f"{stage}_rejected"] += 1

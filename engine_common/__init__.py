@@ -1,1 +1,1 @@
-"""Helpers shared by the pure risk, sizing and breach engines (parsing, formatting, loss limits)."""
+"""What the pure risk, sizing and breach engines share: their typed rules, verdict, statuses, number parsing and loss limits."""

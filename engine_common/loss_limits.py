@@ -6,29 +6,22 @@ prop firms fail an account at "hit or exceed" the limit, so we stop opening at e
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from engine_common.numbers import format_amount, to_float
-
-
-@dataclass(frozen=True)
-class LimitBreach:
-    rule: str
-    reason: str
-    details: dict[str, Any]
+from engine_common.statuses import ReasonCode
+from engine_common.verdict import Denial
 
 
 def check_loss_limit(
-    *, rule: str, label: str, metric_key: str, pl: Decimal, limit_key: str, limit: Decimal
-) -> LimitBreach | None:
+    *, rule: ReasonCode, label: str, metric_key: str, pl: Decimal, limit_key: str, limit: Decimal
+) -> Denial | None:
     """Breach when the loss in `pl` (negative = loss) is at least `limit` (positive dollars)."""
     loss = -pl if pl < 0 else Decimal(0)
     if loss < limit:
         return None
     verb = "exceeds" if loss > limit else "reaches"
-    return LimitBreach(
+    return Denial(
         rule=rule,
         reason=f"{label} {format_amount(pl)} {verb} {limit_key} {format_amount(limit)}.",
         details={metric_key: to_float(pl), limit_key: to_float(limit)},

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from engine_common.statuses import ReasonCode
+
 T = TypeVar("T")
 
 # Contract counts above this are treated as bad input, not as a (huge) number to convert:
@@ -34,7 +36,7 @@ class InvalidNumber(ValueError):
 class InvalidInput(ValueError):
     """An input an engine cannot use: carries the engine's rule name, the key and a reason."""
 
-    def __init__(self, rule: str, key: str, value: object, problem: str, subject: str) -> None:
+    def __init__(self, rule: ReasonCode, key: str, value: object, problem: str, subject: str) -> None:
         reason = f"{subject} {key} {problem} (got {describe(value)})."
         super().__init__(reason)
         self.rule = rule
@@ -116,7 +118,7 @@ def read_number(
     key: str,
     parser: Callable[[object], T],
     *,
-    rule: str,
+    rule: ReasonCode,
     subject: str,
 ) -> T | None:
     """Parse `source[key]`; None when absent, `InvalidInput(rule, ...)` when unusable."""

@@ -22,7 +22,8 @@ from typing import Any, Mapping
 
 import requests
 
-from connectors.orders import FAILED, STOP_NOT_ADJUSTED
+from connectors.orders import STOP_NOT_ADJUSTED, OrderStatus
+from engine_common.statuses import VerdictStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
         events.append(Notification(TASK_FAILED, f"Task {base['task_id']} ({base['trade_id']}) FAILED: {result['error']}",
                                    {**base, "error": result["error"]}))
     for item in result.get("account_breaches") or ():
-        if item.get("status") not in (None, "APPROVED"):
+        if item.get("status") not in (None, VerdictStatus.APPROVED):
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
             events.append(Notification(
                 BREACH_REJECTED, f"{who}: {item.get('status')} by {item.get('rule')} - {item.get('reason')} (trade {base['trade_id']})",
@@ -59,13 +60,13 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
         adjustment = item.get("stop_adjustment") or {}
         if adjustment.get("status") == STOP_NOT_ADJUSTED:  # the exit stands; a stop may now be too big
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
-            what = "exit found the account flat" if item.get("status") == "SKIPPED" else "exit done"
+            what = "exit found the account flat" if item.get("status") == OrderStatus.SKIPPED else "exit done"
             events.append(Notification(
                 STOP_NOT_ADJUSTED, f"{who}: {what}, stop NOT adjusted - {adjustment.get('message')} "
                                    f"(trade {base['trade_id']})",
                 {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
                  "position_left": adjustment.get("position_left"), "message": adjustment.get("message")}))
-        if item.get("status") == "FAILED":
+        if item.get("status") == OrderStatus.FAILED:
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
             events.append(Notification(
                 CONNECTOR_FAILED, f"{who}: order FAILED ({item.get('reason')}: {item.get('message')}) (trade {base['trade_id']})",
@@ -88,7 +89,7 @@ def events_for_reconciliation(order: Mapping[str, Any], status: str, note: str |
     cid, trade_id = order.get("client_order_id"), order.get("trade_id")
     data = {"trade_id": trade_id, "task_id": order.get("task_id"), "firm_code": order.get("firm_code"),
             "program_id": order.get("program_id"), "client_order_id": cid}
-    if status == FAILED and order.get("action") == "EXIT":
+    if status == OrderStatus.FAILED and order.get("action") == "EXIT":
         return [Notification(EXIT_NOT_AT_FIRM, f"{who}: exit {cid} (trade {trade_id}) was not at the firm - the position "
                                                f"is still open there and counted open again; close it or send the exit again",
                              data)]

@@ -27,148 +27,71 @@ Why it is written this way:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, Inexact, localcontext
+from functools import partial
 from typing import Any, Mapping
 
 from engine_common.numbers import (
-    InvalidInput,
-    InvalidNumber,
     as_mapping,
     describe,
-    describe_exception,
     format_amount,
-    parse_count,
-    parse_non_negative_decimal,
     parse_positive_decimal,
     read_number,
     to_float,
 )
+from engine_common.rules import ScalingRules
+from engine_common.statuses import ReasonCode, VerdictStatus
+from engine_common.verdict import Rejection, SizingVerdict, fail_closed
 from instruments.contract_specs import ContractSpec, get_contract_spec, resolve_root
-
-APPROVED = "APPROVED"
-REJECTED = "REJECTED"
-ERROR = "ERROR"
-
-NO_ACCOUNT_SIZE = "NO_ACCOUNT_SIZE"
-INVALID_ACCOUNT_SIZE = "INVALID_ACCOUNT_SIZE"
-INVALID_RISK_PER_TRADE = "INVALID_RISK_PER_TRADE"
-INVALID_MAX_CONTRACTS = "INVALID_MAX_CONTRACTS"
-INVALID_POSITION_CAPACITY = "INVALID_POSITION_CAPACITY"
-MISSING_PRICE = "MISSING_PRICE"
-INVALID_PRICE = "INVALID_PRICE"
-ZERO_STOP_DISTANCE = "ZERO_STOP_DISTANCE"
-STOP_INSIDE_ONE_TICK = "STOP_INSIDE_ONE_TICK"
-INVALID_ORDER_CEILING = "INVALID_ORDER_CEILING"
-UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
-INVALID_POINT_VALUE = "INVALID_POINT_VALUE"
-BELOW_ONE_CONTRACT = "BELOW_ONE_CONTRACT"
-POSITION_CAPACITY_EXHAUSTED = "POSITION_CAPACITY_EXHAUSTED"
-MAX_CONTRACTS_ZERO = "MAX_CONTRACTS_ZERO"
-ENGINE_ERROR = "ENGINE_ERROR"
 
 # Wide enough that products of any realistic inputs are exact; a step that still is not exact
 # raises (Inexact is trapped) and the result is ERROR rather than a rounded contract count.
 _EXACT_PRECISION = 1000
 
 
-@dataclass(frozen=True)
-class SizingResult:
-    """Contracts to trade for one firm/program; contracts is 0 unless status is APPROVED."""
-
-    firm_code: str
-    program_id: Any
-    status: str
-    contracts: int = 0
-    rule: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] | None = field(default=None)
-
-    @property
-    def approved(self) -> bool:
-        return self.status == APPROVED
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "firm_code": self.firm_code,
-            "program_id": self.program_id,
-            "status": self.status,
-            "contracts": self.contracts,
-            "rule": self.rule,
-            "reason": self.reason,
-            "details": dict(self.details) if self.details is not None else None,
-        }
-
-
-class _Rejected(Exception):
-    """Internal: stop sizing with a REJECTED result (contracts=0)."""
-
-    def __init__(self, rule: str, reason: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(reason)
-        self.rule = rule
-        self.reason = reason
-        self.details = details
-
-
 def calculate_program_sizing(
     firm_code: str,
     program_id: Any,
-    scaling_rules: Mapping[str, Any] | None,
+    scaling_rules: ScalingRules | Mapping[str, Any] | None,
     task_payload: Mapping[str, Any] | None,
-) -> SizingResult:
+) -> SizingVerdict:
     """Size one entry signal for one firm/program; never raises, never sizes on bad input."""
-    try:
-        contracts, details = _size(scaling_rules, task_payload)
-        return SizingResult(firm_code, program_id, APPROVED, contracts, None, None, details)
-    except _Rejected as rej:
-        return SizingResult(firm_code, program_id, REJECTED, 0, rej.rule, rej.reason, rej.details)
-    except InvalidInput as exc:
-        return SizingResult(firm_code, program_id, REJECTED, 0, exc.rule, exc.reason, exc.details)
-    except Exception as exc:  # fail closed: a crashed sizing is never a green light
-        error = describe_exception(exc)
-        return SizingResult(
-            firm_code, program_id, ERROR, 0, ENGINE_ERROR,
-            f"Program sizing engine failed: {error}.", {"error": error},
-        )
+    verdict = partial(SizingVerdict, firm_code=firm_code, program_id=program_id)
+
+    def decide() -> SizingVerdict:
+        contracts, details = _size(ScalingRules.coerce(scaling_rules), task_payload)
+        return verdict(status=VerdictStatus.APPROVED, contracts=contracts, details=details)
+
+    return fail_closed(verdict, "Program sizing engine", decide, invalid_input=VerdictStatus.REJECTED)
 
 
-def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, Any]]:
-    rules = as_mapping(scaling_rules, "scaling_rules")
+def _size(rules: ScalingRules, task_payload: object) -> tuple[int, dict[str, Any]]:
     payload = as_mapping(task_payload, "task_payload")
-
-    account_size = read_number(
-        rules, "account_size", parse_non_negative_decimal,
-        rule=INVALID_ACCOUNT_SIZE, subject="Scaling rule",
-    )
+    account_size = rules.account_size
     if not account_size:  # None (missing) or zero
-        raise _Rejected(
-            NO_ACCOUNT_SIZE, "No account size configured for this program.",
-            {"key": "account_size", "value": describe(rules.get("account_size"))},
+        raise Rejection(
+            ReasonCode.NO_ACCOUNT_SIZE, "No account size configured for this program.",
+            {"key": "account_size", "value": describe(account_size)},
         )
-    risk_per_trade = _risk_per_trade(rules)
-    max_contracts = read_number(
-        rules, "max_contracts", parse_count, rule=INVALID_MAX_CONTRACTS, subject="Scaling rule"
-    )
-    capacity = read_number(
-        rules, "position_capacity", parse_count,
-        rule=INVALID_POSITION_CAPACITY, subject="Scaling rule",
-    )
-    ceiling = read_number(
-        rules, "max_contracts_per_order", parse_count,
-        rule=INVALID_ORDER_CEILING, subject="Scaling rule",
-    )
+    risk_per_trade = rules.risk_per_trade
+    if risk_per_trade is None:
+        raise Rejection(
+            ReasonCode.INVALID_RISK_PER_TRADE, "No risk_per_trade configured for this program.",
+            {"key": "risk_per_trade", "value": describe(risk_per_trade)},
+        )
+    max_contracts, capacity, ceiling = rules.max_contracts, rules.position_capacity, rules.max_contracts_per_order
     entry = _price(payload, "entry_price")
     stop = _price(payload, "stop_loss")
     symbol = payload.get("symbol")
     root = resolve_root(symbol)
     if root is None:
-        raise _Rejected(
-            UNKNOWN_SYMBOL,
+        raise Rejection(
+            ReasonCode.UNKNOWN_SYMBOL,
             "Signal has no symbol." if symbol is None
             else f"Unknown symbol {describe(symbol)}: no contract spec, so no point value.",
             {"key": "symbol", "value": describe(symbol)},
         )
-    spec = _contract_spec(rules, symbol, root)
+    spec = _contract_spec(rules.point_value(root), symbol, root)
     point_value = spec.point_value
 
     with localcontext() as ctx:
@@ -177,14 +100,14 @@ def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, A
         risk_amount = account_size * risk_per_trade
         stop_distance = abs(entry - stop)
         if stop_distance == 0:
-            raise _Rejected(
-                ZERO_STOP_DISTANCE,
+            raise Rejection(
+                ReasonCode.ZERO_STOP_DISTANCE,
                 f"Entry price equals stop loss ({format_amount(entry)}): risk per contract is zero.",
                 {"entry_price": to_float(entry), "stop_loss": to_float(stop)},
             )
         if stop_distance < spec.tick_size:
-            raise _Rejected(
-                STOP_INSIDE_ONE_TICK,
+            raise Rejection(
+                ReasonCode.STOP_INSIDE_ONE_TICK,
                 f"Stop {format_amount(stop_distance)} points from entry is inside one {root} tick "
                 f"({format_amount(spec.tick_size)}): no order can be stopped out there.",
                 {"entry_price": to_float(entry), "stop_loss": to_float(stop),
@@ -227,15 +150,15 @@ def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, A
     if final >= 1:
         return final, details
     if max_contracts == 0:
-        raise _Rejected(MAX_CONTRACTS_ZERO, "max_contracts is 0 for this program.", details)
+        raise Rejection(ReasonCode.MAX_CONTRACTS_ZERO, "max_contracts is 0 for this program.", details)
     if capacity == 0:
-        raise _Rejected(
-            POSITION_CAPACITY_EXHAUSTED,
+        raise Rejection(
+            ReasonCode.POSITION_CAPACITY_EXHAUSTED,
             "No position capacity left under the firm's max_position_size.",
             details,
         )
-    raise _Rejected(
-        BELOW_ONE_CONTRACT,
+    raise Rejection(
+        ReasonCode.BELOW_ONE_CONTRACT,
         f"Risk amount {format_amount(risk_amount)} is less than the "
         f"{format_amount(risk_per_contract)} risk of one {root} contract "
         f"({format_amount(risk_distance)} points x {format_amount(point_value)} per point).",
@@ -243,30 +166,12 @@ def _size(scaling_rules: object, task_payload: object) -> tuple[int, dict[str, A
     )
 
 
-def _risk_per_trade(rules: Mapping[str, Any]) -> Decimal:
-    value = rules.get("risk_per_trade")
-    if value is None:
-        raise _Rejected(
-            INVALID_RISK_PER_TRADE, "No risk_per_trade configured for this program.",
-            {"key": "risk_per_trade", "value": describe(value)},
-        )
-    try:
-        risk = parse_positive_decimal(value)
-        if risk >= 1:
-            raise InvalidNumber(value, "must be a fraction below 1 (0.01 = 1%)")
-    except InvalidNumber as exc:
-        raise InvalidInput(
-            INVALID_RISK_PER_TRADE, "risk_per_trade", value, exc.problem, "Scaling rule"
-        ) from None
-    return risk
-
-
 def _price(payload: Mapping[str, Any], key: str) -> Decimal:
     price = read_number(
-        payload, key, parse_positive_decimal, rule=INVALID_PRICE, subject="Signal field"
+        payload, key, parse_positive_decimal, rule=ReasonCode.INVALID_PRICE, subject="Signal field"
     )
     if price is None:
-        raise _Rejected(MISSING_PRICE, f"Signal has no {key}.", {"key": key, "value": None})
+        raise Rejection(ReasonCode.MISSING_PRICE, f"Signal has no {key}.", {"key": key, "value": None})
     return price
 
 
@@ -281,18 +186,8 @@ def _binding_cap(whole: int, final: int, caps: Mapping[str, int | None]) -> str 
     return None
 
 
-def _contract_spec(rules: Mapping[str, Any], symbol: object, root: str) -> ContractSpec:
-    overrides = as_mapping(rules.get("point_value_overrides"), "point_value_overrides")
-    override = overrides.get(root)
-    parsed: dict[str, Decimal] | None = None
-    if override is not None:
-        try:
-            parsed = {root: parse_positive_decimal(override)}
-        except InvalidNumber as exc:
-            raise InvalidInput(
-                INVALID_POINT_VALUE, f"{root}_POINT_VALUE", override, exc.problem, "Override"
-            ) from None
-    spec = get_contract_spec(symbol, parsed)
+def _contract_spec(override: Decimal | None, symbol: object, root: str) -> ContractSpec:
+    spec = get_contract_spec(symbol, None if override is None else {root: override})
     if spec is None:  # resolve_root succeeded, so this is a contract_specs inconsistency
         raise LookupError(f"no contract spec for resolved root {root}")
     return spec

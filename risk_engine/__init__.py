@@ -1,4 +1,5 @@
 """Per-firm pre-trade risk checks (max position size, max daily loss, max total loss)."""
-from risk_engine.prop_risk_engine import RiskResult, evaluate_risk
+from engine_common.rules import RiskRules
+from risk_engine.prop_risk_engine import evaluate_risk
 
-__all__ = ["RiskResult", "evaluate_risk"]
+__all__ = ["RiskRules", "evaluate_risk"]

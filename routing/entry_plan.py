@@ -6,10 +6,11 @@ all three approve. Programs of one firm share its position limit, in the order t
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from account_engine import BreachResult, evaluate_account_breach
+from account_engine import evaluate_account_breach
 from account_service import AccountView, FirmAccounts
 from config import (
     Settings,
@@ -19,11 +20,11 @@ from config import (
     get_routing_rules_for_task,
 )
 from connectors import OrderRequest, client_order_id
-from program_engine import SizingResult, calculate_program_sizing
-from risk_engine import RiskResult, evaluate_risk
+from engine_common.statuses import ReasonCode, VerdictStatus
+from engine_common.verdict import ProgramVerdict, SizingVerdict, Verdict
+from program_engine import calculate_program_sizing
+from risk_engine import evaluate_risk
 from signals import Signal
-
-APPROVED = "APPROVED"
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,9 @@ class EntryPlan:
 
     firm_codes: tuple[str, ...]
     account_states: tuple[AccountView, ...]
-    risk_checks: tuple[RiskResult, ...]
-    program_sizing: tuple[SizingResult, ...]
-    account_breaches: tuple[BreachResult, ...]
+    risk_checks: tuple[Verdict, ...]
+    program_sizing: tuple[SizingVerdict, ...]
+    account_breaches: tuple[ProgramVerdict, ...]
     orders: tuple[OrderRequest, ...]
 
 
@@ -48,9 +49,9 @@ def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mappi
     payload = signal.payload()
     firm_codes, meta = get_routing_rules_for_task(payload, settings)
     states: list[AccountView] = []
-    risks: list[RiskResult] = []
-    sizings: list[SizingResult] = []
-    breaches: list[BreachResult] = []
+    risks: list[Verdict] = []
+    sizings: list[SizingVerdict] = []
+    breaches: list[ProgramVerdict] = []
     orders: list[OrderRequest] = []
     for firm_code in firm_codes:
         firm = accounts[firm_code]
@@ -58,21 +59,21 @@ def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mappi
         risk_rules = get_firm_risk_rules(firm_code, settings)
         risk = evaluate_risk(firm_code, risk_rules, payload, {"open_contracts": firm.open_contracts, **firm.firm_metrics})
         risks.append(risk)
-        if risk.status != APPROVED:
+        if not risk.approved:
             continue
         capacity = None
-        if risk_rules.get("max_position_size") is not None:
-            capacity = max(0, int(risk_rules["max_position_size"]) - firm.open_contracts)
+        if risk_rules.max_position_size is not None:
+            capacity = max(0, risk_rules.max_position_size - firm.open_contracts)
         for program_id in meta["program_ids"].get(firm_code, []):
             scaling = get_program_scaling_rules(firm_code, program_id, settings)
             if capacity is not None:
-                scaling["position_capacity"] = capacity
+                scaling = dataclasses.replace(scaling, position_capacity=capacity)
             sizing = calculate_program_sizing(firm_code, program_id, scaling, payload)
             sizings.append(sizing)
             breach = check_breach(firm_code, program_id, firm.views.get(program_id),
                                   firm.program_metrics.get(program_id, {}), settings)
             breaches.append(breach)
-            if sizing.status == APPROVED and sizing.contracts > 0 and breach.status == APPROVED:
+            if sizing.approved and sizing.contracts > 0 and breach.approved:
                 orders.append(_entry_order(signal, task_id, firm_code, program_id, sizing.contracts))
                 if capacity is not None:  # programs of one firm share its position limit
                     capacity -= sizing.contracts
@@ -80,14 +81,15 @@ def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mappi
 
 
 def check_breach(firm_code: str, program_id: int, view: AccountView | None, metrics: Mapping[str, Any],
-                 settings: Settings) -> BreachResult:
+                 settings: Settings) -> ProgramVerdict:
     """The breach engine on the account's state; a blocked live snapshot is an ERROR (fail closed)."""
     if view is not None and view.blocked:
-        return BreachResult(
-            firm_code, program_id, "ERROR", "ACCOUNT_SNAPSHOT_UNAVAILABLE",
-            f"Live account snapshot unusable ({view.snapshot_problem}); "
-            f"{firm_code}_SNAPSHOT_POLICY=BLOCK blocks entries.",
-            {"snapshot_problem": view.snapshot_problem, "source": view.source},
+        return ProgramVerdict(
+            firm_code=firm_code, program_id=program_id, status=VerdictStatus.ERROR,
+            rule=ReasonCode.ACCOUNT_SNAPSHOT_UNAVAILABLE,
+            reason=(f"Live account snapshot unusable ({view.snapshot_problem}); "
+                    f"{firm_code}_SNAPSHOT_POLICY=BLOCK blocks entries."),
+            details={"snapshot_problem": view.snapshot_problem, "source": view.source},
         )
     return evaluate_account_breach(firm_code, program_id, dict(metrics),
                                    get_account_breach_rules(firm_code, program_id, settings))

@@ -94,7 +94,7 @@ class OrderDesk:
                 symbol=order.symbol, side=order.direction, contracts=order.contracts,
                 entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
                 client_order_id=order.client_order_id, dry_run=connector.dry_run,
-                firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings)["max_position_size"],
+                firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings).max_position_size,
                 rate_cap=self.guard.entry_rate_cap(order.firm_code),
             )
         except PositionLimitError as exc:

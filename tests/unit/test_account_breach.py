@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from account_engine import BreachResult, evaluate_account_breach
+from account_engine import evaluate_account_breach
+from engine_common.verdict import ProgramVerdict
 
 
 # --- The guide's "Unit Testing" example, verbatim -------------------------------------------
@@ -52,7 +53,7 @@ def test_guide_metrics_example_is_healthy() -> None:
 
 def test_result_is_frozen() -> None:
     result = evaluate_account_breach("FTMO", 1, None, None)
-    assert isinstance(result, BreachResult)
+    assert isinstance(result, ProgramVerdict)
     with pytest.raises(AttributeError):
         result.status = "REJECTED"  # type: ignore[misc]
 

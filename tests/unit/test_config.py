@@ -15,6 +15,7 @@ from config import (
     load_settings,
     parse_settings,
 )
+from engine_common.rules import RiskRules
 from tests.conftest import STEP2_ENV
 
 
@@ -22,12 +23,12 @@ def test_step2_environment_gives_the_guides_routing():
     s = parse_settings(STEP2_ENV)
     firm_codes, meta = get_routing_rules_for_task({"trade_id": "TEST_001", "symbol": "NQ"}, s)
     assert firm_codes == ["FTMO", "APEX"] and meta["program_ids"] == {"FTMO": [1], "APEX": [1]}
-    assert get_firm_risk_rules("FTMO", s) == {"max_position_size": 10, "max_daily_loss": Decimal("1000.0"),
-                                              "max_total_loss": Decimal("5000.0")}
+    assert get_firm_risk_rules("FTMO", s) == RiskRules(max_position_size=10, max_daily_loss=Decimal("1000.0"),
+                                                       max_total_loss=Decimal("5000.0"))
     scaling = get_program_scaling_rules("APEX", 1, s)
-    assert (scaling["account_size"], scaling["risk_per_trade"], scaling["max_contracts"]) == (
+    assert (scaling.account_size, scaling.risk_per_trade, scaling.max_contracts) == (
         Decimal("150000.0"), Decimal("0.01"), 10)
-    assert get_account_breach_rules("FTMO", 1, s)["max_drawdown"] == Decimal("2000.0")
+    assert get_account_breach_rules("FTMO", 1, s).max_drawdown == Decimal("2000.0")
     ftmo = get_firm_config("FTMO", s)
     assert ftmo["code"] == "FTMO" and ftmo["routed"] and ftmo["trading_day_timezone"] == "Europe/Prague"
 
@@ -38,16 +39,16 @@ def test_defaults_are_dry_run_and_no_routing():
 
 
 def test_every_order_has_a_ceiling_of_20_contracts_unless_configured():
-    assert get_program_scaling_rules("FTMO", 1, parse_settings(STEP2_ENV))["max_contracts_per_order"] == 20
+    assert get_program_scaling_rules("FTMO", 1, parse_settings(STEP2_ENV)).max_contracts_per_order == 20
     custom = parse_settings(dict(STEP2_ENV, MAX_CONTRACTS_PER_ORDER="3"))
-    assert get_program_scaling_rules("APEX", 1, custom)["max_contracts_per_order"] == 3
+    assert get_program_scaling_rules("APEX", 1, custom).max_contracts_per_order == 3
 
 
 def test_rules_not_configured_are_disabled():
     env = {k: v for k, v in STEP2_ENV.items() if k not in ("FTMO_MAX_DAILY_LOSS", "FTMO_1_MAX_DRAWDOWN")}
     s = parse_settings(env)
-    assert get_firm_risk_rules("FTMO", s)["max_daily_loss"] is None
-    assert get_account_breach_rules("FTMO", 1, s)["max_drawdown"] is None
+    assert get_firm_risk_rules("FTMO", s).max_daily_loss is None
+    assert get_account_breach_rules("FTMO", 1, s).max_drawdown is None
 
 
 @pytest.mark.parametrize(

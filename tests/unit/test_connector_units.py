@@ -1,6 +1,7 @@
 """Pure pieces of the live connectors: MetaApi clientId, CFD volume, the HTTP error split."""
 from __future__ import annotations
 
+import json
 import socket
 from decimal import Decimal
 
@@ -55,3 +56,20 @@ def test_unreachable_firm_is_not_sent_and_redacts_nothing_secret():
     assert exc.value.reason == "CONNECT_ERROR"
     assert http.redact("token s3cret here") == "token *** here"
     http.close()
+
+
+def test_order_statuses_are_one_enum_and_the_old_names_are_its_members():
+    import connectors
+    from connectors import OrderStatus
+
+    assert [connectors.SUCCESS, connectors.FAILED, connectors.SKIPPED, connectors.UNKNOWN] == list(OrderStatus)
+    assert connectors.SUCCESS is OrderStatus.SUCCESS and OrderStatus.SKIPPED == "SKIPPED"
+
+
+def test_a_connector_result_stores_its_status_as_plain_text():
+    from connectors import ConnectorResult, OrderStatus
+    from database.repository import result_json
+
+    data = ConnectorResult(firm_code="FTMO", program_id=1, status=OrderStatus.FAILED, dry_run=False).to_dict()
+    assert type(data["status"]) is str and data["success"] is False
+    assert json.loads(result_json({"connector_results": [data]}))["connector_results"][0]["status"] == "FAILED"

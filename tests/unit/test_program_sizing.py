@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instruments.contract_specs import CONTRACT_SPECS
-from program_engine import SizingResult, calculate_program_sizing
+from engine_common.verdict import SizingVerdict
+from program_engine import calculate_program_sizing
 
 GUIDE_RULES = {"account_size": 100000.0, "risk_per_trade": 0.01, "max_contracts": 5}
 GUIDE_PAYLOAD = {"entry_price": 16500.0, "stop_loss": 16475.0, "symbol": "NQ"}
@@ -23,7 +24,7 @@ POINT_VALUES = {
 }
 
 
-def size(rules: Any = None, payload: Any = None, **overrides: Any) -> SizingResult:
+def size(rules: Any = None, payload: Any = None, **overrides: Any) -> SizingVerdict:
     merged_rules = dict(GUIDE_RULES) if rules is None else rules
     merged_payload = dict(GUIDE_PAYLOAD) if payload is None else payload
     for key, value in overrides.items():

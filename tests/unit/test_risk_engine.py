@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine_common.numbers import InvalidNumber, format_amount, parse_count, parse_decimal
-from risk_engine import RiskResult, evaluate_risk
+from engine_common.verdict import Verdict
+from risk_engine import evaluate_risk
 
 
 # --- The guide's "Unit Testing" example, verbatim -------------------------------------------
@@ -52,7 +53,7 @@ def test_guide_result_formats() -> None:
 
 def test_result_is_frozen() -> None:
     result = evaluate_risk("FTMO", {}, {})
-    assert isinstance(result, RiskResult)
+    assert isinstance(result, Verdict)
     with pytest.raises(AttributeError):
         result.status = "REJECTED"  # type: ignore[misc]
 
