@@ -104,8 +104,6 @@ def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> 
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
     register_safety_cli(app)
-    if settings.testing_fault_sleep_after_processing:
-        log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING is set: every task will hang. TEST-ONLY; unset it.")
     recovered = recover_at_start_up(router, settings.stuck_task_seconds)
     if recovered:
         log.warning("recovered %d stuck task(s) at start-up: %s", len(recovered), recovered)

@@ -131,8 +131,6 @@ class Settings(_Frozen):
     database_pool_timeout_ms: int = DEFAULT_DATABASE_POOL_TIMEOUT_MS
     """DATABASE_*_TIMEOUT_MS: how long the database may keep a request waiting (database/engine.py)."""
     recovery_interval_seconds: int = 60
-    testing_fault_sleep_after_processing: float | None = None
-    """TEST-ONLY (TESTING_FAULT_SLEEP_AFTER_PROCESSING): hang a task after PROCESSING."""
     log_level: str = "INFO"
     log_format: str = "json"
     """`json` (one object per line, secrets redacted) or `text`; LOG_FORMAT."""
@@ -201,7 +199,6 @@ _ORDER_CEILING = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_ORDER_CEILING)])
 _PROXIES = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
 _SECONDS = TypeAdapter(Annotated[int, Field(ge=1, le=86_400)])
 _INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
-_FAULT_SLEEP = TypeAdapter(Annotated[float, Field(gt=0, le=600)])
 _MILLIS = TypeAdapter(Annotated[int, Field(ge=100, le=60_000)])
 _IDLE_MILLIS = TypeAdapter(Annotated[int, Field(ge=1_000, le=3_600_000)])
 
@@ -464,8 +461,6 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         **_read_database_timeouts(r),
         recovery_interval_seconds=_or_default(
             r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
-        testing_fault_sleep_after_processing=r.typed(
-            "TESTING_FAULT_SLEEP_AFTER_PROCESSING", _FAULT_SLEEP, "TEST-ONLY: seconds between 0 and 600"),
         log_level=log_level,
         log_format=log_format,
         notify_urls=notify_urls,

@@ -9,8 +9,6 @@ An entry whose signal is older than MAX_SIGNAL_AGE_SECONDS is one of them (safet
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,7 +22,6 @@ from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_vel
 from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
 from safety.trading_state import ACTIVE, blocked_reason
 
-log = logging.getLogger(__name__)
 
 _MESSAGES = {
     "TRADING_HALTED": "Trading is HALTED: no order sent (the signal is recorded).",
@@ -44,10 +41,6 @@ class SafetyGuard:
     def begin(self, result: dict[str, Any], trading_state: str | None = None) -> None:
         """Record the trading state for this task: `trading_state` when the caller already read it
         (an entry reads it with its other inputs), else one primary-key SELECT."""
-        fault = self.settings.testing_fault_sleep_after_processing
-        if fault:  # TEST-ONLY: TESTING_FAULT_SLEEP_AFTER_PROCESSING makes the task hang here
-            log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING=%s: task %s hangs", fault, result.get("task_id"))
-            time.sleep(fault)
         result["trading_state"] = "UNKNOWN"  # stays so only if the read below fails (task then FAILS)
         result["trading_state"] = trading_state or self.repository.get_trading_state().state
         result.setdefault("safety_checks", [])
