@@ -23,7 +23,7 @@ writing it cost a row version and an entry in each of the table's five indexes.
 Engines are pure; this module only gathers their inputs, calls them and applies their verdicts.
 The loss and drawdown checks read the account state (`AccountService`: the ledger, or a live
 snapshot), computed once per firm per signal at `clock()`.
-A check that errors blocks its firm/program (fail closed, DESIGN.md Decision 1).
+A check that errors blocks its firm/program (fail closed, docs/design.md Decision 1).
 """
 from __future__ import annotations
 
@@ -269,7 +269,7 @@ class ExecutionRouter:
         return dict(recorded["response_body"])
 
     def _create_task(self, signal: Signal, stored: dict[str, Any], idempotency_key: str | None) -> int:
-        """The PENDING row, committed before anything else happens (DESIGN.md data flow, step 2)."""
+        """The PENDING row, committed before anything else happens (docs/design.md data flow, step 2)."""
         task_id = self.repository.create_task(signal.trade_id, signal.event_type, stored, idempotency_key=idempotency_key)
         bind_task(task_id=task_id, trade_id=signal.trade_id)  # every log line from here names the task
         return task_id

@@ -32,7 +32,7 @@ log = logging.getLogger("web_server")
 
 
 def startup_problems(settings: Settings) -> list[str]:
-    """Reasons the service must not start (DESIGN.md Decision 6: live mode needs a secret)."""
+    """Reasons the service must not start (docs/design.md Decision 6: live mode needs a secret)."""
     problems = live_problems(settings)
     any_live = any(not settings.firms[c].dry_run for c in settings.route_to_firms)
     if any_live and settings.webhook_secret is None:

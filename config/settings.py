@@ -3,7 +3,7 @@
 Why a strict parser: the original guide silently parsed bad values to fallbacks, so a typo such as
 `FTMO_1_RISK_PER_TRADE=1` (100% of the account per trade) or `ROUTE_TO_FIRMS=FTM0` would start a
 service that sizes wrongly or routes nowhere. Here every problem is collected and start-up is
-refused with one line per variable (DESIGN.md, Decision 2).
+refused with one line per variable (docs/design.md, Decision 2).
 
 Variable names are the guide's public contract: `EXECUTION_DRY_RUN`, `ROUTE_TO_FIRMS`,
 `{FIRM}_PROGRAM_IDS`, `{FIRM}_MAX_POSITION_SIZE|MAX_DAILY_LOSS|MAX_TOTAL_LOSS`,

@@ -1,5 +1,5 @@
 """Per-firm live settings the connectors need, read from FirmSettings.env/secrets, and the
-start-up check that names every missing or malformed variable (DESIGN.md Decision 6).
+start-up check that names every missing or malformed variable (docs/design.md Decision 6).
 
 Variables (all `{FIRM}_...`; secrets are those ending API_KEY/API_SECRET/PASSWORD/TOKEN/SECRET):
 - every live firm: `API_URL` (http(s)://...), the firm's credentials (REQUIRED_CREDENTIALS), and
