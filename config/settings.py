@@ -8,7 +8,8 @@ refused with one line per variable (docs/design.md, Decision 2).
 Variable names are the guide's public contract: `EXECUTION_DRY_RUN`, `ROUTE_TO_FIRMS`,
 `{FIRM}_PROGRAM_IDS`, `{FIRM}_MAX_POSITION_SIZE|MAX_DAILY_LOSS|MAX_TOTAL_LOSS`,
 `{FIRM}_{ID}_ACCOUNT_SIZE|RISK_PER_TRADE|MAX_CONTRACTS|MAX_DAILY_LOSS|MAX_TOTAL_LOSS|MAX_DRAWDOWN`,
-`{SYMBOL}_POINT_VALUE`.
+`{SYMBOL}_POINT_VALUE`. What the live connectors read (API URLs, credentials, account ids, symbol
+maps) is typed in config/live_settings.py.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
+from config.live_settings import LiveFirmSettings, read_live_settings
 from instruments import CONTRACT_SPECS
 from prop_firm_registry import get_firm_by_code, get_firm_registry
 
@@ -97,9 +99,11 @@ class FirmSettings(_Frozen):
     snapshot_policy: str = "BLOCK"
     """Live mode, stale/failed account snapshot: BLOCK entries or fall back to the LEDGER."""
     snapshot_max_age_seconds: int = 60
-    env: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Raw `{FIRM}_*` values the connectors read (URLs, account ids). Secrets are in `secrets`."""
+    live: LiveFirmSettings = Field(default_factory=LiveFirmSettings)
+    """What the firm's live connector needs (config/live_settings.py); checked when routed live."""
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    """Every `{FIRM}_*` value named like a secret (SECRET_SUFFIXES): redacted from logs and from
+    what a firm's answers echo, including variables no connector reads."""
 
 
 class Settings(_Frozen):
@@ -318,8 +322,6 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
     start, zone = _read_trading_day(r, firm)
     prefix = f"{firm}_"
     env = {k[len(prefix):]: v for k, v in r.env.items() if k.startswith(prefix) and v}
-    secrets = {k: SecretStr(v) for k, v in env.items() if k.endswith(SECRET_SUFFIXES)}
-    plain = {k: v for k, v in env.items() if k not in secrets}
     return FirmSettings(
         code=firm,
         program_ids=tuple(program_ids),
@@ -328,8 +330,8 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
         dry_run_source=dry_run_var if has_override else "EXECUTION_DRY_RUN",
         trading_day_start=start,
         trading_day_timezone=zone,
-        env=plain,
-        secrets=secrets,
+        live=read_live_settings(env, tuple(program_ids)),
+        secrets={k: SecretStr(v) for k, v in env.items() if k.endswith(SECRET_SUFFIXES)},
         **firm_fields,
     )
 
