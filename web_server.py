@@ -1,6 +1,6 @@
-"""Flask application factory and CLI commands.
+"""Flask application factory.
 
-gunicorn 'web_server:create_app()'  ·  flask --app web_server init-db | check-config
+gunicorn 'web_server:create_app()'  ·  flask --app web_server init-db | check-config | ... (cli/)
 
 Nothing is built at import time; `create_app` validates settings, applies migrations (idempotent,
 serialised across workers by an advisory lock on PostgreSQL) and wires one ExecutionRouter.
@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 from flask import Flask
 
+from cli import loading_app_for_a_command, refuse_configuration, register_cli
 from config import ConfigError, Settings, load_settings, set_settings
 from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
@@ -30,12 +30,9 @@ from web.errors import register_error_handlers
 
 log = logging.getLogger("web_server")
 
-CLI_NOTIFY_WAIT_SECONDS = 30.0
-"""How long `reconcile-orders` waits for its notifications to be sent before exiting."""
-
 
 def startup_problems(settings: Settings) -> list[str]:
-    """Reasons the service must not start (DESIGN.md Decision 6: live mode needs a secret)."""
+    """Reasons the service must not start (docs/design.md Decision 6: live mode needs a secret)."""
     problems = live_problems(settings)
     any_live = any(not settings.firms[c].dry_run for c in settings.route_to_firms)
     if any_live and settings.webhook_secret is None:
@@ -56,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         if problems:
             raise ConfigError(problems)
     except ConfigError as exc:
+        if loading_app_for_a_command():
+            refuse_configuration(exc)
         print(str(exc), file=sys.stderr)
         raise
     _configure_logging(settings)
@@ -86,26 +85,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(metrics_view.bp)
     register_error_handlers(app)
-    account_admin.init_app(app)
+    app.register_blueprint(account_admin.bp)
     register_db_error_handlers(app)
-    _register_cli(app)
+    register_cli(app)
     _install_safety(app, settings, router)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
     return app
 
 
 def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> None:
-    """Trusted proxies, safety CLI, and crash recovery at start-up plus periodically (issue 6)."""
-    from safety.cli import register_safety_cli
+    """Trusted proxies, and crash recovery at start-up plus periodically."""
     from safety.recovery import RecoveryThread, recover_at_start_up
 
     if settings.trusted_proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
-    register_safety_cli(app)
-    if settings.testing_fault_sleep_after_processing:
-        log.warning("TESTING_FAULT_SLEEP_AFTER_PROCESSING is set: every task will hang. TEST-ONLY; unset it.")
     recovered = recover_at_start_up(router, settings.stuck_task_seconds)
     if recovered:
         log.warning("recovered %d stuck task(s) at start-up: %s", len(recovered), recovered)
@@ -113,33 +108,3 @@ def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> 
         app.extensions["task_recovery"] = RecoveryThread(
             router, settings.stuck_task_seconds, settings.recovery_interval_seconds
         ).start()
-
-
-def _register_cli(app: Flask) -> None:
-    @app.cli.command("init-db")
-    def init_db() -> None:
-        """Apply database migrations (idempotent; also done at start-up)."""
-        upgrade_to_head(app.extensions["db_engine"])
-        click.echo(f"Database schema is up to date ({app.extensions['db_engine'].dialect.name}).")
-
-    @app.cli.command("reconcile-orders")
-    def reconcile_orders() -> None:
-        """Ask the firms about live orders whose outcome is UNKNOWN (by client order id)."""
-        from database.orders_repository import ConnectorOrderRepository
-
-        try:
-            outcomes = app.extensions["execution_router"].reconciler().reconcile_unresolved()
-        finally:  # what it found for the trader is sent before the command exits (bounded wait)
-            app.extensions["notifier"].close(timeout=CLI_NOTIFY_WAIT_SECONDS)
-        journal = ConnectorOrderRepository(app.extensions["db_engine"])
-        for client_id, status in outcomes:
-            record = journal.get(client_id)  # its message says why, and whether a stop needs a hand
-            click.echo(f"{client_id}  {status}  {record.message if record is not None and record.message else ''}".rstrip())
-        click.echo(f"{len(outcomes)} unresolved order(s) checked.")
-
-    @app.cli.command("check-config")
-    def check_config() -> None:
-        """Print the effective routing table: firms, programs, every rule and where it came from."""
-        from config.report import routing_table
-
-        click.echo(routing_table(app.config["ROUTER_SETTINGS"]))

@@ -4,7 +4,7 @@ Rules run in order MAX_DAILY_LOSS, MAX_TOTAL_LOSS, MAX_DRAWDOWN; the first breac
 As in the guide, a rule that is missing or None is disabled, and missing metrics (no metrics at
 all, or one metric absent) mean "no data": that rule passes.
 
-Fail closed (DESIGN.md Decision 1). The guide returned APPROVED when the engine raised; here a
+Fail closed (docs/design.md Decision 1). The guide returned APPROVED when the engine raised; here a
 rule value that is unparseable, NaN, infinite, a bool or not positive gives status ERROR with
 `INVALID_RULE`, an unparseable metric gives ERROR with `INVALID_METRIC`, and any exception gives
 ERROR with `ENGINE_ERROR`. ERROR blocks the order: an account whose state we cannot read must not

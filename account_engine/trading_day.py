@@ -7,7 +7,7 @@ Pure functions: `now` comes in, nothing is read from the clock.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
@@ -33,8 +33,3 @@ def next_trading_day_start(now: datetime, start: time, tz_name: str) -> datetime
     begun = trading_day_start(now, start, tz_name).astimezone(zone)
     nxt = datetime.combine(begun.date() + timedelta(days=1), start, tzinfo=zone)
     return nxt.astimezone(timezone.utc)
-
-
-def trading_day_of(now: datetime, start: time, tz_name: str) -> date:
-    """The calendar date (in the firm's zone) on which the current trading day started."""
-    return trading_day_start(now, start, tz_name).astimezone(ZoneInfo(tz_name)).date()

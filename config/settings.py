@@ -3,12 +3,13 @@
 Why a strict parser: the original guide silently parsed bad values to fallbacks, so a typo such as
 `FTMO_1_RISK_PER_TRADE=1` (100% of the account per trade) or `ROUTE_TO_FIRMS=FTM0` would start a
 service that sizes wrongly or routes nowhere. Here every problem is collected and start-up is
-refused with one line per variable (DESIGN.md, Decision 2).
+refused with one line per variable (docs/design.md, Decision 2).
 
 Variable names are the guide's public contract: `EXECUTION_DRY_RUN`, `ROUTE_TO_FIRMS`,
 `{FIRM}_PROGRAM_IDS`, `{FIRM}_MAX_POSITION_SIZE|MAX_DAILY_LOSS|MAX_TOTAL_LOSS`,
 `{FIRM}_{ID}_ACCOUNT_SIZE|RISK_PER_TRADE|MAX_CONTRACTS|MAX_DAILY_LOSS|MAX_TOTAL_LOSS|MAX_DRAWDOWN`,
-`{SYMBOL}_POINT_VALUE`.
+`{SYMBOL}_POINT_VALUE`. What the live connectors read (API URLs, credentials, account ids, symbol
+maps) is typed in config/live_settings.py.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
+from config.live_settings import LiveFirmSettings, read_live_settings
 from instruments import CONTRACT_SPECS
 from prop_firm_registry import get_firm_by_code, get_firm_registry
 
@@ -97,9 +99,11 @@ class FirmSettings(_Frozen):
     snapshot_policy: str = "BLOCK"
     """Live mode, stale/failed account snapshot: BLOCK entries or fall back to the LEDGER."""
     snapshot_max_age_seconds: int = 60
-    env: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Raw `{FIRM}_*` values the connectors read (URLs, account ids). Secrets are in `secrets`."""
+    live: LiveFirmSettings = Field(default_factory=LiveFirmSettings)
+    """What the firm's live connector needs (config/live_settings.py); checked when routed live."""
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    """Every `{FIRM}_*` value named like a secret (SECRET_SUFFIXES): redacted from logs and from
+    what a firm's answers echo, including variables no connector reads."""
 
 
 class Settings(_Frozen):
@@ -131,8 +135,6 @@ class Settings(_Frozen):
     database_pool_timeout_ms: int = DEFAULT_DATABASE_POOL_TIMEOUT_MS
     """DATABASE_*_TIMEOUT_MS: how long the database may keep a request waiting (database/engine.py)."""
     recovery_interval_seconds: int = 60
-    testing_fault_sleep_after_processing: float | None = None
-    """TEST-ONLY (TESTING_FAULT_SLEEP_AFTER_PROCESSING): hang a task after PROCESSING."""
     log_level: str = "INFO"
     log_format: str = "json"
     """`json` (one object per line, secrets redacted) or `text`; LOG_FORMAT."""
@@ -201,7 +203,6 @@ _ORDER_CEILING = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_ORDER_CEILING)])
 _PROXIES = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
 _SECONDS = TypeAdapter(Annotated[int, Field(ge=1, le=86_400)])
 _INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
-_FAULT_SLEEP = TypeAdapter(Annotated[float, Field(gt=0, le=600)])
 _MILLIS = TypeAdapter(Annotated[int, Field(ge=100, le=60_000)])
 _IDLE_MILLIS = TypeAdapter(Annotated[int, Field(ge=1_000, le=3_600_000)])
 
@@ -321,8 +322,6 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
     start, zone = _read_trading_day(r, firm)
     prefix = f"{firm}_"
     env = {k[len(prefix):]: v for k, v in r.env.items() if k.startswith(prefix) and v}
-    secrets = {k: SecretStr(v) for k, v in env.items() if k.endswith(SECRET_SUFFIXES)}
-    plain = {k: v for k, v in env.items() if k not in secrets}
     return FirmSettings(
         code=firm,
         program_ids=tuple(program_ids),
@@ -331,8 +330,8 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
         dry_run_source=dry_run_var if has_override else "EXECUTION_DRY_RUN",
         trading_day_start=start,
         trading_day_timezone=zone,
-        env=plain,
-        secrets=secrets,
+        live=read_live_settings(env, tuple(program_ids)),
+        secrets={k: SecretStr(v) for k, v in env.items() if k.endswith(SECRET_SUFFIXES)},
         **firm_fields,
     )
 
@@ -464,8 +463,6 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         **_read_database_timeouts(r),
         recovery_interval_seconds=_or_default(
             r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
-        testing_fault_sleep_after_processing=r.typed(
-            "TESTING_FAULT_SLEEP_AFTER_PROCESSING", _FAULT_SLEEP, "TEST-ONLY: seconds between 0 and 600"),
         log_level=log_level,
         log_format=log_format,
         notify_urls=notify_urls,

@@ -42,7 +42,6 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from connectors import live_config
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
@@ -106,13 +105,14 @@ class ApexConnector(HttpConnector):
                                          headers={"Authorization": f"Bearer {self._token}"})
                 if isinstance(renewed, dict) and renewed.get("accessToken"):
                     return self._store(renewed)
+            live = self.firm.live
             body = {
-                "name": live_config.value(self.firm, "USERNAME"),
-                "password": live_config.value(self.firm, "PASSWORD"),
-                "appId": live_config.value(self.firm, "APP_ID"),
+                "name": live.username,
+                "password": live.credential("PASSWORD"),
+                "appId": live.app_id,
                 "appVersion": "1.0",
-                "cid": live_config.value(self.firm, "CID"),
-                "sec": live_config.value(self.firm, "API_SECRET"),
+                "cid": live.cid,
+                "sec": live.credential("API_SECRET"),
             }
             data = self._with_penalty(
                 lambda b: self.http.read("POST", "/auth/accesstokenrequest", deadline=deadline, json=b), body, deadline)
@@ -152,18 +152,18 @@ class ApexConnector(HttpConnector):
 
     # ---- contracts and accounts ----------------------------------------------------------------
     def _account(self, program_id: int) -> tuple[int, str]:
-        account = live_config.account_id(self.firm, program_id)
+        program = self.firm.live.program(program_id)
+        account = program.account_id
         if not account or not account.isdecimal():
             raise Rejected("NO_ACCOUNT_ID", f"APEX_{program_id}_ACCOUNT_ID is not set")
-        spec = (self.firm.env.get(f"{program_id}_ACCOUNT_SPEC") or self.firm.env.get("ACCOUNT_SPEC")
-                or live_config.value(self.firm, "USERNAME") or "")
+        spec = program.account_spec or self.firm.live.username or ""
         return int(account), spec
 
     def _contract(self, root: str, deadline: Deadline) -> tuple[str, int]:
         """(symbol, contract id) of the contract to trade for a futures root."""
         if root in self._contracts:
             return self._contracts[root]
-        symbol = live_config.symbol_map(self.firm).get(root)
+        symbol = self.firm.live.symbol_map.get(root)
         if symbol is None:
             found = self._read("GET", "/contract/suggest", deadline, params={"t": root, "l": 10}) or []
             pattern = re.compile(rf"^{re.escape(root)}[{MONTH_CODES}]\d{{1,2}}$")

@@ -8,7 +8,7 @@ Quirks handled here:
   clientId is a deterministic 20-character digest of the client order id (`metaapi_client_id`).
 - Success is `stringCode` TRADE_RETCODE_DONE (or PLACED/DONE_PARTIAL); other codes are refusals
   (https://metaapi.cloud/docs/client/models/metatraderTradeResponse/).
-- Symbols are the account's CFD names (US100.cash), volume in lots: see connectors/live_config.py.
+- Symbols are the account's CFD names (US100.cash), volume in lots: see config/live_settings.py.
 - Exits close the position opened by the entry, found by its clientId in
   GET .../positions (https://metaapi.cloud/docs/client/restApi/api/readTradingTerminalState/readPositions/):
   POSITION_CLOSE_ID for all of it, POSITION_PARTIAL for part.
@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from connectors import live_config
 from connectors.base_connector import OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, Rejected
@@ -43,22 +42,22 @@ class FtmoConnector(HttpConnector):
 
     # ---- helpers -------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
-        return {"auth-token": live_config.value(self.firm, "API_KEY") or ""}
+        return {"auth-token": self.firm.live.credential("API_KEY") or ""}
 
     def _path(self, program_id: int, suffix: str) -> str:
-        account = live_config.account_id(self.firm, program_id)
+        account = self.firm.live.program(program_id).account_id
         if not account:
             raise Rejected("NO_ACCOUNT_ID", f"FTMO_{program_id}_ACCOUNT_ID is not set")
         return f"/users/current/accounts/{account}/{suffix}"
 
     def _symbol(self, root: str) -> str:
-        symbol = live_config.symbol_map(self.firm).get(root)
+        symbol = self.firm.live.symbol_map.get(root)
         if symbol is None:
             raise Rejected("NO_SYMBOL_MAPPING", f"FTMO_SYMBOL_MAP has no symbol for {root}")
         return symbol
 
     def _volume(self, order: OrderRequest, contracts: int) -> Decimal:
-        lots = live_config.lots_per_contract(self.firm, order.program_id)
+        lots = self.firm.live.program(order.program_id).lots_per_contract
         if lots is None:
             raise Rejected("NO_LOTS_PER_CONTRACT", f"FTMO_{order.program_id}_LOTS_PER_CONTRACT is not set")
         volume = (lots * contracts).quantize(LOT_STEP, rounding=ROUND_DOWN)

@@ -7,7 +7,7 @@ The three outcomes of sending an order, and why they are kept apart:
 - ``Rejected``: the firm answered and refused. FAILED.
 - ``OutcomeUnknown``: the request was sent but no usable answer came back (read timeout, 5xx,
   connection dropped mid-answer). The firm may have executed it: report UNKNOWN, keep the position,
-  reconcile by client order id. Never resend it (DESIGN.md: retry reads and cancels only).
+  reconcile by client order id. Never resend it (docs/design.md, Orders to firms).
 """
 from __future__ import annotations
 
@@ -151,8 +151,8 @@ class FirmHttp:
 
         Sent once, except after an HTTP 429: the firm answers it instead of processing the
         request (https://www.rfc-editor.org/rfc/rfc6585#section-4), so nothing was executed and the
-        same request is not a blind resend once the back-off is over (DESIGN.md). The
-        firm's back-off (Retry-After) is waited out when it leaves SEND_RESERVE of the deadline -
+        same request is not a blind resend once the back-off is over (docs/design.md, Orders to
+        firms). The firm's back-off (Retry-After) is waited out when it leaves SEND_RESERVE of the deadline -
         an exit held up a second is still an exit, where failing it would leave the position
         open until the trader notices - and fails the order unsent when it does not.
         `wait_back_off=False` never waits (an order sized from a position read just before, which

@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from connectors import live_config
 from connectors.base_connector import BaseConnector
 from connectors.http_client import Deadline, FirmHttp, Rejected
 
@@ -23,8 +22,8 @@ class HttpConnector(BaseConnector):
         if self._http is None:
             with self._http_lock:
                 if self._http is None:
-                    self._http = FirmHttp(self.firm_code, live_config.value(self.firm, "API_URL") or "",
-                                          live_config.secret_values(self.firm))
+                    self._http = FirmHttp(self.firm_code, self.firm.live.api_url or "",
+                                          [s.get_secret_value() for s in self.firm.secrets.values()])
         return self._http
 
     def close(self) -> None:

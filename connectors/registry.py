@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 
+from config.live_settings import live_config_problems
 from config.settings import Settings
 from connectors.apex_connector import ApexConnector
 from connectors.base_connector import BaseConnector
 from connectors.ftmo_connector import FtmoConnector
-from connectors.live_config import allow_automation, live_config_problems
 from connectors.topstep_connector import TopstepConnector
 from prop_firm_registry import get_firm_by_code
 
@@ -59,7 +59,7 @@ def live_problems(settings: Settings) -> list[str]:
         problems.extend(live_config_problems(firm))
         info = get_firm_by_code(code)
         if info is not None and info.automation_forbidden:
-            if allow_automation(firm):
+            if firm.live.allow_automation:
                 log.warning("%s is routed live although its rules (%s) restrict automated trading; "
                             "%s_ALLOW_AUTOMATION=true accepts that risk for the account", code, info.automation_policy, code)
             else:

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors import live_config
 from connectors.base_connector import OrderLookup
 from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, NotSent, Rejected
@@ -59,8 +58,9 @@ class TopstepConnector(HttpConnector):
                                       headers={"Authorization": f"Bearer {self._token}"})
                 if isinstance(data, dict) and data.get("success") and data.get("newToken"):
                     return self._store(str(data["newToken"]))
+            live = self.firm.live
             data = self.http.read("POST", "/api/Auth/loginKey", deadline=deadline, json={
-                "userName": live_config.value(self.firm, "USERNAME"), "apiKey": live_config.value(self.firm, "API_KEY")})
+                "userName": live.username, "apiKey": live.credential("API_KEY")})
             if not isinstance(data, dict) or not data.get("success") or not data.get("token"):
                 message = data.get("errorMessage") if isinstance(data, dict) else None
                 raise NotSent("AUTH_FAILED", self.http.redact(str(message or "login refused")) or "")
@@ -92,7 +92,7 @@ class TopstepConnector(HttpConnector):
 
     # ---- contracts and accounts ----------------------------------------------------------------
     def _account(self, program_id: int) -> int:
-        account = live_config.account_id(self.firm, program_id)
+        account = self.firm.live.program(program_id).account_id
         if not account or not account.isdecimal():
             raise Rejected("NO_ACCOUNT_ID", f"TOPSTEP_{program_id}_ACCOUNT_ID is not set")
         return int(account)
@@ -100,7 +100,7 @@ class TopstepConnector(HttpConnector):
     def _contract(self, root: str, deadline: Deadline) -> dict[str, Any]:
         if root in self._contracts:
             return self._contracts[root]
-        code = live_config.symbol_map(self.firm).get(root) or PRODUCT_CODES.get(root, root)
+        code = self.firm.live.symbol_map.get(root) or PRODUCT_CODES.get(root, root)
         data = self._read("/api/Contract/available", {"live": False}, deadline)
         for contract in data.get("contracts") or []:
             parts = str(contract.get("id", "")).split(".")

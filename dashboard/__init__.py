@@ -1,1 +1,1 @@
-"""The operator dashboard: one server-rendered page (Jinja, no front-end build) and its data seams."""
+"""The operator dashboard: one server-rendered page (Jinja, no front-end build) and the data behind it."""

@@ -1,5 +1,6 @@
-"""GET /dashboard (server-rendered, refreshes itself), POST /dashboard/trading-state and
-POST /dashboard/logout (sessions, logout and CSRF: web/browser_auth.py).
+"""GET / (a redirect here), GET /dashboard (server-rendered, refreshes itself),
+POST /dashboard/trading-state and POST /dashboard/logout (sessions, logout and CSRF:
+web/browser_auth.py).
 
 The page reloads itself every `?refresh=` seconds (meta refresh, default 15, bounded 2..300): no
 JavaScript, no build step, and a stale tab can never show a state older than one interval.
@@ -34,6 +35,12 @@ def _refresh_seconds() -> int:
 
 def _csrf_refused() -> tuple[Response, int]:
     return error_response(403, "csrf", "Missing or wrong form token; reload the dashboard.", {"csrf": "invalid"})
+
+
+@bp.get("/")
+def index() -> Response:
+    """The service's address opened in a browser leads to the one page meant for people."""
+    return redirect(url_for("dashboard.dashboard"))
 
 
 @bp.get("/dashboard")

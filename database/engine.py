@@ -45,7 +45,7 @@ class DatabaseTimeouts:
     """How long the database may keep a caller waiting (DATABASE_*_TIMEOUT_MS, config/settings.py).
 
     TradingView gives up after 3 s, so the webhook must answer within ~2 s whatever the database
-    does (DESIGN.md Decision 10): a lock wait ends after `lock_ms`, a statement after
+    does (docs/design.md Decision 10): a lock wait ends after `lock_ms`, a statement after
     `statement_ms` (both enforced by PostgreSQL), a checkout waiting for a free pooled connection
     after `pool_ms`, and a round trip nobody answers (a stalled network path) after
     `call_seconds`, on the client side (database/stall_guard.py). `idle_in_transaction_ms` lets

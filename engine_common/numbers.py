@@ -2,7 +2,7 @@
 
 Why strict: the original guide "safely parsed invalid values with fallbacks" and approved trades
 when a check raised. With real money a value we cannot read must stop the order instead
-(DESIGN.md Decision 1, fail closed), so these helpers never guess: booleans, NaN, infinities,
+(docs/design.md Decision 1, fail closed), so these helpers never guess: booleans, NaN, infinities,
 empty strings and unsupported types raise `InvalidNumber`, and each engine turns that into a
 blocking result naming the offending key.
 

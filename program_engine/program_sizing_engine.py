@@ -6,7 +6,7 @@
     contracts      = floor(min(calculated, max_contracts, position_capacity, max_contracts_per_order))
 
 point_value is dollars per 1.00 point from `instruments.contract_specs` (NQ 20, not the guide's
-5.00 tick value; DESIGN.md "Money math"). `position_capacity` is what the firm's
+5.00 tick value; docs/design.md "Money math"). `position_capacity` is what the firm's
 max_position_size still allows after open contracts; the router computes it.
 `max_contracts_per_order` is the service-wide hard ceiling (MAX_CONTRACTS_PER_ORDER), applied
 after every other cap: a formula that divides by a tiny stop must never become an absurd order.
@@ -16,11 +16,11 @@ Why it is written this way:
   (`risk_amount // (distance * point_value)` in a wide context that traps any inexact step), so
   rounding can never push 1.99999... up to 2 contracts. The invariant
   contracts * distance * point_value <= risk_amount is re-checked before returning.
-- Bounded sizes (DESIGN.md Decision 7). A stop closer than one tick of the instrument is refused
+- Bounded sizes (docs/design.md Decision 7). A stop closer than one tick of the instrument is refused
   (`STOP_INSIDE_ONE_TICK`): no order can be stopped out inside one tick, and dividing by such a
   distance gives millions of contracts. The distance is rounded *up* to whole ticks before
   dividing, so the size never risks more than risk_amount whichever tick the firm puts the stop on.
-- Fail closed (DESIGN.md Decision 1). The guide returned APPROVED with contracts=0 for a missing
+- Fail closed (docs/design.md Decision 1). The guide returned APPROVED with contracts=0 for a missing
   account size and APPROVED on exceptions. Here anything that cannot produce at least one
   contract is REJECTED with contracts=0 and a rule naming the cause, and any exception is ERROR
   (`ENGINE_ERROR`) with contracts=0. No division error, no fractional or negative contracts.

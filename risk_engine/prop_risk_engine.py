@@ -4,7 +4,7 @@ Rules run in order MAX_POSITION_SIZE, MAX_DAILY_LOSS, MAX_TOTAL_LOSS; the first 
 wins. A rule that is missing or None is disabled (as in the guide); a metric that is missing is
 "no data" and its rule passes.
 
-Fail closed (DESIGN.md Decision 1). The original guide returned APPROVED when a check raised and
+Fail closed (docs/design.md Decision 1). The original guide returned APPROVED when a check raised and
 parsed bad values "with fallbacks". Here every input is parsed before any rule runs, and a rule
 value, metric or contract count that is unparseable, NaN, infinite, a bool, negative (limits and
 counts) or fractional (counts) gives status ERROR (`INVALID_RULE`, `INVALID_METRIC`,

@@ -20,7 +20,7 @@ What happens to a claimed task:
   of unknown outcome are looked up at the firm; finished when every order is known, never resent;
 - otherwise (a live exit, or a firm that cannot tell): the outcome at the firm is unknown, so the
   task is FAILED with ``UNKNOWN_OUTCOME_NEEDS_RECONCILIATION`` and nothing is resent;
-  ``LIVE_RECONCILERS`` is an extra hook, and ``flask reconcile-orders`` settles journalled orders.
+  ``flask reconcile-orders`` settles journalled orders.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import threading
 import weakref
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,10 +45,6 @@ UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME_NEEDS_RECONCILIATION"
 UNRESOLVED_ORDER_STATES = (ORDER_PENDING, ORDER_UNKNOWN)
 STALE_ENTRY = "RECOVERED_ENTRY_NOT_SENT"
 
-Reconciler = Callable[[StuckTask, list[dict[str, Any]]], dict[str, Any] | None]
-LIVE_RECONCILERS: list[Reconciler] = []
-"""Hook for live connectors: called with the task and the positions of its trade; return a
-result document to finish the task with, or None to leave it to the operator (FAILED)."""
 
 
 def recover_stuck_tasks(router: Any, older_than_seconds: int) -> list[dict[str, Any]]:
@@ -103,11 +99,6 @@ def _recover(router: Any, safety: SafetyRepository, task: StuckTask) -> dict[str
         if settled is not None:
             return settled
     if live_involved:
-        for reconcile in LIVE_RECONCILERS:
-            result = reconcile(task, positions)
-            if result is not None:
-                router.repository.finish_task(task.id, "COMPLETED", {**result, "recovered": True})
-                return {"task_id": task.id, "outcome": "RECONCILED"}
         error = UNKNOWN_OUTCOME
         result = router.blank_result(task.id, signal)
         result.update({

@@ -2,7 +2,7 @@
 
 Why: a signal held up - a database lock, a stalled network, a crashed worker whose task is
 recovered - may finally be processed seconds or minutes after TradingView sent it. An entry
-sent then trades a price the strategy never saw; not trading is the lesser harm (DESIGN.md
+sent then trades a price the strategy never saw; not trading is the lesser harm (docs/design.md
 Decision 10). Exits are never refused for age: a late exit still takes risk off.
 
 The receipt (when the webhook received the signal, measured on the router's clock before any

@@ -28,16 +28,17 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], workers: int = 4, log_path: Path | None = None):
+    def __init__(self, env: dict[str, str], workers: int = 4, log_path: Path | None = None,
+                 app: str = "web_server:create_app()"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("FTMO_", "APEX_", "TESTING_FAULT_"))}
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("FTMO_", "APEX_", "SLOW_APP_"))}
         full_env.update(STEP2_ENV)
         full_env.update({"DATABASE_URL": PG_URL, "RECOVERY_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING"})
         full_env.update(env)
         self._log = open(log_path or os.devnull, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "web_server:create_app()", "--bind", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--threads", "4", "--timeout", "60", "--graceful-timeout", "5"],
             cwd=REPO_ROOT, env=full_env, stdout=self._log, stderr=self._log, start_new_session=True,
         )

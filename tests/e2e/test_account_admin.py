@@ -138,7 +138,7 @@ def test_a_change_whose_account_cannot_be_read_back_is_201_and_says_not_to_resen
     def database_gone(*args, **kwargs):
         raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection"))
 
-    monkeypatch.setattr(account_admin, "_state", database_gone)
+    monkeypatch.setattr(account_admin, "account_state", database_gone)
     resp = post_json(client, f"{BASE}/FTMO/1/adjustments", {"amount": -25, "by": "ops", "reason": "fees"})
     body = resp.get_json()
     assert resp.status_code == 201 and body["account"] is None and "Do not resend" in body["warning"]

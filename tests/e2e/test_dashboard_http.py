@@ -36,6 +36,15 @@ def test_browser_without_credentials_is_asked_for_basic_auth(app):
     assert app.test_client().get("/dashboard", headers=basic("wrong")).status_code == 401
 
 
+def test_the_root_address_leads_to_the_dashboard(app):
+    client = app.test_client()
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
+    page = client.get("/", headers=basic(TOKEN), follow_redirects=True)
+    assert page.status_code == 200 and page.request.path == "/dashboard" and b'http-equiv="refresh"' in page.data
+    assert client.get("/", follow_redirects=True).status_code == 401  # the page's own access rules hold
+
+
 def test_basic_auth_with_the_token_as_password(app):
     response = app.test_client().get("/dashboard", headers=basic(TOKEN))
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"

@@ -1,6 +1,6 @@
 """Against a real gunicorn and PostgreSQL: a locked `execution_tasks` and a stalled network path
 (connection open, nothing forwarded) answer 503 database_unavailable inside TradingView's 3 s,
-and the signal caught in them is never executed late (DESIGN.md Decision 10)."""
+and the signal caught in them is never executed late (docs/design.md Decision 10)."""
 from __future__ import annotations
 
 import threading

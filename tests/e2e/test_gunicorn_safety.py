@@ -16,6 +16,7 @@ from sqlalchemy import text
 from tests.conftest import GUIDE_PAYLOAD, reset_pg
 from tests.db_fixtures import connect_postgres_or_fail
 from tests.e2e.gunicorn_harness import CuttableProxy, Gunicorn
+from tests.e2e.slow_app import SLEEP_ENV
 
 WEBHOOK = "/api/automated-signals/webhook"
 
@@ -67,8 +68,8 @@ def test_worker_killed_mid_task_is_recovered_once_after_restart(pg, tmp_path):
     # The master respawns the killed workers, which recover stuck tasks at start-up: on a loaded
     # machine they could reach this one (older than 3 s by then) before the server is stopped, and
     # sleep inside it too. Only the restarted server below may recover it.
-    hung = Gunicorn({"STUCK_TASK_SECONDS": "3600", "TESTING_FAULT_SLEEP_AFTER_PROCESSING": "60"}, workers=2,
-                    log_path=tmp_path / "g1.log")
+    hung = Gunicorn({"STUCK_TASK_SECONDS": "3600", SLEEP_ENV: "60"}, workers=2,
+                    log_path=tmp_path / "g1.log", app="tests.e2e.slow_app:create_slow_app()")
     with hung:
         def send() -> None:
             try:
@@ -81,7 +82,7 @@ def test_worker_killed_mid_task_is_recovered_once_after_restart(pg, tmp_path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and scalar(pg, "SELECT COUNT(*) FROM execution_tasks") == 0:
             time.sleep(0.1)
-        time.sleep(1.0)  # the worker is now asleep inside the task (TESTING_FAULT_SLEEP_AFTER_PROCESSING)
+        time.sleep(1.0)  # the worker is now asleep inside the task (tests/e2e/slow_app.py)
         # Dry-run processing is one transaction (database/unit_of_work.py): until it commits, the
         # task shows PENDING, committed before any work started.
         assert scalar(pg, "SELECT status FROM execution_tasks") == "PENDING"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import SecretStr
+
 from config import parse_settings
 from connectors.simulator import DEFAULT_CREDENTIALS
 from tests.conftest import STEP2_ENV
@@ -63,7 +65,8 @@ def test_rithmic_firms_cannot_go_live_and_say_why():
 
 def test_credentials_are_secrets_in_settings():
     firm = parse_settings({**STEP2_ENV, **live_env(URL)}).firms["APEX"]
-    assert {"PASSWORD", "API_SECRET"} <= set(firm.secrets) and "PASSWORD" not in firm.env
+    assert {"PASSWORD", "API_SECRET"} <= set(firm.secrets)
+    assert isinstance(firm.live.password, SecretStr) and isinstance(firm.live.api_secret, SecretStr)
     assert DEFAULT_CREDENTIALS["APEX_PASSWORD"] not in repr(firm)
 
 

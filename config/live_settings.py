@@ -1,7 +1,11 @@
-"""Per-firm live settings the connectors need, read from FirmSettings.env/secrets, and the
-start-up check that names every missing or malformed variable (DESIGN.md Decision 6).
+"""The `{FIRM}_...` settings a live connector needs, read once with the rest of Settings, and the
+start-up check that names every missing or malformed one (docs/design.md Decision 6).
 
-Variables (all `{FIRM}_...`; secrets are those ending API_KEY/API_SECRET/PASSWORD/TOKEN/SECRET):
+Values are parsed for every routed firm, but only a firm routed live must have them, so a value
+that does not parse is kept in `invalid` (variable -> why) and refused by `live_config_problems`
+when the firm goes live; a dry-run firm starts whatever they say.
+
+Variables (all `{FIRM}_...`):
 - every live firm: `API_URL` (http(s)://...), the firm's credentials (REQUIRED_CREDENTIALS), and
   per program an account id: `{FIRM}_{ID}_ACCOUNT_ID`, falling back to `{FIRM}_ACCOUNT_ID`, and
   `{FIRM}_{ID}_MAX_CONTRACTS`: a live account never trades on the risk formula alone.
@@ -25,9 +29,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Mapping
 
-from config.settings import FirmSettings
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
 from instruments import CONTRACT_SPECS
+
+if TYPE_CHECKING:
+    from config.settings import FirmSettings
 
 REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "FTMO": ("API_URL", "API_KEY"),
@@ -38,26 +47,82 @@ REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
 NETTING_FIRMS = ("APEX", "TOPSTEP")
 """Firms whose API holds one net position per account and contract (orders close by account)."""
 _SYMBOL = re.compile(r"^[A-Za-z0-9._\-#]{1,32}$")
+_TRUE = {"1", "true", "yes", "on"}
 
 
-def value(firm: FirmSettings, name: str) -> str | None:
-    """A `{FIRM}_{name}` value, secret or plain (secrets unwrapped only here, for the wire)."""
-    if name in firm.secrets:
-        return firm.secrets[name].get_secret_value()
-    return firm.env.get(name)
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
 
 
-def secret_values(firm: FirmSettings) -> list[str]:
-    return [s.get_secret_value() for s in firm.secrets.values()]
+class LiveProgramSettings(_Frozen):
+    """One program's account at its firm."""
+
+    account_id: str | None = None
+    """`{FIRM}_{ID}_ACCOUNT_ID`, else `{FIRM}_ACCOUNT_ID`."""
+    account_spec: str | None = None
+    """Tradovate's account name: `APEX_{ID}_ACCOUNT_SPEC`, else `APEX_ACCOUNT_SPEC`."""
+    lots_per_contract: Decimal | None = None
+    """FTMO: MT5 lots per futures contract (`FTMO_{ID}_LOTS_PER_CONTRACT`)."""
 
 
-def account_id(firm: FirmSettings, program_id: int) -> str | None:
-    return firm.env.get(f"{program_id}_ACCOUNT_ID") or firm.env.get("ACCOUNT_ID")
+class LiveFirmSettings(_Frozen):
+    """A firm's API address, credentials (secrets as SecretStr), symbols and waivers."""
+
+    api_url: str | None = None
+    username: str | None = None
+    app_id: str | None = None
+    cid: str | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    password: SecretStr | None = None
+    symbol_map: dict[str, str] = Field(default_factory=dict)
+    """`{FIRM}_SYMBOL_MAP`: futures root -> the firm's symbol."""
+    allow_automation: bool = False
+    allow_shared_account: bool = False
+    programs: dict[int, LiveProgramSettings] = Field(default_factory=dict)
+    invalid: dict[str, str] = Field(default_factory=dict)
+    """Variables whose value did not parse (the field is then unset) -> why, for the live check."""
+
+    def program(self, program_id: int) -> LiveProgramSettings:
+        return self.programs.get(program_id) or LiveProgramSettings()
+
+    def credential(self, name: str) -> str | None:
+        """A credential by its variable suffix (`API_KEY`, `USERNAME`...), unwrapped: for the wire only."""
+        value = getattr(self, name.lower())
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-def symbol_map(firm: FirmSettings) -> dict[str, str]:
+def read_live_settings(env: Mapping[str, str], program_ids: tuple[int, ...]) -> LiveFirmSettings:
+    """`env` holds a firm's `{FIRM}_*` variables without the prefix, empty values left out."""
+    invalid: dict[str, str] = {}
+    try:
+        symbols = _symbol_map(env.get("SYMBOL_MAP"))
+    except ValueError as exc:
+        invalid["SYMBOL_MAP"] = str(exc)
+        symbols = {}
+    programs = {}
+    for pid in program_ids:
+        try:
+            lots = _lots(env.get(f"{pid}_LOTS_PER_CONTRACT"))
+        except ValueError as exc:
+            invalid[f"{pid}_LOTS_PER_CONTRACT"] = str(exc)
+            lots = None
+        programs[pid] = LiveProgramSettings(
+            account_id=env.get(f"{pid}_ACCOUNT_ID") or env.get("ACCOUNT_ID"),
+            account_spec=env.get(f"{pid}_ACCOUNT_SPEC") or env.get("ACCOUNT_SPEC"),
+            lots_per_contract=lots,
+        )
+    secret = {name: SecretStr(env[name]) if env.get(name) else None for name in ("API_KEY", "API_SECRET", "PASSWORD")}
+    return LiveFirmSettings(
+        api_url=env.get("API_URL"), username=env.get("USERNAME"), app_id=env.get("APP_ID"), cid=env.get("CID"),
+        api_key=secret["API_KEY"], api_secret=secret["API_SECRET"], password=secret["PASSWORD"],
+        symbol_map=symbols, allow_automation=_flag(env.get("ALLOW_AUTOMATION")),
+        allow_shared_account=_flag(env.get("ALLOW_SHARED_ACCOUNT")), programs=programs, invalid=invalid,
+    )
+
+
+def _symbol_map(raw: str | None) -> dict[str, str]:
     """`ROOT:SYMBOL,...` parsed; ValueError naming the bad part."""
-    raw = firm.env.get("SYMBOL_MAP")
     mapping: dict[str, str] = {}
     if not raw:
         return mapping
@@ -70,9 +135,8 @@ def symbol_map(firm: FirmSettings) -> dict[str, str]:
     return mapping
 
 
-def lots_per_contract(firm: FirmSettings, program_id: int) -> Decimal | None:
+def _lots(raw: str | None) -> Decimal | None:
     """ValueError for a value that is not a positive number."""
-    raw = firm.env.get(f"{program_id}_LOTS_PER_CONTRACT")
     if raw is None:
         return None
     try:
@@ -84,22 +148,18 @@ def lots_per_contract(firm: FirmSettings, program_id: int) -> Decimal | None:
     return lots
 
 
-def allow_automation(firm: FirmSettings) -> bool:
-    return _flag(firm, "ALLOW_AUTOMATION")
-
-
-def _flag(firm: FirmSettings, name: str) -> bool:
-    return (firm.env.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+def _flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in _TRUE
 
 
 def live_config_problems(firm: FirmSettings) -> list[str]:
     """Everything a live connector for `firm` needs, as `VARIABLE: problem` lines."""
-    code = firm.code
+    code, live = firm.code, firm.live
     problems: list[str] = []
     for name in REQUIRED_CREDENTIALS.get(code, ()):
-        if not value(firm, name):
+        if not live.credential(name):
             problems.append(f"{code}_{name}: required to route {code} live")
-    url = firm.env.get("API_URL")
+    url = live.api_url
     if url and not re.match(r"^https?://", url):
         problems.append(f"{code}_API_URL={url!r}: must start with http:// or https://")
     programs_by_account: dict[str, list[int]] = {}
@@ -107,14 +167,14 @@ def live_config_problems(firm: FirmSettings) -> list[str]:
         if firm.programs[pid].max_contracts is None:
             problems.append(f"{code}_{pid}_MAX_CONTRACTS: required to route program {pid} live (the most contracts "
                             "one order of this account may hold; MAX_CONTRACTS_PER_ORDER still caps it)")
-        account = account_id(firm, pid)
+        account = live.program(pid).account_id
         if not account:
             problems.append(f"{code}_{pid}_ACCOUNT_ID (or {code}_ACCOUNT_ID): required to route program {pid} live")
         elif code in NETTING_FIRMS and not account.isdecimal():
             problems.append(f"{code}_{pid}_ACCOUNT_ID={account!r}: must be the firm's numeric account id")
         else:  # by number: the connectors send int(account), so 0201 and 201 are one account
             programs_by_account.setdefault(str(int(account)) if account.isdecimal() else account, []).append(pid)
-    if code in NETTING_FIRMS and not _flag(firm, "ALLOW_SHARED_ACCOUNT"):
+    if code in NETTING_FIRMS and not live.allow_shared_account:
         for account, pids in programs_by_account.items():
             if len(pids) > 1:
                 problems.append(
@@ -123,20 +183,16 @@ def live_config_problems(firm: FirmSettings) -> list[str]:
                     f"other's contracts (and an APEX stop cut treats their stops as one): give each program its own "
                     f"account ({', '.join(f'{code}_{p}_ACCOUNT_ID' for p in pids)}), or set {code}_ALLOW_SHARED_ACCOUNT=true "
                     f"to accept that")
-    try:
-        mapping = symbol_map(firm)
-    except ValueError as exc:
-        problems.append(f"{code}_SYMBOL_MAP: {exc}")
-        mapping = {}
+    if "SYMBOL_MAP" in live.invalid:
+        problems.append(f"{code}_SYMBOL_MAP: {live.invalid['SYMBOL_MAP']}")
     if code == "FTMO":
-        if not mapping:
+        if not live.symbol_map:
             problems.append("FTMO_SYMBOL_MAP: required to route FTMO live (futures root -> MT5 symbol, "
                             "e.g. NQ:US100.cash,ES:US500.cash)")
         for pid in firm.program_ids:
-            try:
-                if lots_per_contract(firm, pid) is None:
-                    problems.append(f"FTMO_{pid}_LOTS_PER_CONTRACT: required to route FTMO program {pid} live "
-                                    "(MT5 lots per futures contract; e.g. 20 for US100.cash vs NQ at $1/point per lot)")
-            except ValueError as exc:
-                problems.append(f"FTMO_{pid}_LOTS_PER_CONTRACT: {exc}")
+            if f"{pid}_LOTS_PER_CONTRACT" in live.invalid:
+                problems.append(f"FTMO_{pid}_LOTS_PER_CONTRACT: {live.invalid[f'{pid}_LOTS_PER_CONTRACT']}")
+            elif live.program(pid).lots_per_contract is None:
+                problems.append(f"FTMO_{pid}_LOTS_PER_CONTRACT: required to route FTMO program {pid} live "
+                                "(MT5 lots per futures contract; e.g. 20 for US100.cash vs NQ at $1/point per lot)")
     return problems
