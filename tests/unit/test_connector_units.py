@@ -68,7 +68,7 @@ def test_order_statuses_are_one_enum_and_the_old_names_are_its_members():
 
 def test_a_connector_result_stores_its_status_as_plain_text():
     from connectors import ConnectorResult, OrderStatus
-    from database.repository import result_json
+    from database.json_documents import result_json
 
     data = ConnectorResult(firm_code="FTMO", program_id=1, status=OrderStatus.FAILED, dry_run=False).to_dict()
     assert type(data["status"]) is str and data["success"] is False

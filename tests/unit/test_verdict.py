@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from account_engine import evaluate_account_breach
-from database.repository import json_document_problem, result_json
+from database.json_documents import json_document_problem, result_json
 from engine_common.statuses import ReasonCode, VerdictStatus
 from engine_common.verdict import ProgramVerdict, SizingVerdict, Verdict, fail_closed
 from program_engine import calculate_program_sizing
