@@ -26,11 +26,13 @@ DEFAULT_BUDGET = 2.2
 
 @dataclass(frozen=True)
 class OrderLookup:
-    """What the firm says about one of our submissions: found True/False, or None (cannot tell)."""
+    """What the firm says about one of our submissions: found True/False, or None (cannot tell).
+    `refused`: found, but the firm rejected or cancelled it unfilled - a failed order, nothing held."""
 
     found: bool | None
     firm_order_id: str | None = None
     detail: str = ""
+    refused: bool = False
 
 
 class BaseConnector(ABC):

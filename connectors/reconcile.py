@@ -78,7 +78,7 @@ class Reconciler:
         if lookup.found is None:
             log.info("reconcile %s: firm cannot tell (%s)", record.client_order_id, lookup.detail)
             return record.status
-        if lookup.found:
+        if lookup.found and not lookup.refused:
             settle_now = record.action == "EXIT" and self.settle_firm_state
             # what the exit's own request would have done next (idempotent: it reads the firm's state)
             note = connector.after_exit_found(order) if settle_now else None
@@ -92,7 +92,8 @@ class Reconciler:
             if changed:
                 self._tell(record, ORDER_SUCCESS, note)
             return ORDER_SUCCESS
-        changed = self.journal.set_outcome(record.client_order_id, ORDER_FAILED, reason="RECONCILED_NOT_FOUND",
+        reason = "RECONCILED_REFUSED" if lookup.found else "RECONCILED_NOT_FOUND"  # either way nothing is held
+        changed = self.journal.set_outcome(record.client_order_id, ORDER_FAILED, reason=reason,
                                            message=lookup.detail, only_if=unresolved)
         if changed and record.position_id is not None:
             if record.action == "ENTRY":
@@ -100,8 +101,9 @@ class Reconciler:
             else:
                 self.ledger.reopen_exit(position_id=record.position_id, task_id=record.task_id,
                                         contracts=record.contracts, actor="reconcile",
-                                        reason=f"exit {record.client_order_id} not at the firm")
-        log.warning("reconcile %s: not at the firm; %s", record.client_order_id,
+                                        reason=f"exit {record.client_order_id} {'refused' if lookup.found else 'not'} at the firm")
+        log.warning("reconcile %s: %s at the firm; %s", record.client_order_id,
+                    "refused" if lookup.found else "not",
                     "position released" if record.action == "ENTRY" else "claim restored")
         if changed and self.settle_firm_state:  # in a request, that request's own exit closes it now
             self._tell(record, ORDER_FAILED)

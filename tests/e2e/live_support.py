@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from connectors.simulator import DEFAULT_CREDENTIALS, Simulator
+from simulator import DEFAULT_CREDENTIALS, Simulator
 
 WEBHOOK = "/api/automated-signals/webhook"
 WEBHOOK_SECRET = "whsec-live-test-4242"

@@ -324,19 +324,19 @@ def test_an_exit_closes_no_more_than_the_account_still_holds_on_its_side(live_ap
 def test_an_exit_after_a_contract_roll_closes_the_contract_the_entry_traded(live_app, sim, db, firm, monkeypatch):
     """Held over a roll: after a restart the root's front contract is the next one. Looking it up
     again would find nothing open there, call the trade flat and leave the real position open."""
-    from connectors import simulator
+    from simulator import projectx, tradovate
 
     body = post(live_app(ROUTE_TO_FIRMS=firm).test_client(), ENTRY).get_json()
     traded = {"APEX": "NQZ5", "TOPSTEP": "CON.F.US.ENQ.Z25"}[firm]
     assert body["connector_results"][0]["contract"] == traded
     assert db.execute(text("SELECT firm_contract FROM trade_positions")).scalar_one() == traded
     if firm == "APEX":  # the next contract is suggested first now
-        monkeypatch.setattr(simulator, "TRADOVATE_CONTRACTS",
-                            [{"id": 4011, "name": "NQH6"}, *simulator.TRADOVATE_CONTRACTS])
+        monkeypatch.setattr(tradovate, "TRADOVATE_CONTRACTS",
+                            [{"id": 4011, "name": "NQH6"}, *tradovate.TRADOVATE_CONTRACTS])
     else:
-        monkeypatch.setattr(simulator, "PROJECTX_CONTRACTS", [
+        monkeypatch.setattr(projectx, "PROJECTX_CONTRACTS", [
             {"id": "CON.F.US.ENQ.H26", "name": "ENQH26", "tickSize": 0.25, "tickValue": 5.0, "activeContract": True},
-            *simulator.PROJECTX_CONTRACTS])
+            *projectx.PROJECTX_CONTRACTS])
     restarted = live_app(ROUTE_TO_FIRMS=firm).test_client()  # a new process resolves contracts afresh
     result = post(restarted, EXIT).get_json()["connector_results"][0]
     assert (result["status"], result["contract"]) == ("SUCCESS", traded)

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from connectors.simulator import DEFAULT_CREDENTIALS
+from simulator import DEFAULT_CREDENTIALS
 from tests.e2e.live_support import backend, sim, ENTRY, EXIT, WEBHOOK, WEBHOOK_SECRET, live_env, post  # noqa: F401 (fixtures)
 
 SECRET_NAMES = ("FTMO_API_KEY", "APEX_PASSWORD", "APEX_API_SECRET", "TOPSTEP_API_KEY")

@@ -9,7 +9,7 @@ from config import parse_settings
 from connectors import OrderRequest, client_order_id
 from connectors.dispatch import Dispatcher, Submission
 from connectors.registry import build_connectors
-from connectors.simulator import Simulator
+from simulator import Simulator
 from database import ExecutionRepository
 from database.orders_repository import ConnectorOrderRepository
 from tests.conftest import STEP2_ENV

@@ -6,7 +6,7 @@ import logging
 from pydantic import SecretStr
 
 from config import parse_settings
-from connectors.simulator import DEFAULT_CREDENTIALS
+from simulator import DEFAULT_CREDENTIALS
 from tests.conftest import STEP2_ENV
 from tests.e2e.live_support import live_env
 from web_server import startup_problems
