@@ -122,7 +122,7 @@ class LedgerSummary:
     """An account's ledger up to an instant, reduced to what its state is computed from.
 
     `summarize_ledger` folds it from the events; on PostgreSQL the entry read has the database
-    compute the same figures (database/pg_hot_path.py), so an entry does not fetch and fold an
+    compute the same figures (database/pg_statements.py), so an entry does not fetch and fold an
     account's whole history. A property test holds the two to the same answers.
     """
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, event, select, text  # noqa: E402
+from sqlalchemy import Engine, event, select  # noqa: E402
 
 from bench.envs import SECRET, entry_payload, scaling_env, step2_env  # noqa: E402
 
@@ -37,11 +37,11 @@ class SqlCounter:
         self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = self.autocommits = 0
         self.db_seconds = 0.0
         self._started: dict[int, float] = {}
-        event.listen(engine, "before_cursor_execute", self._before)
-        event.listen(engine, "after_cursor_execute", self._after)
-        event.listen(engine, "commit", self._commit)
-        event.listen(engine, "rollback", self._rollback)
-        event.listen(engine.pool, "checkout", self._checkout)
+        self._listening = [("before_cursor_execute", engine, self._before), ("after_cursor_execute", engine, self._after),
+                           ("commit", engine, self._commit), ("rollback", engine, self._rollback),
+                           ("checkout", engine.pool, self._checkout)]
+        for name, target, handler in self._listening:
+            event.listen(target, name, handler)
         dialect = engine.dialect
         real_ping = dialect.do_ping
 
@@ -50,33 +50,11 @@ class SqlCounter:
             return real_ping(dbapi_connection)
 
         dialect.do_ping = counting_ping  # type: ignore[method-assign]
-        self._count_hot_path(engine)
-
-    def _count_hot_path(self, engine: Engine) -> None:
-        """The hot statements go to the driver directly (database/pg_hot_path.py `_run`), past
-        SQLAlchemy's cursor events: count them at that one function instead."""
-        from database import pg_hot_path
-
-        real_run = pg_hot_path._run
-
-        def counting_run(connection, statement, params):
-            if connection.engine is not engine:
-                return real_run(connection, statement, params)
-            started = time.perf_counter()
-            try:
-                return real_run(connection, statement, params)
-            finally:
-                self.statements += 1
-                self.db_seconds += time.perf_counter() - started
-
-        pg_hot_path._run = counting_run  # type: ignore[assignment]
-        self._real_run = real_run
 
     def close(self) -> None:
-        """Put the hot path's executor back, so the next measurement's counter does not wrap this one."""
-        from database import pg_hot_path
-
-        pg_hot_path._run = self._real_run  # type: ignore[assignment]
+        """Stop counting (the next measurement's counter starts from nothing)."""
+        for name, target, handler in self._listening:
+            event.remove(target, name, handler)
 
     def reset(self) -> None:
         self.statements = self.commits = self.rollbacks = self.checkouts = self.pings = self.autocommits = 0
@@ -145,7 +123,7 @@ def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
     counter = SqlCounter(engine)
     durations: list[float] = []
     router = app.extensions["execution_router"]
-    spent = _time_methods(router.repository, router)
+    spent, untime = _time_methods(router.repository, router)
 
     cpu: list[float] = []
 
@@ -178,6 +156,7 @@ def measure(env: dict[str, str], url: str, requests: int = 200, tag: str = "p",
     route_ms = 1000 * spent.get("router.route", (0, 0.0, 0.0))[1] / requests
     result["outside_route_ms"] = 1000 * statistics.mean(durations) - route_ms
     counter.close()
+    untime()
     router.close()
     engine.dispose()
     return result
@@ -207,9 +186,11 @@ def seed_history(app: Any, env: dict[str, str], events: int) -> None:
                 )
 
 
-def _time_methods(repository: Any, router: Any) -> dict[str, list]:
-    """Wrap the repository's public methods and router.route on these instances with timers."""
+def _time_methods(repository: Any, router: Any) -> tuple[dict[str, list], Callable[[], None]]:
+    """Wrap the repository class's public methods (every task's unit of work builds its own
+    repository) and router.route with timers; the second value puts them back."""
     spent: dict[str, list] = defaultdict(lambda: [0, 0.0, 0.0])  # calls, wall s, CPU s
+    undo: list[Callable[[], None]] = []
 
     def wrap(owner: Any, name: str, label: str) -> None:
         real = getattr(owner, name)
@@ -225,12 +206,15 @@ def _time_methods(repository: Any, router: Any) -> dict[str, list]:
                 entry[2] += time.thread_time() - cpu_started
 
         setattr(owner, name, timed)
+        undo.append(lambda: setattr(owner, name, real) if isinstance(owner, type) else delattr(owner, name))
 
-    for name in dir(type(repository)):
-        if not name.startswith("_") and callable(getattr(type(repository), name, None)):
-            wrap(repository, name, name)
+    cls = type(repository)
+    for name in dir(cls):
+        if not name.startswith("_") and callable(getattr(cls, name, None)) and not isinstance(
+                getattr(cls, name), property):
+            wrap(cls, name, name)
     wrap(router, "route", "router.route")
-    return spent
+    return spent, lambda: [restore() for restore in reversed(undo)]
 
 
 def unit_costs(url: str, n: int = 300) -> dict[str, float]:

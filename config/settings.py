@@ -20,9 +20,24 @@ from typing import Annotated, Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
-from config.live_settings import LiveFirmSettings, read_live_settings
+from config.live_settings import read_live_settings
+from config.models import (  # noqa: F401 - the settings' names, importable from here as before
+    DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    DEFAULT_DATABASE_LOCK_TIMEOUT_MS,
+    DEFAULT_DATABASE_POOL_TIMEOUT_MS,
+    DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+    DEFAULT_ENTRY_EVENT_TYPES,
+    DEFAULT_MAX_CONTRACTS_PER_ORDER,
+    DEFAULT_MAX_SIGNAL_AGE_SECONDS,
+    MAX_ORDER_CEILING,
+    SECRET_SUFFIXES,
+    ConfigError,
+    FirmSettings,
+    ProgramSettings,
+    Settings,
+)
 from instruments import CONTRACT_SPECS
 from prop_firm_registry import get_firm_by_code, get_firm_registry
 
@@ -30,7 +45,6 @@ T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-DEFAULT_ENTRY_EVENT_TYPES = ("SIGNAL_CREATED", "ENTRY")
 DRAWDOWN_MODES = ("STATIC", "TRAILING", "TRAILING_UNTIL_START")  # account_engine.ledger
 SNAPSHOT_POLICIES = ("BLOCK", "LEDGER")  # account_engine.snapshots
 
@@ -39,118 +53,7 @@ RiskFraction = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=100_000)]
 
 
-DEFAULT_MAX_CONTRACTS_PER_ORDER = 20
-MAX_ORDER_CEILING = 1000  # the same bound as a signal's own `contracts` field
-
-# How long the database may keep a request waiting (database/engine.py DatabaseTimeouts): sized
-# so the webhook answers well inside TradingView's 3 s whatever the database does.
-DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS = 1500
-DEFAULT_DATABASE_LOCK_TIMEOUT_MS = 1000
-DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000
-DEFAULT_DATABASE_POOL_TIMEOUT_MS = 1000
-DEFAULT_MAX_SIGNAL_AGE_SECONDS = 5
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-class ConfigError(ValueError):
-    """Invalid configuration; `problems` holds one `VARIABLE: what is wrong` line each."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("Invalid configuration:\n  " + "\n  ".join(problems))
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-
-class ProgramSettings(_Frozen):
-    """One firm/program (an account): sizing inputs and breach limits. None = rule disabled."""
-
-    firm_code: str
-    program_id: int
-    account_size: Decimal | None = None
-    risk_per_trade: Decimal | None = None
-    max_contracts: int | None = None
-    max_daily_loss: Decimal | None = None
-    max_total_loss: Decimal | None = None
-    max_drawdown: Decimal | None = None
-    max_consecutive_losses: int | None = None
-    """Streak limit (safety/limits.py): entries pause until the next trading day once reached."""
-    drawdown_mode: str = "TRAILING"
-    """STATIC | TRAILING | TRAILING_UNTIL_START (`{FIRM}_{ID}_DRAWDOWN_MODE`, see account_engine.ledger)."""
-
-
-class FirmSettings(_Frozen):
-    """One routed firm: its programs, firm-wide risk rules, mode and trading-day boundary."""
-
-    code: str
-    program_ids: tuple[int, ...]
-    programs: dict[int, ProgramSettings]
-    max_position_size: int | None = None
-    max_daily_loss: Decimal | None = None
-    max_total_loss: Decimal | None = None
-    max_orders_per_minute: int | None = None
-    """Velocity limit on entry orders (safety/limits.py); None = off."""
-    dry_run: bool = True
-    dry_run_source: str = "EXECUTION_DRY_RUN"
-    trading_day_start: time
-    trading_day_timezone: str
-    snapshot_policy: str = "BLOCK"
-    """Live mode, stale/failed account snapshot: BLOCK entries or fall back to the LEDGER."""
-    snapshot_max_age_seconds: int = 60
-    live: LiveFirmSettings = Field(default_factory=LiveFirmSettings)
-    """What the firm's live connector needs (config/live_settings.py); checked when routed live."""
-    secrets: dict[str, SecretStr] = Field(default_factory=dict)
-    """Every `{FIRM}_*` value named like a secret (SECRET_SUFFIXES): redacted from logs and from
-    what a firm's answers echo, including variables no connector reads."""
-
-
-class Settings(_Frozen):
-    """Everything the service reads from its environment, validated once at start-up."""
-
-    dry_run: bool = True
-    route_to_firms: tuple[str, ...] = ()
-    firms: dict[str, FirmSettings] = Field(default_factory=dict)
-    point_value_overrides: dict[str, Decimal] = Field(default_factory=dict)
-    entry_event_types: frozenset[str] = frozenset(DEFAULT_ENTRY_EVENT_TYPES)
-    database_url: SecretStr | None = None
-    sqlite_path: str = "instance/execution_router.db"
-    webhook_secret: SecretStr | None = None
-    admin_token: SecretStr | None = None
-    max_body_bytes: int = 65_536
-    max_contracts_per_order: int = DEFAULT_MAX_CONTRACTS_PER_ORDER
-    """MAX_CONTRACTS_PER_ORDER: the hard ceiling on every sized order, after every other cap."""
-    webhook_allowed_networks: tuple[str, ...] = ()
-    """WEBHOOK_ALLOWED_IPS expanded (presets resolved) to CIDR strings; empty = any source."""
-    trusted_proxy_count: int = 0
-    """TRUSTED_PROXY_COUNT: how many proxies' X-Forwarded-For entries to trust (0 = none)."""
-    stuck_task_seconds: int = 120
-    max_signal_age_seconds: int = DEFAULT_MAX_SIGNAL_AGE_SECONDS
-    """MAX_SIGNAL_AGE_SECONDS: an entry processed later than this after its webhook arrived is
-    refused (SKIPPED, SIGNAL_TOO_OLD), never sent late (safety/signal_age.py)."""
-    database_statement_timeout_ms: int = DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS
-    database_lock_timeout_ms: int = DEFAULT_DATABASE_LOCK_TIMEOUT_MS
-    database_idle_in_transaction_timeout_ms: int = DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS
-    database_pool_timeout_ms: int = DEFAULT_DATABASE_POOL_TIMEOUT_MS
-    """DATABASE_*_TIMEOUT_MS: how long the database may keep a request waiting (database/engine.py)."""
-    recovery_interval_seconds: int = 60
-    log_level: str = "INFO"
-    log_format: str = "json"
-    """`json` (one object per line, secrets redacted) or `text`; LOG_FORMAT."""
-    notify_urls: dict[str, SecretStr] = Field(default_factory=dict)
-    """Outbound notification webhooks by channel (NOTIFY_*_URL); secret because URLs embed tokens."""
-    notify_telegram_chat_id: str | None = None
-    sources: dict[str, str] = Field(default_factory=dict)
-    """Which variable each effective rule came from, for `check-config`."""
-
-    def firm(self, code: str) -> FirmSettings | None:
-        return self.firms.get(code.upper())
-
-
-# Variables whose value is a secret: never logged, never echoed back (suffixes of `{FIRM}_...`).
-SECRET_SUFFIXES = ("API_KEY", "API_SECRET", "PASSWORD", "TOKEN", "SECRET")
-
 
 class _Reader:
     """Reads typed values from a string mapping, collecting one problem per bad variable."""

@@ -146,7 +146,7 @@ def _create_postgres_engine(url: str, timeouts: DatabaseTimeouts | None) -> Engi
     path within a minute while the connection idles, which makes its socket readable too.
     A database that is up but slow or locked is bounded by `DatabaseTimeouts`: set on every
     session at connect (libpq ``options``, so no extra round trip), which covers the raw driver
-    statements of pg_hot_path.py too; a path that stalls is bounded by the connection class
+    statements of pg_statements.py too; a path that stalls is bounded by the connection class
     (stall_guard.py).
     """
     engine = create_engine(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+import threading
+import weakref
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
@@ -19,7 +21,6 @@ from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, 
 from sqlalchemy.sql.elements import TextClause
 
 from account_engine.ledger import LedgerEntry, LedgerSummary
-from database import pg_hot_path
 from database.tables import Price, Timestamp
 from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
@@ -31,11 +32,12 @@ ACTIVE = "ACTIVE"
 class LedgerWindow:
     """The instant an entry's account states are computed for, and each routed firm's trading-day
     start at that instant: what the database needs to summarise the ledgers (PostgreSQL).
-    `summarise=False` reads the events instead (`LedgerSizeHint`), for the same instant."""
+    `summarise=False` reads the events instead, for the same instant; None lets the engine's
+    `LedgerSizeHint` decide (the router's entries)."""
 
     now: dt.datetime
     day_starts: dict[str, dt.datetime]
-    summarise: bool = True
+    summarise: bool | None = True
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,11 @@ class EntryInputs:
 
 
 @lru_cache(maxsize=1)
-def _statement() -> TextClause:
+def portable_statement() -> TextClause:
     """Built once: the parts are told apart by `part` (S state, P open contracts, E ledger)."""
     # The ledger branch comes first: PostgreSQL types a UNION column from its branches in order,
     # so the others' NULLs take the ledger's types instead of defaulting to text. SQLite runs this
-    # one; PostgreSQL runs the same query from database/pg_hot_path.py.
+    # one; PostgreSQL runs the same query from database/pg_statements.py.
     sql = f"""
         SELECT 'E' AS part, firm_code, program_id, NULL AS contracts, kind, amount, occurred_at,
                simulated, trade_id, id
@@ -102,14 +104,14 @@ SUMMARISE_FROM_EVENTS = 24
 class LedgerSizeHint:
     """Which of two equivalent reads an entry should use: its accounts' events, folded here, or
     PostgreSQL's summary of them (tests/integration/test_ledger_summary_sql.py holds the two
-    equal). The summary's statement costs PostgreSQL ~0.13 ms more than reading no events
-    (`make bench`: 0.94-1.00 -> 0.82-0.83 ms of PostgreSQL CPU per entry with empty ledgers),
-    while each event fetched and folded costs ~10 µs here against ~5 µs summed there, so below a
-    couple of dozen events the plain read wins - and every account starts with none.
+    equal). The summary's statement costs PostgreSQL more than reading no events, while each
+    event fetched and folded costs more here than summed there, so below a couple of dozen
+    events the plain read wins - and every account starts with none (docs/performance.md).
 
-    Per process: it remembers how many events the last entry to the same firms read. A ledger
-    only grows, so once summarised a firm set stays summarised; a stale count only costs time,
-    never correctness. The first entry after a start reads the events (once, however many).
+    One per engine (`ledger_size_hint`), for the life of the process: it remembers how many
+    events the last entry to the same firms read. A ledger only grows, so once summarised a firm
+    set stays summarised; a stale count only costs time, never correctness. The first entry after
+    a start reads the events (once, however many).
     """
 
     def __init__(self, threshold: int = SUMMARISE_FROM_EVENTS) -> None:
@@ -123,6 +125,25 @@ class LedgerSizeHint:
         """After an entry's read: its event count, or "many" for a summarised read."""
         self._seen[tuple(firm_codes)] = math.inf if inputs.summarised else sum(len(e) for e in inputs.ledger.values())
 
+    def window(self, firm_codes: Iterable[str], window: LedgerWindow | None) -> LedgerWindow | None:
+        """`window`, deciding (when it leaves it to the hint) whether to ask for the summary."""
+        if window is None or window.summarise is not None:
+            return window
+        return replace(window, summarise=self.summarise(firm_codes))
+
+
+_HINTS: "weakref.WeakKeyDictionary[Engine, LedgerSizeHint]" = weakref.WeakKeyDictionary()
+_HINTS_LOCK = threading.Lock()
+
+
+def ledger_size_hint(engine: Engine) -> LedgerSizeHint:
+    """The engine's hint (one per database per process)."""
+    with _HINTS_LOCK:
+        hint = _HINTS.get(engine)
+        if hint is None:
+            hint = _HINTS[engine] = LedgerSizeHint()
+        return hint
+
 
 def window_now(source: WindowSource) -> LedgerWindow | None:
     """The window itself, or made now: a caller passes a factory so that its `now` is taken once
@@ -133,28 +154,37 @@ def window_now(source: WindowSource) -> LedgerWindow | None:
 
 def read_entry_inputs(db: Engine | Connections, firm_codes: list[str], window: WindowSource = None) -> EntryInputs:
     """Trading state, open contracts and ledgers for `firm_codes`, from one statement. With a
-    `window` (that asks to summarise), PostgreSQL returns each account's ledger summarised for it
+    `window` that asks to summarise, PostgreSQL returns each account's ledger summarised for it
     (SQLite: the events)."""
     with connections(db).transaction(one_statement=True) as connection:
         return _read(connection, firm_codes, window_now(window))
 
 
+def read_entry_inputs_sized(db: Engine | Connections, firm_codes: list[str], window: WindowSource) -> EntryInputs:
+    """`read_entry_inputs`, summarising the ledgers once they are long (`ledger_size_hint`)."""
+    conns = connections(db)
+    hint = ledger_size_hint(conns.engine)
+    with conns.transaction(one_statement=True) as connection:
+        inputs = _read(connection, firm_codes, hint.window(firm_codes, window_now(window)))
+    hint.note(firm_codes, inputs)
+    return inputs
+
+
 def _read(connection: Connection, firm_codes: list[str], window: LedgerWindow | None = None) -> EntryInputs:
-    if connection.dialect.name == "postgresql":
-        return inputs_from_rows(pg_hot_path.entry_input_rows(connection, firm_codes, window), window)
-    rows = connection.execute(_statement(), {"firms": list(firm_codes) or [""]}).all()
-    return inputs_from_rows(rows, window, summarised=False)  # SQLite reads the events
+    from database.signal_statements import statements_for
+
+    return statements_for(connection).entry_inputs(connection, firm_codes, window)
 
 
 def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
                      summarised: bool | None = None) -> EntryInputs:
     """EntryInputs from the statement's rows (part, firm_code, program_id, contracts, kind, amount,
     occurred_at, simulated, trade_id, id[, adjustments, day_pl, peak, set_balance]): S state,
-    P open contracts, E a ledger event, L a ledger summary (database/pg_hot_path.py). The states
+    P open contracts, E a ledger event, L a ledger summary (database/pg_statements.py). The states
     are for the window's `now` (`as_of`) whichever read it was; `summarised` defaults to what
     the window asked for."""
     if summarised is None:
-        summarised = window is not None and window.summarise
+        summarised = window is not None and bool(window.summarise)
     state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
     firm_open: dict[str, int] = defaultdict(int)
     account_open: dict[tuple[str, int], int] = {}

@@ -9,28 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, String, Text, bindparam, exists, func, select, text, update
+from sqlalchemy import Connection, Engine, exists, func, select, update
 
-from database import pg_hot_path
-from database.entry_inputs import EntryInputs, WindowSource, inputs_from_rows, read_entry_inputs, window_now
+from database.entry_inputs import EntryInputs, WindowSource, ledger_size_hint, read_entry_inputs, window_now
 from database.errors import DuplicateIdempotencyKeyError, TaskAlreadyFinishedError, TaskNotFoundError
 from database.json_documents import checked_document, json_text, result_json
-from database.statements import insert_or_skip
+from database.signal_statements import statements_for_dialect
 from database.tables import execution_logs, execution_tasks
 from database.unit_of_work import Connections, connections
-from domain.task_status import TaskStatus
-
-
-# finish_task's first statement on SQLite, built once (PostgreSQL's is in pg_hot_path). The UPDATE
-# takes the write lock, so two finishers of one task queue up; the unique log row then decides,
-# and the loser's UPDATE is rolled back with its transaction.
-_FINAL_STATUS_PARAMS = (
-    bindparam("task_id", type_=Integer), bindparam("status", type_=String), bindparam("error", type_=Text),
-)
-_SET_FINAL_STATUS = text(
-    "UPDATE execution_tasks SET status = :status, error = :error, updated_at = CURRENT_TIMESTAMP "
-    "WHERE id = :task_id RETURNING trade_id, event_type"
-).bindparams(*_FINAL_STATUS_PARAMS).columns(trade_id=String, event_type=String)
 
 
 class TaskRepository:
@@ -39,6 +25,7 @@ class TaskRepository:
     def __init__(self, engine: Engine | Connections) -> None:
         self._db = connections(engine)
         self._engine = self._db.engine
+        self._statements = statements_for_dialect(self._engine.dialect.name)
 
     def create_task(
         self,
@@ -52,23 +39,12 @@ class TaskRepository:
         Committed before any external call so that even a crash mid-routing leaves a trace.
         Raises ``DuplicateIdempotencyKeyError`` (carrying the existing id) when the key was used.
         """
-        values = {
-            "trade_id": trade_id,
-            "event_type": event_type,
-            "payload": checked_document(payload, "payload"),
-            "status": TaskStatus.PENDING,
-            "idempotency_key": idempotency_key,
-        }
+        document = checked_document(payload, "payload")
         with self._db.transaction(one_statement=True) as connection:
-            if connection.dialect.name == "postgresql":
-                task_id = pg_hot_path.insert_task(
-                    connection, trade_id=trade_id, event_type=event_type,
-                    payload_json=json_text(values["payload"]), idempotency_key=idempotency_key,
-                )
-            else:
-                task_id = insert_or_skip(
-                    connection, execution_tasks, values, ("idempotency_key",), (execution_tasks.c.id,)
-                ).scalar_one_or_none()
+            task_id = self._statements.insert_task(
+                connection, trade_id=trade_id, event_type=event_type, payload=document,
+                payload_json=json_text(document), idempotency_key=idempotency_key,
+            )
             if task_id is None:
                 raise self._duplicate(connection, idempotency_key)
         return int(task_id)
@@ -85,22 +61,24 @@ class TaskRepository:
         """`create_task`, plus the entry's inputs (`database.entry_inputs`) for `firm_codes`,
         the ledgers summarised for `ledger_window` where the database can (PostgreSQL).
 
-        On PostgreSQL in one round trip (the INSERT as a data-modifying WITH of the read), which
-        is what a dry-run entry's first step costs; elsewhere, the two calls in turn.
+        In one round trip where the dialect can (database/signal_statements.py), which is what a
+        dry-run entry's first step costs; elsewhere, the two calls in turn.
         """
         document = checked_document(payload, "payload")
+        hint = ledger_size_hint(self._engine)  # summarise the ledgers once they are long
         with self._db.transaction(one_statement=True) as connection:
-            if connection.dialect.name == "postgresql":
-                window = window_now(ledger_window)  # with the connection in hand
-                task_id, rows = pg_hot_path.insert_task_reading_entry_inputs(
-                    connection, trade_id=trade_id, event_type=event_type, payload_json=json_text(document),
-                    idempotency_key=idempotency_key, firm_codes=firm_codes, window=window,
-                )
-                if task_id is None:
-                    raise self._duplicate(connection, idempotency_key)
-                return int(task_id), inputs_from_rows(rows, window)
-        task_id = self.create_task(trade_id, event_type, document, idempotency_key=idempotency_key)
-        return task_id, read_entry_inputs(self._db, firm_codes, ledger_window)
+            window = hint.window(firm_codes, window_now(ledger_window))  # `now` with the connection in hand
+            task_id, inputs = self._statements.insert_task_reading_entry_inputs(
+                connection, trade_id=trade_id, event_type=event_type, payload=document,
+                payload_json=json_text(document), idempotency_key=idempotency_key, firm_codes=firm_codes,
+                window=window,
+            )
+            if task_id is None:
+                raise self._duplicate(connection, idempotency_key)
+        if inputs is None:
+            inputs = read_entry_inputs(self._db, firm_codes, window)
+        hint.note(firm_codes, inputs)
+        return int(task_id), inputs
 
     @staticmethod
     def _duplicate(connection: Connection, idempotency_key: str | None) -> DuplicateIdempotencyKeyError:
@@ -135,14 +113,10 @@ class TaskRepository:
         What a dry-run signal's unit of work does instead of setting PROCESSING: that status
         would only become visible together with COMPLETED, and ``execution_tasks.status`` is
         indexed, so each status UPDATE writes a new row version and an entry in every index. The
-        lock alone keeps recovery (``FOR UPDATE SKIP LOCKED``) off a task that is still running. SQLite serialises writers anyway, so there it is a plain read.
+        lock alone keeps recovery (``FOR UPDATE SKIP LOCKED``) off a task that is still running.
         """
         with self._db.transaction() as connection:
-            if connection.dialect.name == "postgresql":
-                found = pg_hot_path.lock_task(connection, task_id)
-            else:
-                found = self._task_exists(connection, task_id)
-            if not found:
+            if not self._statements.lock_task(connection, task_id):
                 raise TaskNotFoundError(task_id)
 
     def finish_task(
@@ -164,19 +138,10 @@ class TaskRepository:
         ``TaskAlreadyFinishedError`` and changes nothing (the unique log row decides).
         """
         body_json = stored_json if stored_json is not None else result_json(result)
-        params = {"task_id": task_id, "status": status, "error": error}
-        with self._db.transaction(one_statement=True) as connection:
-            if connection.dialect.name == "postgresql":  # one statement: the log INSERT feeding the UPDATE
-                log_id = pg_hot_path.finish_task(connection, body_json=body_json, **params)
-            else:
-                body = dict(result)  # checked by result_json
-                task = connection.execute(_SET_FINAL_STATUS, params).first()
-                log_id = None if task is None else insert_or_skip(
-                    connection, execution_logs,
-                    {"task_id": task_id, "trade_id": task.trade_id, "event_type": task.event_type, "response_body": body},
-                    ("task_id",), (execution_logs.c.id,),
-                ).scalar_one_or_none()
-            if log_id is None:  # nothing changed on PostgreSQL; raising rolls SQLite's UPDATE back
+        with self._db.transaction(one_statement=self._statements.finish_is_one_statement) as connection:
+            log_id = self._statements.finish_task(
+                connection, task_id=task_id, status=status, error=error, result=result, body_json=body_json)
+            if log_id is None:  # nothing changed
                 if self._task_exists(connection, task_id):
                     raise TaskAlreadyFinishedError(task_id)
                 raise TaskNotFoundError(task_id)

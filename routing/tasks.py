@@ -24,7 +24,7 @@ from account_engine.trading_day import trading_day_start
 from config import Settings
 from connectors import BaseConnector
 from database import ExecutionRepository, TaskAlreadyFinishedError
-from database.entry_inputs import EntryInputs, LedgerSizeHint, LedgerWindow, read_entry_inputs
+from database.entry_inputs import EntryInputs, LedgerWindow, read_entry_inputs_sized
 from database.json_documents import result_json
 from database.unit_of_work import AutoCommit, Connections, UnitOfWork
 from domain.task_status import TaskStatus
@@ -51,7 +51,6 @@ class TaskRunner:
 
     def __init__(self, repository: ExecutionRepository | None) -> None:
         self._repository = repository
-        self.ledger_size = LedgerSizeHint()  # which ledger read an entry uses (events or summary)
 
     @property
     def repository(self) -> ExecutionRepository:
@@ -164,21 +163,17 @@ class TaskRunner:
         task_id, inputs = db.tasks.create_entry_task(
             signal.trade_id, signal.event_type, stored, firm_codes, idempotency_key=idempotency_key,
             ledger_window=lambda: self._ledger_window(firm_codes))
-        self.ledger_size.note(firm_codes, inputs)
         bind_task(task_id=task_id, trade_id=signal.trade_id)
         return task_id, inputs
 
     def read_entry_inputs(self, db: Connections, signal: Signal) -> EntryInputs:
         """Trading state, open contracts and ledgers of every firm this entry routes to (one query)."""
         firm_codes = self.routed_firms(signal)
-        inputs = read_entry_inputs(db, firm_codes, lambda: self._ledger_window(firm_codes))
-        self.ledger_size.note(firm_codes, inputs)
-        return inputs
+        return read_entry_inputs_sized(db, firm_codes, lambda: self._ledger_window(firm_codes))
 
     def _ledger_window(self, firm_codes: list[str]) -> LedgerWindow | None:
         """The instant this entry's account states are for, with each firm's trading-day start
-        then, so the database can summarise the ledgers; while they are few (`LedgerSizeHint`)
-        the events are read instead, for the same instant."""
+        then, so the database can summarise the ledgers (the repository decides whether to)."""
         now = self.clock()
         day_starts = {}
         for code in firm_codes:
@@ -186,4 +181,4 @@ class TaskRunner:
             if firm is None:
                 return None  # unknown firm: read the events; the account views will refuse it
             day_starts[code] = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
-        return LedgerWindow(now, day_starts, summarise=self.ledger_size.summarise(firm_codes))
+        return LedgerWindow(now, day_starts, summarise=None)  # the repository's size hint decides

@@ -54,19 +54,19 @@ def test_a_live_pooled_connection_is_reused_without_a_round_trip(engine, monkeyp
 
 
 def test_a_connection_that_dies_mid_signal_fails_as_sqlalchemy_would_and_is_not_reused(engine):
-    """The hot statements go to the driver directly (database/pg_hot_path.py); a dead connection
+    """The signal statements (database/pg_statements.py) on a dead connection
     must still surface as SQLAlchemy's OperationalError flagged as a disconnect (the webhook's 503)
     and leave the pool, not come back to fail the next signal."""
     from sqlalchemy.exc import OperationalError
 
-    from database import pg_hot_path
+    from database.pg_statements import POSTGRES
 
     with engine.connect() as connection:
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         connection.rollback()
         _terminate(pid)  # dies while held: no checkout check can see it
         with pytest.raises(OperationalError) as raised:
-            pg_hot_path.lock_task(connection, 1)
+            POSTGRES.lock_task(connection, 1)
         assert raised.value.connection_invalidated
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
@@ -75,15 +75,15 @@ def test_a_connection_that_dies_mid_signal_fails_as_sqlalchemy_would_and_is_not_
 def test_a_hot_statement_the_database_refuses_is_sqlalchemys_error_and_writes_nothing(engine):
     from sqlalchemy.exc import DataError
 
-    from database import pg_hot_path
+    from database.pg_statements import POSTGRES
     from tests.db_fixtures import truncate_app_tables
 
     truncate_app_tables(engine)
     with pytest.raises(DataError, match="too long"):
         with engine.begin() as connection:
-            pg_hot_path.insert_task(connection, trade_id="T" * 300, event_type="SIGNAL_CREATED",
-                                    payload_json="{}", idempotency_key="k-1")
+            POSTGRES.insert_task(connection, trade_id="T" * 300, event_type="SIGNAL_CREATED", payload={},
+                                 payload_json="{}", idempotency_key="k-1")
     with engine.begin() as connection:  # the same pooled connection, usable again; nothing written
         assert connection.execute(text("SELECT count(*) FROM execution_tasks")).scalar_one() == 0
-        assert pg_hot_path.insert_task(connection, trade_id="T-1", event_type="SIGNAL_CREATED",
-                                       payload_json='{"a": 1}', idempotency_key="k-1") is not None
+        assert POSTGRES.insert_task(connection, trade_id="T-1", event_type="SIGNAL_CREATED", payload={"a": 1},
+                                    payload_json='{"a": 1}', idempotency_key="k-1") is not None

@@ -1,4 +1,4 @@
-"""PostgreSQL's ledger summary (database/pg_hot_path.py) agrees with the engine's fold.
+"""PostgreSQL's ledger summary (database/pg_statements.py) agrees with the engine's fold.
 
 An entry on PostgreSQL no longer fetches an account's whole history: the database sums it
 (`LedgerSummary`) and the engine computes the state from that. The fold in Python
@@ -106,11 +106,11 @@ def test_the_entry_task_statement_summarises_the_same_and_takes_its_instant_when
 
 
 def test_a_day_start_in_another_time_zone_is_the_same_instant(pg_engine):
-    """The day starts travel as ISO text (pg_hot_path._csv): an offset other than UTC must mean
+    """The day starts travel as ISO text (pg_statements._csv): an offset other than UTC must mean
     the same instant, so an event an hour before New York's day start is yesterday's P&L."""
     from zoneinfo import ZoneInfo
 
-    from database import pg_hot_path
+    from database import pg_statements
 
     new_york = ZoneInfo("America/New_York")
     day_start = datetime(2026, 3, 9, 18, 0, tzinfo=new_york)  # 22:00 UTC
@@ -126,7 +126,7 @@ def test_a_day_start_in_another_time_zone_is_the_same_instant(pg_engine):
     assert summary.day_begin == day_start
     # a list item holding the separator would be split into two firms: refused, never guessed
     with pytest.raises(ValueError, match="comma"):
-        pg_hot_path._csv(["FTMO,APEX"])
+        pg_statements._csv(["FTMO,APEX"])
 
 
 def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary(clean_pg, monkeypatch):
@@ -135,7 +135,7 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
     has PostgreSQL summarise them. Both reads give the same account state."""
     from config import parse_settings
     from database import ExecutionRepository
-    from database.entry_inputs import SUMMARISE_FROM_EVENTS, LedgerSizeHint, EntryInputs
+    from database.entry_inputs import SUMMARISE_FROM_EVENTS, EntryInputs, LedgerSizeHint, ledger_size_hint
     from execution_router import ExecutionRouter
     from tests.conftest import GUIDE_PAYLOAD, PG_URL, STEP2_ENV
 
@@ -165,9 +165,9 @@ def test_an_entry_reads_a_short_ledger_itself_and_a_long_one_through_the_summary
 
     monkeypatch.setattr(ExecutionRepository, "create_entry_task", create_entry_task)
     try:
-        assert not router.ledger_size.summarise(["FTMO"])
+        assert not ledger_size_hint(clean_pg).summarise(["FTMO"])
         first = router.route(dict(GUIDE_PAYLOAD, trade_id="T1"))  # fetched the 30 events
-        assert router.ledger_size.summarise(["FTMO"])
+        assert ledger_size_hint(clean_pg).summarise(["FTMO"])
         second = router.route(dict(GUIDE_PAYLOAD, trade_id="T2"))  # summarised by PostgreSQL
     finally:
         router.close()

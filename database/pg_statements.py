@@ -1,16 +1,10 @@
-"""The statements every signal runs, in PostgreSQL's own SQL, sent through the driver.
+"""`PostgresStatements`: the signal statements (database/signal_statements.py) in PostgreSQL's
+own SQL, sent with ``exec_driver_sql`` (SQLAlchemy's connection, transaction, error wrapping and
+events around the driver call, without ``text()``'s bind and result processing).
 
-A dry-run entry runs two: the PENDING insert together with the read of the entry's inputs, and
-the finish (log row + COMPLETED); a task that writes more first takes its row lock. Through
-SQLAlchemy's ``text()`` each cost 60-100 µs of Python before the driver saw it (bind and result
-type processing, the expanding IN list, the statement cache key); ``exec_driver_sql`` keeps
-SQLAlchemy's connection, transaction, error wrapping and events around the driver call and skips
-the rest (the inputs read: 137 -> 73 µs of CPU). Even that wrapper (execution context, result
-object, per-call events) was still ~65 µs of CPU per statement over the driver's own cursor, so
-`_run` hands the statement to psycopg directly, on the connection SQLAlchemy holds (its transaction
-and pool are unchanged), and turns a driver error into the same SQLAlchemy exception, invalidating
-a dead connection, as SQLAlchemy would (SQLAlchemy's cursor events do not see these statements;
-`make profile` counts them at `_run`). psycopg prepares each statement after its fifth use on a
+A dry-run entry runs two: the PENDING insert together with the read of the entry's inputs (a
+data-modifying WITH), and the finish (log row + COMPLETED in one statement); a task that writes
+more first takes its row lock. psycopg prepares each statement after its fifth use on a
 connection, so PostgreSQL plans them once per connection.
 
 An entry's ledger read can also summarise each account's history in the database (the 'L' rows
@@ -26,17 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import psycopg
-from psycopg import pq
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+
+from database.signal_statements import SignalStatements
 
 from domain.position import PositionStatus
 
 if TYPE_CHECKING:
-    from database.entry_inputs import LedgerWindow
-
-_ROWS = pq.ExecStatus.TUPLES_OK
+    from database.entry_inputs import EntryInputs, LedgerWindow
 
 _INSERT_TASK = (
     "INSERT INTO execution_tasks (trade_id, event_type, payload, status, idempotency_key) "
@@ -134,27 +125,8 @@ _INSERT_TASK_READING_INPUTS = (
 )
 
 
-def insert_task(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
-                idempotency_key: str | None) -> int | None:
-    """The PENDING row; None when the idempotency key is taken."""
-    rows = _run(connection, _INSERT_TASK, _task_params(trade_id, event_type, payload_json, idempotency_key))
-    return rows[0][0] if rows else None
-
-
-def insert_task_reading_entry_inputs(connection: Connection, *, trade_id: str, event_type: str, payload_json: str,
-                                     idempotency_key: str | None, firm_codes: Sequence[str],
-                                     window: LedgerWindow | None = None) -> tuple[int | None, list[Any]]:
-    """The PENDING row and an entry's input rows (`entry_input_rows`) in one round trip; the task
-    id is None when the idempotency key is taken. In autocommit the row is committed by then."""
-    params = {**_task_params(trade_id, event_type, payload_json, idempotency_key), **_inputs_params(firm_codes, window)}
-    rows = _run(connection, _INSERT_TASK_READING_SUMMARIZED_INPUTS if _summarise(window) else _INSERT_TASK_READING_INPUTS,
-                params)
-    task_id = next((row[9] for row in rows if row[0] == "T"), None)
-    return task_id, [row for row in rows if row[0] != "T"]
-
-
 def _summarise(window: LedgerWindow | None) -> bool:
-    return window is not None and window.summarise
+    return window is not None and bool(window.summarise)
 
 
 def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> dict[str, Any]:
@@ -166,10 +138,9 @@ def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> di
 
 
 def _csv(values: Sequence[str]) -> str:
-    """A list parameter as text the statement splits with string_to_array: psycopg's list dumper
-    (a Python loop over the items, on a fresh Transformer per statement) cost ~40 µs of CPU per
-    entry, against ~6 µs for plain strings. Firm codes are registry codes and ISO timestamps never
-    hold a comma; anything else would be split wrongly, so it is refused."""
+    """A list parameter as text the statement splits with string_to_array (psycopg's list dumper
+    is a Python loop over the items per statement). Firm codes are registry codes and ISO
+    timestamps never hold a comma; anything else would be split wrongly, so it is refused."""
     if any("," in value for value in values):
         raise ValueError(f"a list parameter item holds a comma: {list(values)!r}")
     return ",".join(values)
@@ -179,49 +150,53 @@ def _task_params(trade_id: str, event_type: str, payload_json: str, idempotency_
     return {"trade_id": trade_id, "event_type": event_type, "payload": payload_json, "idempotency_key": idempotency_key}
 
 
-def lock_task(connection: Connection, task_id: int) -> bool:
-    """Row-lock the task until the transaction ends; False when there is no such task."""
-    return bool(_run(connection, _LOCK_TASK, {"task_id": task_id}))
+class PostgresStatements(SignalStatements):
+    finish_is_one_statement = True  # the log INSERT feeding the UPDATE
+
+    def insert_task(self, connection: Connection, *, trade_id: str, event_type: str, payload: Mapping[str, Any],
+                    payload_json: str, idempotency_key: str | None) -> int | None:
+        rows = _run(connection, _INSERT_TASK, _task_params(trade_id, event_type, payload_json, idempotency_key))
+        return rows[0][0] if rows else None
+
+    def insert_task_reading_entry_inputs(self, connection: Connection, *, trade_id: str, event_type: str,
+                                         payload: Mapping[str, Any], payload_json: str, idempotency_key: str | None,
+                                         firm_codes: Sequence[str], window: LedgerWindow | None
+                                         ) -> tuple[int | None, EntryInputs | None]:
+        """One round trip; in autocommit the row is committed by the time the rows are back."""
+        from database.entry_inputs import inputs_from_rows
+
+        params = {**_task_params(trade_id, event_type, payload_json, idempotency_key),
+                  **_inputs_params(firm_codes, window)}
+        statement = _INSERT_TASK_READING_SUMMARIZED_INPUTS if _summarise(window) else _INSERT_TASK_READING_INPUTS
+        rows = _run(connection, statement, params)
+        task_id = next((row[9] for row in rows if row[0] == "T"), None)
+        return task_id, inputs_from_rows([row for row in rows if row[0] != "T"], window)
+
+    def entry_inputs(self, connection: Connection, firm_codes: Sequence[str],
+                     window: LedgerWindow | None) -> EntryInputs:
+        """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id,
+        id) rows, and with a summarising `window` 'L' summary rows instead of 'E' events."""
+        from database.entry_inputs import inputs_from_rows
+
+        if not _summarise(window):
+            rows = _run(connection, _ENTRY_INPUTS + _ORDER, _inputs_params(firm_codes, None))
+        else:
+            rows = _run(connection, _SUMMARIZED_INPUTS, _inputs_params(firm_codes, window))
+        return inputs_from_rows(rows, window)
+
+    def lock_task(self, connection: Connection, task_id: int) -> bool:
+        return bool(_run(connection, _LOCK_TASK, {"task_id": task_id}))
+
+    def finish_task(self, connection: Connection, *, task_id: int, status: str, error: str | None,
+                    result: Mapping[str, Any], body_json: str) -> int | None:
+        rows = _run(connection, _FINISH_TASK, {"task_id": task_id, "status": status, "error": error, "body": body_json})
+        return rows[0][0] if rows else None
 
 
-def finish_task(connection: Connection, *, task_id: int, status: str, error: str | None, body_json: str) -> int | None:
-    """The log row and the final status in one statement; None, having changed nothing, when the
-    task is missing or already has its log row."""
-    rows = _run(connection, _FINISH_TASK, {"task_id": task_id, "status": status, "error": error, "body": body_json})
-    return rows[0][0] if rows else None
+POSTGRES = PostgresStatements()
 
 
-def entry_input_rows(connection: Connection, firm_codes: Sequence[str], window: LedgerWindow | None = None) -> list[Any]:
-    """(part, firm_code, program_id, contracts, kind, amount, occurred_at, simulated, trade_id, id),
-    and with a `window` 'L' summary rows instead of 'E' events (four more columns, see above)."""
-    if not _summarise(window):
-        return _run(connection, _ENTRY_INPUTS + _ORDER, _inputs_params(firm_codes, None))
-    return _run(connection, _SUMMARIZED_INPUTS, _inputs_params(firm_codes, window))
-
-
-def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Execute on the driver connection SQLAlchemy holds for `connection`; the rows as tuples.
-
-    Inside SQLAlchemy's transaction (or the driver's autocommit, `unit_of_work.transaction`):
-    psycopg begins implicitly on the first statement and SQLAlchemy's commit/rollback end it, as
-    with any statement SQLAlchemy sends. A driver error surfaces as SQLAlchemy's exception for it
-    (OperationalError, IntegrityError, ...; what web/db_errors.py answers 503 for), and a
-    connection the dialect sees as gone is invalidated so the pool never hands it out again.
-    """
-    driver = connection.connection.driver_connection
-    cursor = driver.cursor()
-    try:
-        cursor.execute(statement, params)
-        # the result's status, not `cursor.description`, which builds a Column object per field
-        result = cursor.pgresult
-        return cursor.fetchall() if result is not None and result.status == _ROWS else []
-    except psycopg.Error as exc:
-        gone = connection.dialect.is_disconnect(exc, driver, cursor)
-        if gone:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            statement, params, exc, psycopg.Error, hide_parameters=connection.engine.hide_parameters,
-            connection_invalidated=gone, dialect=connection.dialect,
-        ) from exc
-    finally:
-        cursor.close()
+def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[Any]:
+    """The statement's rows (none for a statement that returns none)."""
+    result = connection.exec_driver_sql(statement, dict(params))
+    return result.all() if result.returns_rows else []
