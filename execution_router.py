@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from account_service import AccountService, utc_now
 from account_engine.snapshots import SnapshotProvider
-from config import Settings, get_settings
+from config import RuleBook, Settings, get_settings
 from connectors import BaseConnector, build_connectors
 from connectors.reconcile import Outcome as ReconcileObserver, Reconciler
 from database import ExecutionRepository
@@ -57,6 +57,7 @@ class ExecutionRouter(TaskRunner):
         accounts: AccountService | None = None,
     ):
         self.settings = settings if settings is not None else get_settings()
+        self.rules = RuleBook(self.settings)
         # An explicit dry_run=True forces every firm dry; None follows EXECUTION_DRY_RUN/{FIRM}_DRY_RUN.
         self.force_dry_run = dry_run is True
         self.connectors = connectors if connectors is not None else build_connectors(self.settings, self.force_dry_run)
@@ -94,7 +95,7 @@ class ExecutionRouter(TaskRunner):
     def desk(self) -> OrderDesk:
         """Reservations, claims, the order journal and dispatch (routing/sending.py)."""
         if self._desk is None:
-            self._desk = OrderDesk(self.settings, self.repository, self.connectors, self.guard)
+            self._desk = OrderDesk(self.rules, self.repository, self.connectors, self.guard)
         return self._desk
 
     def reconciler(self, settle_firm_state: bool = True) -> Reconciler:
@@ -165,7 +166,7 @@ class ExecutionRouter(TaskRunner):
         now = self.clock()
         accounts = {code: self.accounts.firm_accounts(code, inputs, live=code in live, now=now)
                     for code in self.routed_firms(signal)}
-        plan = plan_entry(signal, self.settings, task_id, accounts)
+        plan = plan_entry(signal, self.rules, task_id, accounts)
         screened = self.guard.screen_entries(db.safety, plan.orders, state)
         sent, late_checks = self.desk.send_entries(db, screened.allowed)
         results = screened.refused + sent

@@ -50,9 +50,33 @@ class SqlCounter:
             return real_ping(dbapi_connection)
 
         dialect.do_ping = counting_ping  # type: ignore[method-assign]
+        self._count_signal_statements(engine)
+
+    def _count_signal_statements(self, engine: Engine) -> None:
+        """PostgreSQL's signal statements go to the driver directly (database/pg_statements.py
+        `_run`), past SQLAlchemy's cursor events: count them at that one function instead."""
+        from database import pg_statements
+
+        real_run = pg_statements._run
+
+        def counting_run(connection, statement, params):
+            if connection.engine is not engine:
+                return real_run(connection, statement, params)
+            started = time.perf_counter()
+            try:
+                return real_run(connection, statement, params)
+            finally:
+                self.statements += 1
+                self.db_seconds += time.perf_counter() - started
+
+        pg_statements._run = counting_run  # type: ignore[assignment]
+        self._real_run = real_run
 
     def close(self) -> None:
         """Stop counting (the next measurement's counter starts from nothing)."""
+        from database import pg_statements
+
+        pg_statements._run = self._real_run  # type: ignore[assignment]
         for name, target, handler in self._listening:
             event.remove(target, name, handler)
 

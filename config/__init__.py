@@ -1,5 +1,6 @@
 """Configuration: validated settings and the guide's configuration functions."""
 from config.prop_firm_config import (
+    RuleBook,
     get_account_breach_rules,
     get_firm_config,
     get_firm_risk_rules,
@@ -18,7 +19,7 @@ from config.settings import (
 )
 
 __all__ = [
-    "ConfigError", "FirmSettings", "ProgramSettings", "Settings",
+    "ConfigError", "FirmSettings", "ProgramSettings", "RuleBook", "Settings",
     "get_account_breach_rules", "get_firm_config", "get_firm_risk_rules", "get_program_scaling_rules",
     "get_routing_rules_for_task", "get_settings", "load_settings", "parse_settings", "set_settings",
 ]

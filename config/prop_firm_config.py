@@ -7,7 +7,7 @@ start-up. None of them re-reads the environment per call.
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from config.settings import FirmSettings, ProgramSettings, Settings, get_settings
 from engine_common.rules import BreachRules, RiskRules, ScalingRules
@@ -87,3 +87,33 @@ def _same_names(rules_type: type[R], source: FirmSettings | ProgramSettings | No
     if source is None:
         return rules_type()
     return rules_type(**{f.name: getattr(source, f.name) for f in fields(rules_type)})
+
+
+class RuleBook:
+    """The rules above for one Settings, each built once: Settings never change, and an entry
+    reads every routed firm's and program's rules."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._built: dict[tuple[Any, ...], Any] = {}
+
+    def routing(self) -> tuple[list[str], dict[str, Any]]:
+        """`get_routing_rules_for_task` (every signal goes to every routed firm)."""
+        return self._once(("routing",), lambda: get_routing_rules_for_task(None, self.settings))
+
+    def risk(self, firm_code: str) -> RiskRules:
+        return self._once(("risk", firm_code), lambda: get_firm_risk_rules(firm_code, self.settings))
+
+    def scaling(self, firm_code: str, program_id: int) -> ScalingRules:
+        return self._once(("scaling", firm_code, program_id),
+                          lambda: get_program_scaling_rules(firm_code, program_id, self.settings))
+
+    def breach(self, firm_code: str, program_id: int) -> BreachRules:
+        return self._once(("breach", firm_code, program_id),
+                          lambda: get_account_breach_rules(firm_code, program_id, self.settings))
+
+    def _once(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        built = self._built.get(key)
+        if built is None:  # two threads may both build it: the same frozen value either way
+            built = self._built[key] = build()
+        return built

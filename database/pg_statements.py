@@ -1,6 +1,5 @@
 """`PostgresStatements`: the signal statements (database/signal_statements.py) in PostgreSQL's
-own SQL, sent with ``exec_driver_sql`` (SQLAlchemy's connection, transaction, error wrapping and
-events around the driver call, without ``text()``'s bind and result processing).
+own SQL, handed to the driver on SQLAlchemy's connection (`_run`).
 
 A dry-run entry runs two: the PENDING insert together with the read of the entry's inputs (a
 data-modifying WITH), and the finish (log row + COMPLETED in one statement); a task that writes
@@ -20,7 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import psycopg
+from psycopg import pq
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from database.signal_statements import SignalStatements
 
@@ -28,6 +30,8 @@ from domain.position import PositionStatus
 
 if TYPE_CHECKING:
     from database.entry_inputs import EntryInputs, LedgerWindow
+
+_ROWS = pq.ExecStatus.TUPLES_OK
 
 _INSERT_TASK = (
     "INSERT INTO execution_tasks (trade_id, event_type, payload, status, idempotency_key) "
@@ -196,7 +200,32 @@ class PostgresStatements(SignalStatements):
 POSTGRES = PostgresStatements()
 
 
-def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[Any]:
-    """The statement's rows (none for a statement that returns none)."""
-    result = connection.exec_driver_sql(statement, dict(params))
-    return result.all() if result.returns_rows else []
+def _run(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Execute on the driver connection SQLAlchemy holds for `connection`; the rows as tuples.
+
+    Past SQLAlchemy's execution context and result object, which cost more CPU per statement than
+    the statement's own Python (docs/performance.md, "Fast path"); the transaction, the pool and
+    the connection stay SQLAlchemy's. psycopg begins implicitly on the first statement and
+    SQLAlchemy's commit/rollback end it (or the driver's autocommit, `UnitOfWork.transaction`). A
+    driver error surfaces as SQLAlchemy's exception for it (OperationalError, IntegrityError, ...:
+    what web/db_errors.py answers 503 for), and a connection the dialect sees as gone is
+    invalidated so the pool never hands it out again. SQLAlchemy's cursor events do not see these
+    statements; `make profile` counts them here.
+    """
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(statement, params)
+        # the result's status, not `cursor.description`, which builds a Column object per field
+        result = cursor.pgresult
+        return cursor.fetchall() if result is not None and result.status == _ROWS else []
+    except psycopg.Error as exc:
+        gone = connection.dialect.is_disconnect(exc, driver, cursor)
+        if gone:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            statement, params, exc, psycopg.Error, hide_parameters=connection.engine.hide_parameters,
+            connection_invalidated=gone, dialect=connection.dialect,
+        ) from exc
+    finally:
+        cursor.close()

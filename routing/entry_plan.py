@@ -12,13 +12,7 @@ from typing import Any, Mapping
 
 from account_engine import evaluate_account_breach
 from account_service import AccountView, FirmAccounts
-from config import (
-    Settings,
-    get_account_breach_rules,
-    get_firm_risk_rules,
-    get_program_scaling_rules,
-    get_routing_rules_for_task,
-)
+from config import RuleBook
 from connectors import OrderRequest, client_order_id
 from engine_common.statuses import ReasonCode, VerdictStatus
 from engine_common.verdict import ProgramVerdict, SizingVerdict, Verdict
@@ -39,15 +33,11 @@ class EntryPlan:
     orders: tuple[OrderRequest, ...]
 
 
-def routed_firms(signal: Signal, settings: Settings) -> list[str]:
-    """The firms an entry is checked against (every routed firm, as in the guide)."""
-    return get_routing_rules_for_task(signal.payload(), settings)[0]
-
-
-def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mapping[str, FirmAccounts]) -> EntryPlan:
-    """The verdicts and orders for `signal`; `accounts` holds every routed firm's state."""
+def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[str, FirmAccounts]) -> EntryPlan:
+    """The verdicts and orders for `signal` under `rules` (the settings' rules); `accounts` holds
+    every routed firm's state."""
     payload = signal.payload()
-    firm_codes, meta = get_routing_rules_for_task(payload, settings)
+    firm_codes, meta = rules.routing()
     states: list[AccountView] = []
     risks: list[Verdict] = []
     sizings: list[SizingVerdict] = []
@@ -56,7 +46,7 @@ def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mappi
     for firm_code in firm_codes:
         firm = accounts[firm_code]
         states.extend(firm.views.values())
-        risk_rules = get_firm_risk_rules(firm_code, settings)
+        risk_rules = rules.risk(firm_code)
         risk = evaluate_risk(firm_code, risk_rules, payload, {"open_contracts": firm.open_contracts, **firm.firm_metrics})
         risks.append(risk)
         if not risk.approved:
@@ -65,13 +55,13 @@ def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mappi
         if risk_rules.max_position_size is not None:
             capacity = max(0, risk_rules.max_position_size - firm.open_contracts)
         for program_id in meta["program_ids"].get(firm_code, []):
-            scaling = get_program_scaling_rules(firm_code, program_id, settings)
+            scaling = rules.scaling(firm_code, program_id)
             if capacity is not None:
                 scaling = dataclasses.replace(scaling, position_capacity=capacity)
             sizing = calculate_program_sizing(firm_code, program_id, scaling, payload)
             sizings.append(sizing)
             breach = check_breach(firm_code, program_id, firm.views.get(program_id),
-                                  firm.program_metrics.get(program_id, {}), settings)
+                                  firm.program_metrics.get(program_id, {}), rules)
             breaches.append(breach)
             if sizing.approved and sizing.contracts > 0 and breach.approved:
                 orders.append(_entry_order(signal, task_id, firm_code, program_id, sizing.contracts))
@@ -81,7 +71,7 @@ def plan_entry(signal: Signal, settings: Settings, task_id: int, accounts: Mappi
 
 
 def check_breach(firm_code: str, program_id: int, view: AccountView | None, metrics: Mapping[str, Any],
-                 settings: Settings) -> ProgramVerdict:
+                 rules: RuleBook) -> ProgramVerdict:
     """The breach engine on the account's state; a blocked live snapshot is an ERROR (fail closed)."""
     if view is not None and view.blocked:
         return ProgramVerdict(
@@ -91,8 +81,7 @@ def check_breach(firm_code: str, program_id: int, view: AccountView | None, metr
                     f"{firm_code}_SNAPSHOT_POLICY=BLOCK blocks entries."),
             details={"snapshot_problem": view.snapshot_problem, "source": view.source},
         )
-    return evaluate_account_breach(firm_code, program_id, dict(metrics),
-                                   get_account_breach_rules(firm_code, program_id, settings))
+    return evaluate_account_breach(firm_code, program_id, dict(metrics), rules.breach(firm_code, program_id))
 
 
 def _entry_order(signal: Signal, task_id: int, firm_code: str, program_id: int, contracts: int) -> OrderRequest:

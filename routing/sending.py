@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
-from config import Settings, get_firm_risk_rules
+from config import RuleBook
 from connectors import FAILED, BaseConnector, ConnectorResult, OrderRequest
 from connectors.dispatch import Dispatcher, Submission, not_sent
 from connectors.registry import no_connector_message
@@ -34,10 +34,10 @@ log = logging.getLogger(__name__)
 class OrderDesk:
     """The only place orders leave the service (through `connectors.dispatch.Dispatcher`)."""
 
-    def __init__(self, settings: Settings, repository: ExecutionRepository,
+    def __init__(self, rules: RuleBook, repository: ExecutionRepository,
                  connectors: Mapping[str, BaseConnector], guard: SafetyGuard) -> None:
         """`repository`: each call its own transaction (what the connector threads record)."""
-        self.settings = settings
+        self.rules = rules
         self.repository = repository
         self.connectors = connectors
         self.guard = guard
@@ -94,7 +94,7 @@ class OrderDesk:
                 symbol=order.symbol, side=order.direction, contracts=order.contracts,
                 entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
                 client_order_id=order.client_order_id, dry_run=connector.dry_run,
-                firm_position_limit=get_firm_risk_rules(order.firm_code, self.settings).max_position_size,
+                firm_position_limit=self.rules.risk(order.firm_code).max_position_size,
                 rate_cap=self.guard.entry_rate_cap(order.firm_code),
             )
         except PositionLimitError as exc:

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, Callable, Mapping
 
 from account_engine.trading_day import trading_day_start
-from config import Settings
+from config import RuleBook, Settings
 from connectors import BaseConnector
 from database import ExecutionRepository, TaskAlreadyFinishedError
 from database.entry_inputs import EntryInputs, LedgerWindow, read_entry_inputs_sized
@@ -29,7 +29,6 @@ from database.json_documents import result_json
 from database.unit_of_work import AutoCommit, Connections, UnitOfWork
 from domain.task_status import TaskStatus
 from observability.task_context import bind_task
-from routing.entry_plan import routed_firms
 from routing.results import Outcome, ResultDocument, blank_result, document
 from safety.guard import annotated_details
 from signals import EXIT_TYPES, Signal
@@ -44,6 +43,7 @@ class TaskRunner:
     """Records and finishes tasks around a stage; the router supplies the stages."""
 
     settings: Settings
+    rules: RuleBook
     connectors: Mapping[str, BaseConnector]
     clock: Callable[[], datetime]
     dry_run: bool
@@ -71,7 +71,8 @@ class TaskRunner:
         return blank_result(task_id, signal, self.dry_run, modes)
 
     def routed_firms(self, signal: Signal) -> list[str]:
-        return routed_firms(signal, self.settings)
+        """The firms an entry is checked against (every routed firm, as in the guide)."""
+        return self.rules.routing()[0]
 
     def handle_task(self, signal: Signal, raw_payload: dict[str, Any] | None, process: Process,
                     idempotency_key: str | None = None, noted: dict[str, Any] | None = None) -> dict[str, Any]:

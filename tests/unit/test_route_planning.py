@@ -10,7 +10,7 @@ import pytest
 
 from account_engine.snapshots import SOURCE_BLOCKED
 from account_service import AccountService, AccountView, FirmAccounts
-from config import parse_settings
+from config import RuleBook, parse_settings
 from database import PositionRecord
 from routing.entry_plan import plan_entry
 from routing.exit_plan import plan_exit
@@ -42,7 +42,7 @@ def _accounts(settings, firm_pl=None, program_pl=None, open_contracts=0, blocked
 
 def test_the_guide_signal_plans_two_orders_sized_by_risk():
     settings = parse_settings(STEP2_ENV)
-    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), settings, 7, _accounts(settings))
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 7, _accounts(settings))
     assert [(o.firm_code, o.program_id, o.contracts, o.side) for o in plan.orders] == [
         ("FTMO", 1, 2, "BUY"), ("APEX", 1, 3, "BUY")]  # $1,000 / $500 and $1,500 / $500 per contract
     assert all(o.client_order_id.startswith(f"ER-7-{o.firm_code[:4]}1-E-") for o in plan.orders)
@@ -54,7 +54,7 @@ def test_the_guide_signal_plans_two_orders_sized_by_risk():
 
 def test_a_firm_over_its_daily_loss_gets_no_sizing_and_no_order():
     settings = parse_settings(STEP2_ENV)
-    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), settings, 1,
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1,
                       _accounts(settings, firm_pl={"FTMO": {"day_pl": Decimal("-1200")}}))
     assert [(r.firm_code, r.status) for r in plan.risk_checks] == [("FTMO", "REJECTED"), ("APEX", "APPROVED")]
     assert [s.firm_code for s in plan.program_sizing] == ["APEX"]
@@ -63,7 +63,7 @@ def test_a_firm_over_its_daily_loss_gets_no_sizing_and_no_order():
 
 def test_an_account_over_its_breach_limit_is_sized_but_not_ordered():
     settings = parse_settings(STEP2_ENV)
-    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), settings, 1,
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1,
                       _accounts(settings, program_pl={("APEX", 1): {"day_pl": Decimal("-1600")}}))
     assert [(b.firm_code, b.status) for b in plan.account_breaches] == [("FTMO", "APPROVED"), ("APEX", "REJECTED")]
     assert [o.firm_code for o in plan.orders] == ["FTMO"]
@@ -71,7 +71,7 @@ def test_an_account_over_its_breach_limit_is_sized_but_not_ordered():
 
 def test_a_blocked_live_snapshot_is_an_error_that_blocks_only_its_account():
     settings = parse_settings(STEP2_ENV)
-    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), settings, 1, _accounts(settings, blocked={("FTMO", 1)}))
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1, _accounts(settings, blocked={("FTMO", 1)}))
     ftmo = plan.account_breaches[0]
     assert (ftmo.status, ftmo.rule) == ("ERROR", "ACCOUNT_SNAPSHOT_UNAVAILABLE")
     assert "90 s old" in ftmo.reason and "FTMO_SNAPSHOT_POLICY=BLOCK" in ftmo.reason
@@ -82,13 +82,13 @@ def test_programs_of_one_firm_share_its_position_limit_in_order():
     env = dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_PROGRAM_IDS="1,2", FTMO_MAX_POSITION_SIZE="3",
                FTMO_2_ACCOUNT_SIZE="100000.0", FTMO_2_RISK_PER_TRADE="0.01", FTMO_2_MAX_CONTRACTS="5")
     settings = parse_settings(env)
-    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), settings, 1, _accounts(settings, open_contracts=0))
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1, _accounts(settings, open_contracts=0))
     assert [(o.program_id, o.contracts) for o in plan.orders] == [(1, 2), (2, 1)]  # 2 of 3, then the 1 left
 
 
 def test_no_routed_firm_plans_nothing():
     settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS=""))
-    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), settings, 1, {})
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1, {})
     assert plan.firm_codes == () and plan.orders == () and plan.risk_checks == ()
 
 
