@@ -6,29 +6,38 @@ Quirks handled here:
 - `clientId` + `comment` together must be at most 26 characters
   (https://metaapi.cloud/docs/client/clientIdUsage/), shorter than our client order ids, so the
   clientId is a deterministic 20-character digest of the client order id (`metaapi_client_id`).
-- Success is `stringCode` TRADE_RETCODE_DONE (or PLACED/DONE_PARTIAL); other codes are refusals
-  (https://metaapi.cloud/docs/client/models/metatraderTradeResponse/).
+- Result codes (connectors/metaapi_schema.py, https://metaapi.cloud/docs/client/models/metatraderTradeResponse/):
+  the documented success codes are SUCCESS, -11 "the result of the trade is not known" is UNKNOWN
+  (reconciled, never resent), the rest are refusals.
+- The stop is sent as a distance (`stopLossUnits` RELATIVE_PRICE): the signal's stop is a futures
+  price, the order trades a cash CFD priced differently (connectors/metaapi_schema.py).
 - Symbols are the account's CFD names (US100.cash), volume in lots: see config/live_settings.py.
 - Exits close the position opened by the entry, found by its clientId in
   GET .../positions (https://metaapi.cloud/docs/client/restApi/api/readTradingTerminalState/readPositions/):
   POSITION_CLOSE_ID for all of it, POSITION_PARTIAL for part.
-- Balance/equity from GET .../account-information
+- Reconciliation reads the account's history orders page by page and their `state`.
+- Balance/equity from GET .../accountInformation
   (https://metaapi.cloud/docs/client/restApi/api/readTradingTerminalState/readAccountInformation/).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, Iterator
 
 from connectors.base_connector import OrderLookup
-from connectors.http_connector import HttpConnector
 from connectors.http_client import Deadline, Rejected
+from connectors.http_connector import HttpConnector
+from connectors.metaapi_schema import AccountInformation, HistoryOrder, TradeAnswer, TradeOutcome, relative_stop
 from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
 
-SUCCESS_CODES = {"TRADE_RETCODE_DONE", "TRADE_RETCODE_PLACED", "TRADE_RETCODE_DONE_PARTIAL"}
 LOT_STEP = Decimal("0.01")
+HISTORY_PAGE = 1000
+"""https://metaapi.cloud/docs/client/restApi/api/retrieveHistoricalData/readHistoryOrdersByTimeRange/:
+"limit | number | pagination limit, default: 1000, min: 1, max: 1000", "offset | pagination offset"."""
+HISTORY_DAYS = 3
 
 
 def metaapi_client_id(client_order_id: str) -> str:
@@ -65,16 +74,17 @@ class FtmoConnector(HttpConnector):
             raise Rejected("VOLUME_BELOW_MINIMUM", f"{contracts} contract(s) x {lots} lots rounds to 0")
         return volume
 
-    def _trade(self, order: OrderRequest, body: dict[str, Any], deadline: Deadline) -> ConnectorResult:
+    def _trade(self, order: OrderRequest, body: dict[str, Any], deadline: Deadline, **extra: Any) -> ConnectorResult:
         status, data = self.http.submit("POST", self._path(order.program_id, "trade"), deadline=deadline,
                                         headers=self._headers(), json=body)
-        data = data if isinstance(data, dict) else {}
-        code = data.get("stringCode")
-        if 200 <= status < 300 and code in SUCCESS_CODES:
-            return self._result(order, OrderStatus.SUCCESS, None, data.get("message"), order_id=str(data.get("orderId") or ""),
-                                firm_request=body, position_id=data.get("positionId"))
-        return self._result(order, OrderStatus.FAILED, code or f"HTTP_{status}",
-                            self.http.redact(str(data.get("message") or "refused")), firm_request=body)
+        answer = TradeAnswer.parse(status, data)
+        message = self.http.redact(answer.message)
+        if answer.outcome is TradeOutcome.SUCCESS:
+            return self._result(order, OrderStatus.SUCCESS, None, message, order_id=answer.order_id or "",
+                                firm_request=body, position_id=answer.position_id, result_code=answer.code, **extra)
+        if answer.outcome is TradeOutcome.UNKNOWN:  # maybe executed: reconcile by clientId, never resend
+            return self._result(order, OrderStatus.UNKNOWN, answer.code, message, firm_request=body, **extra)
+        return self._result(order, OrderStatus.FAILED, answer.code, message, firm_request=body, **extra)
 
     def _position(self, order: OrderRequest, client_order_id: str, deadline: Deadline) -> dict[str, Any] | None:
         """The open position of `order`'s account carrying `client_order_id`'s MetaApi clientId
@@ -92,9 +102,12 @@ class FtmoConnector(HttpConnector):
             "volume": float(self._volume(order, order.contracts)),
             "clientId": metaapi_client_id(order.client_order_id),
         }
-        if order.stop_loss is not None:
-            body["stopLoss"] = float(order.stop_loss)
-        return self._trade(order, body, deadline)
+        stop = relative_stop(order)
+        if stop is None:
+            return self._trade(order, body, deadline)
+        body.update(stop.fields())
+        result = self._trade(order, body, deadline, stop_loss_requested=stop.to_dict())
+        return dataclasses.replace(result, order={**(result.order or {}), "stop_loss_requested": stop.to_dict()})
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         position = self._position(order, order.entry_client_order_id, deadline)
@@ -112,11 +125,12 @@ class FtmoConnector(HttpConnector):
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
         """Entry: a position or history order carrying its clientId. Exit: a history order
         carrying its clientId (the only trace of a partial close, whose position stays open),
-        else the position being gone."""
+        else the position being gone. A history order rejected or cancelled unfilled is a
+        refused order: nothing is held for it."""
         if order.action == "EXIT":
             found = self._history_order(order, deadline)
             if found is not None:
-                return OrderLookup(True, str(found.get("id")), "history order")
+                return self._history_lookup(found)
             position = self._position(order, order.entry_client_order_id, deadline)
             return OrderLookup(position is None, detail="position closed" if position is None else "position still open")
         position = self._position(order, order.client_order_id, deadline)
@@ -124,25 +138,50 @@ class FtmoConnector(HttpConnector):
             return OrderLookup(True, str(position.get("id")), "open position")
         found = self._history_order(order, deadline)
         if found is not None:
-            return OrderLookup(True, str(found.get("id")), "history order")
+            return self._history_lookup(found)
         return OrderLookup(False, detail="no order with this clientId")
 
-    def _history_order(self, order: OrderRequest, deadline: Deadline) -> dict[str, Any] | None:
-        """The account's order of the last three days carrying `order`'s clientId, if any."""
+    @staticmethod
+    def _history_lookup(found: HistoryOrder) -> OrderLookup:
+        if found.refused_unfilled:
+            return OrderLookup(True, found.id, f"history order {found.state}, nothing filled", refused=True)
+        return OrderLookup(True, found.id, f"history order {found.state or ''}".strip())
+
+    def _history_order(self, order: OrderRequest, deadline: Deadline) -> HistoryOrder | None:
+        """The account's order of the last HISTORY_DAYS days carrying `order`'s clientId, if any."""
         client_id = metaapi_client_id(order.client_order_id)
+        return next((o for o in self._history_orders(order.program_id, deadline) if o.client_id == client_id), None)
+
+    def _history_orders(self, program_id: int, deadline: Deadline) -> Iterator[HistoryOrder]:
+        """Every history order of the window, page after page until a short page: an order on a
+        later page is still found, and "not found" is only said once the last page was read (a
+        deadline spent first raises, which a lookup reports as "cannot tell")."""
         # https://metaapi.cloud/docs/client/restApi/api/retrieveHistoricalData/readHistoryOrdersByTimeRange/
+        # startTime inclusive, endTime exclusive, ISO format; offset/limit paging.
         end = datetime.now(timezone.utc) + timedelta(minutes=1)
-        start = end - timedelta(days=3)
-        history = self.http.read(
-            "GET", self._path(order.program_id, f"history-orders/time/{start.isoformat()}/{end.isoformat()}"),
-            deadline=deadline, headers=self._headers()) or []
-        return next((o for o in history if isinstance(o, dict) and o.get("clientId") == client_id), None)
+        start = end - timedelta(days=HISTORY_DAYS)
+        path = self._path(program_id, f"history-orders/time/{start.isoformat()}/{end.isoformat()}")
+        offset = 0
+        while True:
+            page = self.http.read("GET", path, deadline=deadline, headers=self._headers(),
+                                  params={"offset": offset, "limit": HISTORY_PAGE}) or []
+            if not isinstance(page, list):
+                raise Rejected("BAD_HISTORY", "history-orders did not answer a list")
+            for item in page:
+                parsed = HistoryOrder.parse(item)
+                if parsed is not None:
+                    yield parsed
+            if len(page) < HISTORY_PAGE:
+                return
+            offset += len(page)
 
     def _account_status(self) -> dict[str, Any]:
         deadline = Deadline(2.0)
         accounts = {}
         for pid in self.firm.program_ids:
-            info = self.http.read("GET", self._path(pid, "account-information"), deadline=deadline,
-                                  headers=self._headers()) or {}
-            accounts[pid] = {"balance": info.get("balance"), "equity": info.get("equity"), "currency": info.get("currency")}
+            # https://metaapi.cloud/docs/client/restApi/api/readTradingTerminalState/readAccountInformation/:
+            # GET /users/current/accounts/:accountId/accountInformation
+            info = AccountInformation.parse(self.http.read("GET", self._path(pid, "accountInformation"),
+                                                           deadline=deadline, headers=self._headers()))
+            accounts[pid] = {"balance": info.balance, "equity": info.equity, "currency": info.currency}
         return {"firm_code": self.firm_code, "available": True, "accounts": accounts}

@@ -2,7 +2,7 @@
 live mode without real money: `python -m simulator [--port 8765]` (127.0.0.1 only).
 
 Serves the subset the connectors use, keeping orders and positions in memory:
-- MetaApi (FTMO):   /users/current/accounts/{id}/trade | positions | history-orders/time/.. | account-information
+- MetaApi (FTMO):   /users/current/accounts/{id}/trade | positions | history-orders/time/.. (paged) | accountInformation
 - Tradovate (APEX): /v1/auth/accesstokenrequest | renewaccesstoken, /v1/contract/suggest | find,
                     /v1/order/placeorder | placeOSO | liquidateposition | modifyorder | cancelorder | list,
                     /v1/orderVersion/deps, /v1/position/list, /v1/command/list,
@@ -20,7 +20,10 @@ executed but answered only after `hang_seconds`: "accepted, never answered in ti
 expirationTime in seconds), `refuse_modify` (Tradovate: next N order modifications/cancels are
 refused), `orders_pending` (Tradovate: market orders are listed as PendingNew, not Filled),
 `open_on_order_list` (Tradovate: the next GET /order/list first adds N contracts to every
-position, as if another trade filled at that moment). GET /_sim/orders lists what the firms received.
+position, as if another trade filled at that moment), `retcode` (MetaApi: the next trade is answered
+with this stringCode) + `retcode_executed` (whether that trade is executed anyway), `reject_orders`
+(MetaApi: the next N orders are rejected, in the history as ORDER_STATE_REJECTED).
+GET /_sim/orders lists what the firms received.
 """
 from __future__ import annotations
 
@@ -64,6 +67,8 @@ class Simulator:
             self.tokens: dict[str, str] = {}  # valid token -> firm
             self.issued: list[str] = []  # every token ever issued (tests check none leaks)
             self.metaapi_positions: dict[str, list[dict[str, Any]]] = {}
+            self.metaapi_history: dict[str, list[dict[str, Any]]] = {}  # account -> MetatraderOrder, oldest first
+            self.metaapi_prices: dict[str, float] = dict(metaapi.CFD_PRICES)
             self.tradovate_net: dict[tuple[int, int], int] = {}
             self.tradovate_commands: list[dict[str, Any]] = []
             self.tradovate_orders: dict[int, dict[str, Any]] = {}  # resting orders (bracket stops) by id
@@ -76,7 +81,8 @@ class Simulator:
     def _default_faults() -> dict[str, Any]:
         return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
                 "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0,
-                "orders_pending": False, "open_on_order_list": 0}
+                "orders_pending": False, "open_on_order_list": 0,
+                "retcode": None, "retcode_executed": True, "reject_orders": 0}
 
     def set_faults(self, firm: str, **faults: Any) -> None:
         with self.lock:

@@ -52,9 +52,9 @@ def test_entry_with_stop_then_exit_closes_the_same_size_at_every_firm(live_app, 
     assert {f: (r["status"], r["mode"]) for f, r in results.items()} == {
         "FTMO": ("SUCCESS", "LIVE"), "APEX": ("SUCCESS", "LIVE"), "TOPSTEP": ("SUCCESS", "LIVE")}
 
-    ftmo, = opens(sim, "FTMO")  # 2 NQ contracts x 20 lots per contract on US100.cash
+    ftmo, = opens(sim, "FTMO")  # 2 NQ contracts x 20 lots per contract on US100.cash, stop 25 below its fill
     assert (ftmo["account"], ftmo["side"], ftmo["quantity"], ftmo["symbol"], ftmo["stop"]) == (
-        "sim-mt5-1", "BUY", 40.0, "US100.cash", 16475.0)
+        "sim-mt5-1", "BUY", 40.0, "US100.cash", 16380.0 - 25)
     assert ftmo["client_id"] == metaapi_client_id(results["FTMO"]["details"]["client_order_id"])
     apex, = opens(sim, "APEX")
     assert (apex["account"], apex["side"], apex["quantity"], apex["symbol"], apex["stop"]) == (201, "BUY", 3, "NQZ5", 16475.0)
