@@ -12,7 +12,10 @@ position left: POST /api/Order/searchOpen {accountId} lists them
 (https://gateway.docs.projectx.com/docs/api-reference/order/order-modify) and /api/Order/cancel
 {accountId, orderId} removes one with nothing left to protect
 (https://gateway.docs.projectx.com/docs/api-reference/order/order-cancel). Stops and targets are
-fitted separately: each kind may cover what is held, no more.
+fitted separately: each kind may cover what is held, no more. The cancel page's newer revision
+(read through a transcription) allows cancelling through the API only on simulated accounts that
+follow no other account ("Live accounts not supported", errorCode 6): such a refusal, like any
+other, leaves the exit done and says STOP_NOT_ADJUSTED.
 """
 from __future__ import annotations
 
