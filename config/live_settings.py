@@ -18,7 +18,9 @@ Variables (all `{FIRM}_...`):
   (defaults to `APEX_USERNAME`), optional `APEX_SYMBOL_MAP=NQ:NQZ5` (else the front contract is
   looked up with /contract/suggest).
 - TOPSTEP (ProjectX): optional `TOPSTEP_SYMBOL_MAP=NQ:ENQ` (ProjectX product codes; NQ->ENQ and
-  ES->EP are built in).
+  ES->EP are built in). The account must be in Auto OCO Brackets mode; no API field shows
+  the mode, so it is not checked here: an entry with a stop is refused POSITION_BRACKETS_MODE
+  (docs/live-trading.md, Start-up checks).
 - `{FIRM}_ALLOW_AUTOMATION=true`: required to route live to a firm whose published rules forbid
   fully automated trading (prop_firm_registry.automation_policy).
 - APEX/TOPSTEP: two live programs on one account id are refused unless

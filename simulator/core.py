@@ -8,8 +8,11 @@ Serves the subset the connectors use, keeping orders and positions in memory:
                     /v1/orderVersion/deps, /v1/position/list, /v1/command/list,
                     /v1/cashBalance/getcashbalancesnapshot (an OSO's bracket stop rests as a working order;
                     `fire_stops` fills them)
-- ProjectX (TOPSTEP): /api/Auth/loginKey | validate, /api/Contract/available, /api/Order/place | search,
+- ProjectX (TOPSTEP): /api/Auth/loginKey | validate, /api/Contract/available,
+                    /api/Order/place | search | searchOpen | cancel | modify,
                     /api/Position/closeContract | partialCloseContract | searchOpen, /api/Account/search
+                    (an entry's brackets rest as child orders a close leaves working; `projectx.fire_stops`
+                    fills them, `projectx.roll` moves the front month)
 
 Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults {"firm": .., ...}):
 `latency` (seconds added to every call), `fail_5xx` (next N submissions answer 500, nothing done),
@@ -17,13 +20,15 @@ Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults 
 (Tradovate: next N submissions/logins answer a p-ticket), `hang` (next N submissions are
 executed but answered only after `hang_seconds`: "accepted, never answered in time"),
 `expire_tokens` (every issued token is rejected with 401 once), `token_ttl` (Tradovate
-expirationTime in seconds), `refuse_modify` (Tradovate: next N order modifications/cancels are
+expirationTime in seconds), `refuse_modify` (Tradovate, ProjectX: next N order modifications/cancels are
 refused), `orders_pending` (Tradovate: market orders are listed as PendingNew, not Filled),
 `open_on_order_list` (Tradovate: the next GET /order/list first adds N contracts to every
 position, as if another trade filled at that moment), `retcode` (MetaApi: the next trade is answered
 with this stringCode) + `retcode_executed` (whether that trade is executed anyway), `reject_orders`
-(MetaApi: the next N orders are rejected, in the history as ORDER_STATE_REJECTED).
-GET /_sim/orders lists what the firms received.
+(MetaApi: the next N orders are rejected, in the history as ORDER_STATE_REJECTED; ProjectX: the next
+N orders are recorded Rejected), `position_brackets` (ProjectX: the accounts are in Position
+Brackets mode, so orders with bracket objects are rejected). GET /_sim/orders lists what the firms
+received.
 """
 from __future__ import annotations
 
@@ -74,7 +79,9 @@ class Simulator:
             self.tradovate_orders: dict[int, dict[str, Any]] = {}  # resting orders (bracket stops) by id
             self.tradovate_versions: dict[int, dict[str, Any]] = {}  # order id -> its current OrderVersion
             self.projectx_positions: dict[tuple[int, str], int] = {}
-            self.projectx_orders: list[dict[str, Any]] = []
+            self.projectx_orders: list[dict[str, Any]] = []  # every order, bracket children included, with its status
+            self.projectx_listed: list[dict[str, Any]] = []  # contracts listed after a roll (projectx.roll)
+            self.projectx_delisted: set[str] = set()  # contract ids rolled away from
             self.tickets: set[str] = set()
 
     @staticmethod
@@ -82,7 +89,7 @@ class Simulator:
         return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
                 "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0,
                 "orders_pending": False, "open_on_order_list": 0,
-                "retcode": None, "retcode_executed": True, "reject_orders": 0}
+                "retcode": None, "retcode_executed": True, "reject_orders": 0, "position_brackets": False}
 
     def set_faults(self, firm: str, **faults: Any) -> None:
         with self.lock:

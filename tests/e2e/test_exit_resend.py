@@ -145,7 +145,7 @@ def test_a_resent_partial_exit_closes_no_second_part_where_the_first_filled(live
     assert [(r["firm_code"], r["status"]) for r in resent["connector_results"]] == [("TOPSTEP", "SUCCESS")]
     assert _open(db) == {"APEX": 2, "TOPSTEP": 2}  # one contract off each, once
     assert list(sim.tradovate_net.values()) == [2]  # APEX: bought 3, sold 1 once
-    assert [(o["kind"], o["quantity"]) for o in sim.orders_for("TOPSTEP")][1:] == [("CLOSE", 1)]
+    assert [(o["kind"], o["quantity"]) for o in sim.orders_for("TOPSTEP")][1:] == [("CLOSE", 1), ("MODIFY", 2)]  # stop cut to 2
 
 
 def test_an_exit_reconciliation_found_missing_at_the_firm_is_resent(live_client, sim, db):
