@@ -243,8 +243,13 @@ class ApexConnector(TradovateApi):
                 return refusal
         if order_id is None:
             return None
-        status = self._read("GET", "/order/item", deadline, params={"id": order_id})
-        status = status.get("ordStatus") if isinstance(status, dict) else None
+        try:
+            item = self._read("GET", "/order/item", deadline, params={"id": order_id})
+        except Rejected as exc:  # no such order entity: the command and its reports are all there is
+            if exc.reason != "HTTP_404":
+                raise
+            return None
+        status = item.get("ordStatus") if isinstance(item, dict) else None
         if status == "Rejected":
             return "order Rejected"
         if status in schemas.UNFILLED_ENDS:
