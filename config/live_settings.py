@@ -15,8 +15,8 @@ Variables (all `{FIRM}_...`):
   `contracts x LOTS_PER_CONTRACT`, rounded down to 0.01 lot. We refuse to guess the ratio: a live
   FTMO program without it does not start.
 - APEX (Tradovate): `APEX_APP_ID`, `APEX_CID`, optional `APEX_{ID}_ACCOUNT_SPEC`/`APEX_ACCOUNT_SPEC`
-  (defaults to `APEX_USERNAME`), optional `APEX_SYMBOL_MAP=NQ:NQZ5` (else the front contract is
-  looked up with /contract/suggest).
+  (defaults to the account's name from /account/list), optional `APEX_SYMBOL_MAP=NQ:NQZ5` (else the
+  front contract is asked of /contract/rollcontract).
 - TOPSTEP (ProjectX): optional `TOPSTEP_SYMBOL_MAP=NQ:ENQ` (ProjectX product codes; NQ->ENQ and
   ES->EP are built in). The account must be in Auto OCO Brackets mode; no API field shows
   the mode, so it is not checked here: an entry with a stop is refused POSITION_BRACKETS_MODE

@@ -1,23 +1,13 @@
-"""APEX (Tradovate REST API).
+"""APEX (Tradovate REST API). The session (login, penalty tickets, the 429 lockout, accounts,
+contracts) is `connectors.tradovate.api`; the answers' shapes are `connectors.tradovate.schemas`.
 
-Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
-- auth: POST /auth/accesstokenrequest {name, password, appId, appVersion, cid, sec} ->
-  {accessToken, expirationTime}; tokens live 90 minutes and should be renewed ~15 minutes before
-  `expirationTime` with GET /auth/renewaccesstoken
-  (https://partner.ninjatrader.com/api/rest-api-endpoints/authentication/access-token-request).
-- time penalty: a request over the rate caps is answered {"p-ticket", "p-time", "p-captcha"}
-  instead of being processed; the client waits p-time seconds and sends the same request again
-  with "p-ticket" added (https://community.tradovate.com/t/understanding-tradovates-time-penalty-mechanism/2121).
-  That resubmission is not a blind resend: the penalty answer states the request was NOT
-  processed, and the ticket ties the resubmission to it. We only do it if p-time fits inside the
-  request deadline, and never with p-captcha (a human must solve it).
+Docs (Tradovate's API reference lives on the partner site, https://partner.tradovate.com/):
 - orders: POST /order/placeOSO (entry with a `bracket1` stop) or /order/placeorder, both with
-  `isAutomated: true` ("must be true if this isn't an order made directly by a human") and our
-  client order id as `clOrdId` (https://partner.ninjatrader.com/api/rest-api-endpoints/orders/place-oso).
-- exits: POST /order/liquidateposition {accountId, contractId, admin} closes the account's
-  position in that contract and cancels its working orders (the stop bracket)
-  (https://partner.ninjatrader.com/eval/api/rest-api-endpoints/orders/liquidate-position); the
-  contract id comes from GET /contract/find?name= (https://community.tradovate.com/t/api-json-syntax/2773).
+  `isAutomated: true` and our client order id as `clOrdId`
+  (https://partner.tradovate.com/api/rest-api-endpoints/orders/place-oso).
+- exits: POST /order/liquidateposition {accountId, contractId, admin, customTag50, isAutomated}
+  cancels the account's orders in that contract and closes its position
+  (https://partner.tradovate.com/api/rest-api-endpoints/orders/liquidate-position).
   When the firm's position is larger than what this trade opened (another program on the same
   account), or for a partial exit, we send an opposite market order of exactly our size instead.
 - after a partial exit the bracket stop still has the entry's size, so it is cut to the position
@@ -27,25 +17,26 @@ Docs (Tradovate's API reference now lives on NinjaTrader's partner site):
   An exit that finds the account flat (closed by hand, which leaves the bracket working) cancels
   the closing side's stops there with POST /order/cancelorder {orderId}.
 - status: POST /cashBalance/getcashbalancesnapshot {accountId}.
-- reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`; an exit
-  sent as a liquidation is also judged by the position (flat = it happened), since we do not
-  rely on Tradovate echoing `customTag50` for liquidations.
+- reconciliation: GET /command/list lists commands with their `clOrdId` and `orderId`. A found
+  command is refused when a CommandReport (GET /commandReport/deps?masterid=<command id>) says
+  RiskRejected / ExecutionRejected, or its order (GET /order/item) is Rejected, or Canceled /
+  Expired with no fill (GET /fill/deps?masterid=<order id>)
+  (https://partner.tradovate.com/api/rest-api-endpoints/orders/command-report-items, order-list).
+  An exit sent as a liquidation is also judged by the position (flat = it happened), since we do
+  not rely on Tradovate echoing `customTag50` for liquidations.
 """
 from __future__ import annotations
 
 import logging
-import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any
 
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
-from connectors.http_connector import HttpConnector
-from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
+from connectors.http_client import Deadline, OutcomeUnknown, Rejected
 from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus
+from connectors.tradovate import schemas
+from connectors.tradovate.api import TradovateApi
 
 log = logging.getLogger(__name__)
 
@@ -58,169 +49,41 @@ STOP_CUT_MARGIN = 0.25
 STOP_CUT_MIN = 0.5
 """The least time (after the margin) the cut needs for its calls (list, versions, a position read
 when flat, the change); with less it is not started."""
-RENEW_MARGIN = 15 * 60
-"""Renew the token this many seconds before `expirationTime` (Tradovate's advice)."""
-MONTH_CODES = "FGHJKMNQUVXZ"
 
 
-class ApexConnector(HttpConnector):
+class ApexConnector(TradovateApi):
     firm_code = "APEX"
     live_supported = True
 
-    def __init__(self, firm, *, dry_run: bool):
-        super().__init__(firm, dry_run=dry_run)
-        self._token: str | None = None
-        self._expires: float = 0.0
-        self._lock = threading.Lock()
-        self._contracts: dict[str, tuple[str, int]] = {}
-        self._contract_ids: dict[str, int] = {}  # symbol (e.g. NQZ5) -> Tradovate contract id
-
-    # ---- authentication -------------------------------------------------------------------------
-    def _with_penalty(self, send, body: dict[str, Any], deadline: Deadline, patient: bool = True) -> Any:
-        """Call `send(body)`; on a time-penalty answer wait p-time and resubmit with the ticket
-        (not when `patient` is False: see `_submit`)."""
-        data = send(body)
-        for _ in range(2):
-            if not (isinstance(data, dict) and "p-ticket" in data):
-                return data
-            if data.get("p-captcha"):
-                raise NotSent("PENALTY_CAPTCHA", "Tradovate requires a captcha; log in by hand once")
-            if not patient:
-                raise NotSent("PENALTY", "Tradovate time penalty on an order sized from the position just read; "
-                                         "not resent after a wait")
-            wait = float(data.get("p-time") or 0)
-            if wait > deadline.remaining() - 0.3:
-                raise NotSent("PENALTY", f"Tradovate time penalty of {wait:g}s exceeds the request deadline; not sent")
-            time.sleep(wait)
-            data = send({**body, "p-ticket": data["p-ticket"]})
-        raise NotSent("PENALTY", "Tradovate kept answering with a time penalty")
-
-    def _auth(self, deadline: Deadline, force: bool = False) -> str:
-        with self._lock:
-            now = time.time()
-            if self._token and not force and now < self._expires - RENEW_MARGIN:
-                return self._token
-            if self._token and not force and now < self._expires:
-                renewed = self.http.read("GET", "/auth/renewaccesstoken", deadline=deadline,
-                                         headers={"Authorization": f"Bearer {self._token}"})
-                if isinstance(renewed, dict) and renewed.get("accessToken"):
-                    return self._store(renewed)
-            live = self.firm.live
-            body = {
-                "name": live.username,
-                "password": live.credential("PASSWORD"),
-                "appId": live.app_id,
-                "appVersion": "1.0",
-                "cid": live.cid,
-                "sec": live.credential("API_SECRET"),
-            }
-            data = self._with_penalty(
-                lambda b: self.http.read("POST", "/auth/accesstokenrequest", deadline=deadline, json=b), body, deadline)
-            if not isinstance(data, dict) or not data.get("accessToken"):
-                text = data.get("errorText") if isinstance(data, dict) else None
-                raise NotSent("AUTH_FAILED", self.http.redact(str(text or "no access token")) or "")
-            return self._store(data)
-
-    def _store(self, data: dict[str, Any]) -> str:
-        self._token = str(data["accessToken"])
-        self.http.add_secret(self._token)
-        try:
-            self._expires = datetime.fromisoformat(str(data["expirationTime"]).replace("Z", "+00:00")).timestamp()
-        except (KeyError, ValueError):
-            self._expires = time.time() + 60 * 60
-        return self._token
-
-    def _read(self, method: str, path: str, deadline: Deadline, **kw: Any) -> Any:
-        return self._authorized_read(method, path, deadline, **kw)
-
-    def _submit(self, path: str, body: dict[str, Any], deadline: Deadline, patient: bool = True) -> dict[str, Any]:
-        """One order submission. A 401 (expired token) is answered before anything is processed,
-        so it is re-sent once with a fresh token; a penalty ticket is honoured as documented.
-
-        `patient=False` for a partial exit: a plain market order sized from the position read
-        just before. Waiting out a back-off or a penalty first could let that position change (its
-        stop fill) and the order then open the other side, so it fails unsent instead.
-        """
-        def send(b: dict[str, Any]) -> Any:
-            status, data = self._authorized_submit("POST", path, deadline, json=b, wait_back_off=patient)
-            if status >= 400:
-                text = data.get("errorText") if isinstance(data, dict) else None
-                raise Rejected(f"HTTP_{status}", self.http.redact(str(text or "refused")) or "")
-            return data
-        data = self._with_penalty(send, body, deadline, patient)
-        return data if isinstance(data, dict) else {}
-
-    # ---- contracts and accounts ----------------------------------------------------------------
-    def _account(self, program_id: int) -> tuple[int, str]:
-        program = self.firm.live.program(program_id)
-        account = program.account_id
-        if not account or not account.isdecimal():
-            raise Rejected("NO_ACCOUNT_ID", f"APEX_{program_id}_ACCOUNT_ID is not set")
-        spec = program.account_spec or self.firm.live.username or ""
-        return int(account), spec
-
-    def _contract(self, root: str, deadline: Deadline) -> tuple[str, int]:
-        """(symbol, contract id) of the contract to trade for a futures root."""
-        if root in self._contracts:
-            return self._contracts[root]
-        symbol = self.firm.live.symbol_map.get(root)
-        if symbol is None:
-            found = self._read("GET", "/contract/suggest", deadline, params={"t": root, "l": 10}) or []
-            pattern = re.compile(rf"^{re.escape(root)}[{MONTH_CODES}]\d{{1,2}}$")
-            names = [c.get("name") for c in found if isinstance(c, dict) and pattern.match(str(c.get("name", "")))]
-            if not names:
-                raise Rejected("UNKNOWN_CONTRACT", f"no Tradovate contract found for {root}")
-            symbol = names[0]
-        self._contracts[root] = (symbol, self._contract_id(symbol, deadline))
-        return self._contracts[root]
-
-    def _contract_id(self, symbol: str, deadline: Deadline) -> int:
-        """Tradovate's id for a contract symbol such as NQZ5 (cached: ids do not change)."""
-        if symbol not in self._contract_ids:
-            contract = self._read("GET", "/contract/find", deadline, params={"name": symbol})
-            if not isinstance(contract, dict) or "id" not in contract:
-                raise Rejected("UNKNOWN_CONTRACT", f"Tradovate does not know {symbol}")
-            self._contract_ids[symbol] = int(contract["id"])
-        return self._contract_ids[symbol]
-
-    def _exit_contract(self, order: OrderRequest, deadline: Deadline) -> tuple[str, int]:
-        """(symbol, contract id) an exit closes: the one its entry traded, else today's front."""
-        if not order.contract:
-            return self._contract(order.symbol, deadline)
-        return order.contract, self._contract_id(order.contract, deadline)
-
-    def _net_position(self, account: int, contract_id: int, deadline: Deadline) -> int:
-        positions = self._read("GET", "/position/list", deadline) or []
-        return sum(int(p.get("netPos", 0)) for p in positions
-                   if isinstance(p, dict) and p.get("accountId") == account and p.get("contractId") == contract_id)
-
     def _order_result(self, order: OrderRequest, data: dict[str, Any], body: dict[str, Any]) -> ConnectorResult:
-        if data.get("orderId") is not None and not data.get("failureReason"):
-            extra = {"stop_order_id": str(data["oso1Id"])} if data.get("oso1Id") is not None else {}
-            return self._result(order, OrderStatus.SUCCESS, None, "accepted", order_id=str(data["orderId"]), firm_request=body, **extra)
-        return self._result(order, OrderStatus.FAILED, str(data.get("failureReason") or "REJECTED"),
-                            self.http.redact(str(data.get("failureText") or data.get("errorText") or "refused")),
-                            firm_request=body)
+        placed = schemas.Placed.of(data)
+        if placed.accepted:
+            extra = {"stop_order_id": placed.oso1_id} if placed.oso1_id is not None else {}
+            return self._result(order, OrderStatus.SUCCESS, None, "accepted", order_id=placed.order_id, firm_request=body, **extra)
+        return self._result(order, OrderStatus.FAILED, placed.failure_reason or "REJECTED",
+                            self.http.redact(placed.failure_text or "refused"), firm_request=body)
 
     # ---- protocol --------------------------------------------------------------------------------
     def _place_entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
-        account, spec = self._account(order.program_id)
-        symbol, _ = self._contract(order.symbol, deadline)
-        self._trading(order, symbol)
-        body: dict[str, Any] = {
-            "accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
-            "action": "Buy" if order.side == "BUY" else "Sell", "symbol": symbol,
-            "orderQty": order.contracts, "orderType": "Market", "isAutomated": True,
-        }
-        path = "/order/placeorder"
-        if order.stop_loss is not None:
-            path = "/order/placeOSO"
-            body["bracket1"] = {"action": "Sell" if order.side == "BUY" else "Buy", "orderType": "Stop",
-                                "stopPrice": float(order.stop_loss)}
-        return self._order_result(order, self._submit(path, body, deadline), body)
+        return self._unless_locked(order, self._entry, deadline)
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
-        account, spec = self._account(order.program_id)
+        return self._unless_locked(order, self._exit, deadline)
+
+    def _entry(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
+        account, spec = self._account(order.program_id, deadline)
+        symbol, _ = self._contract(order.symbol, deadline)
+        self._trading(order, symbol)
+        body = schemas.market_order(spec=spec, account=account, client_order_id=order.client_order_id,
+                                    action="Buy" if order.side == "BUY" else "Sell", symbol=symbol,
+                                    quantity=order.contracts)
+        path = "/order/placeorder"
+        if order.stop_loss is not None:
+            path, body = "/order/placeOSO", schemas.with_stop(body, float(order.stop_loss))
+        return self._order_result(order, self._submit(path, body, deadline), body)
+
+    def _exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
+        account, spec = self._account(order.program_id, deadline)
         symbol, contract_id = self._exit_contract(order, deadline)
         self._trading(order, symbol)
         net = self._net_position(account, contract_id, deadline)
@@ -235,11 +98,10 @@ class ApexConnector(HttpConnector):
             return self._fit_stops(size, account, contract_id, action, deadline,
                                    held=lambda d: self._still_flat(order, account, contract_id, d))
         if size == abs(net):  # the whole position: Tradovate's liquidation also cancels its bracket
-            body: dict[str, Any] = {"accountId": account, "contractId": contract_id, "admin": False,
-                                    "customTag50": order.client_order_id}
+            body = schemas.liquidation(account=account, contract_id=contract_id, client_order_id=order.client_order_id)
             return self._order_result(order, self._submit("/order/liquidateposition", body, deadline), body)
-        body = {"accountSpec": spec, "accountId": account, "clOrdId": order.client_order_id,
-                "action": action, "symbol": symbol, "orderQty": size, "orderType": "Market", "isAutomated": True}
+        body = schemas.market_order(spec=spec, account=account, client_order_id=order.client_order_id,
+                                    action=action, symbol=symbol, quantity=size)
         result = self._order_result(order, self._submit("/order/placeorder", body, deadline, patient=False), body)
         if not result.success:
             return result
@@ -294,7 +156,7 @@ class ApexConnector(HttpConnector):
         deadline = Deadline(DEFAULT_BUDGET)
         changes: list[dict[str, Any]] = []
         try:
-            account, _ = self._account(order.program_id)
+            account, _ = self._account(order.program_id, deadline)
             _, contract_id = self._exit_contract(order, deadline)
             stops = self._closing_stops(account, contract_id, "Buy" if order.side == "BUY" else "Sell", deadline)
             left = max(order.held_at_firm(self._net_position(account, contract_id, deadline)), 0)
@@ -311,14 +173,15 @@ class ApexConnector(HttpConnector):
         oldest first, each with its current OrderVersion (GET /order/list, GET /orderVersion/deps);
         `skip` is the exit's own order. A stop there being changed or cancelled (Pending*) has no
         settled size to fit around: Rejected."""
-        orders = [o for o in self._read("GET", "/order/list", deadline) or []
-                  if isinstance(o, dict) and o.get("accountId") == account and o.get("contractId") == contract_id
+        orders = [o for o in schemas.entities(self._read("GET", "/order/list", deadline), "/order/list")
+                  if o.get("accountId") == account and o.get("contractId") == contract_id
                   and o.get("action") == action and str(o.get("id")) != skip
                   and o.get("ordStatus") in ("Working", *PENDING_STATES)]
         stops = []
         for resting in sorted(orders, key=lambda o: int(o.get("id") or 0)):
-            versions = self._read("GET", "/orderVersion/deps", deadline, params={"masterid": resting["id"]}) or []
-            version = max((v for v in versions if isinstance(v, dict)), key=lambda v: int(v.get("id") or 0), default=None)
+            versions = schemas.entities(self._read("GET", "/orderVersion/deps", deadline,
+                                                   params={"masterid": resting["id"]}), "/orderVersion/deps")
+            version = max(versions, key=lambda v: int(v.get("id") or 0), default=None)
             if version is None or version.get("orderType") not in STOP_TYPES:
                 continue
             if resting.get("ordStatus") != "Working":
@@ -355,23 +218,53 @@ class ApexConnector(HttpConnector):
             changes.append({"order_id": str(stop["id"]), "contracts_before": quantity, "contracts_after": keep})
 
     def _find_order(self, order: OrderRequest, deadline: Deadline) -> OrderLookup:
-        commands = self._read("GET", "/command/list", deadline) or []
-        for c in commands:
-            if isinstance(c, dict) and order.client_order_id in (c.get("clOrdId"), c.get("customTag50")):
-                return OrderLookup(True, str(c.get("orderId")), "command found")
+        account, _ = self._account(order.program_id, deadline)
+        for command in schemas.entities(self._read("GET", "/command/list", deadline), "/command/list"):
+            if order.client_order_id in (command.get("clOrdId"), command.get("customTag50")):
+                order_id = str(command.get("orderId")) if command.get("orderId") is not None else None
+                refusal = self._refusal(command, order_id, deadline)
+                if refusal is not None:
+                    return OrderLookup(True, order_id, refusal, refused=True)
+                return OrderLookup(True, order_id, "command found")
         if order.action == "EXIT":  # a liquidation may not echo our tag: judge by the position
-            account, _ = self._account(order.program_id)
             _, contract_id = self._exit_contract(order, deadline)
             flat = order.held_at_firm(self._net_position(account, contract_id, deadline)) <= 0
             return OrderLookup(flat, detail="this side flat" if flat else "position still open")
         return OrderLookup(False, detail="no command with this clOrdId")
 
+    def _refusal(self, command: dict[str, Any], order_id: str | None, deadline: Deadline) -> str | None:
+        """Why Tradovate refused a found command, or None: its CommandReports, then its order's
+        ordStatus (Rejected; Canceled/Expired without a fill)."""
+        if command.get("id") is not None:
+            reports = schemas.entities(self._read("GET", "/commandReport/deps", deadline,
+                                                  params={"masterid": command["id"]}), "/commandReport/deps")
+            refusal = schemas.command_refusal(reports)
+            if refusal is not None:
+                return refusal
+        if order_id is None:
+            return None
+        try:
+            item = self._read("GET", "/order/item", deadline, params={"id": order_id})
+        except Rejected as exc:  # no such order entity: the command and its reports are all there is
+            if exc.reason != "HTTP_404":
+                raise
+            return None
+        status = item.get("ordStatus") if isinstance(item, dict) else None
+        if status == "Rejected":
+            return "order Rejected"
+        if status in schemas.UNFILLED_ENDS:
+            fills = schemas.entities(self._read("GET", "/fill/deps", deadline, params={"masterid": order_id}), "/fill/deps")
+            if not fills:
+                return f"order {status} unfilled"
+        return None
+
     def _account_status(self) -> dict[str, Any]:
         deadline = Deadline(2.0)
         accounts = {}
         for pid in self.firm.program_ids:
-            account, _ = self._account(pid)
-            snap = self._read("POST", "/cashBalance/getcashbalancesnapshot", deadline, json={"accountId": account}) or {}
+            account, _ = self._account(pid, deadline)
+            snap = self._read("POST", "/cashBalance/getcashbalancesnapshot", deadline, json={"accountId": account})
+            snap = snap if isinstance(snap, dict) else {}
             accounts[pid] = {"total_cash_value": snap.get("totalCashValue"), "realized_pnl": snap.get("realizedPnL"),
                              "open_pnl": snap.get("openPnL")}
         return {"firm_code": self.firm_code, "available": True, "accounts": accounts}

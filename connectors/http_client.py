@@ -61,6 +61,15 @@ class OutcomeUnknown(ConnectorError):
     """Sent, answer lost: UNKNOWN, reconcile by client order id, never resend blindly."""
 
 
+class LockedOut(NotSent):
+    """The firm locked this client out for a documented period (Tradovate: a bare HTTP 429, one
+    hour): nothing is sent to it, or to the locked `path`, before `until` (epoch seconds)."""
+
+    def __init__(self, reason: str, message: str, until: float):
+        super().__init__(reason, message)
+        self.until = until
+
+
 def _connect_failed(exc: requests.ConnectionError) -> bool:
     """True when the connection was never established (so the request cannot have been read)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -72,7 +81,10 @@ def _connect_failed(exc: requests.ConnectionError) -> bool:
 class FirmHttp:
     """A firm's base URL with a pooled session; knows the secret values so it can redact them."""
 
-    def __init__(self, firm_code: str, base_url: str, secrets: Iterable[str] = ()):
+    def __init__(self, firm_code: str, base_url: str, secrets: Iterable[str] = (),
+                 lockout_on_429: float | None = None):
+        """`lockout_on_429`: seconds a 429 *without* Retry-After locks the firm out (no call at all
+        until then) instead of the default one-second back-off."""
         self.firm_code = firm_code
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -80,6 +92,8 @@ class FirmHttp:
         self.session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0))
         self._secrets = [s for s in secrets if s]
         self.blocked_until = 0.0  # monotonic time before which we honour the firm's 429 back-off
+        self.lockout_on_429 = lockout_on_429
+        self._lockouts: dict[str, tuple[float, str]] = {}  # path ("*": every path) -> (epoch end, reason)
 
     def add_secret(self, value: str | None) -> None:
         if value and value not in self._secrets:
@@ -106,8 +120,38 @@ class FirmHttp:
         except ValueError:
             return None
 
-    def _note_rate_limit(self, response: requests.Response) -> float:
-        """HTTP 429: remember the firm's Retry-After (default 1 s) so we do not hammer it."""
+    def lock_out(self, seconds: float, reason: str, path: str = "*") -> LockedOut:
+        """Send nothing to `path` ("*": anywhere) for `seconds`; the error to raise now."""
+        until = time.time() + seconds
+        self._lockouts[path] = (until, reason)
+        log.warning("%s locked out (%s) for %.0f s on %s", self.firm_code, reason, seconds, path)
+        return self._locked_error(path, until, reason)
+
+    def locked(self, path: str) -> LockedOut | None:
+        """The lockout covering `path` now, if any."""
+        now = time.time()
+        for key in ("*", path):
+            until, reason = self._lockouts.get(key, (0.0, ""))
+            if until > now:
+                return self._locked_error(key, until, reason)
+        return None
+
+    def _locked_error(self, path: str, until: float, reason: str) -> LockedOut:
+        where = "" if path == "*" else f" on {path}"
+        at = time.strftime("%H:%M:%S UTC", time.gmtime(until))
+        return LockedOut(reason, f"{self.firm_code} locked this service out{where} until {at} ({reason}); "
+                                 f"nothing is sent before then", until)
+
+    def _refuse_if_locked(self, path: str) -> None:
+        locked = self.locked(path)
+        if locked is not None:
+            raise locked
+
+    def _note_rate_limit(self, response: requests.Response, path: str) -> float:
+        """HTTP 429: remember the firm's Retry-After (default 1 s) so we do not hammer it; a firm
+        whose 429 means a lockout (`lockout_on_429`) and gave no Retry-After raises LockedOut."""
+        if self.lockout_on_429 is not None and "Retry-After" not in response.headers:
+            raise self.lock_out(self.lockout_on_429, "FIRM_LOCKED_OUT") from None
         try:
             wait = float(response.headers.get("Retry-After", "1"))
         except ValueError:
@@ -120,6 +164,7 @@ class FirmHttp:
              json: Any = None, params: dict[str, Any] | None = None) -> Any:
         """An idempotent call (a query, a login, a token renewal): retried on timeouts, 5xx and
         429, at most READ_ATTEMPTS times, with exponential back-off, never past the deadline."""
+        self._refuse_if_locked(path)
         last: ConnectorError = NotSent("DEADLINE_EXCEEDED", "no time left for the request")
         for attempt in range(READ_ATTEMPTS):
             if deadline.remaining() < 0.05:
@@ -133,7 +178,7 @@ class FirmHttp:
                 continue
             if response.status_code == 429:
                 last = NotSent("RATE_LIMITED", f"HTTP 429 on {path}")
-                self._sleep(self._note_rate_limit(response), deadline)
+                self._sleep(self._note_rate_limit(response, path), deadline)
                 continue
             if response.status_code >= 500:
                 last = NotSent("FIRM_ERROR", f"HTTP {response.status_code} on {path}")
@@ -159,6 +204,7 @@ class FirmHttp:
         a wait could let change): inside a back-off, or on a 429, it fails unsent.
         """
         for _ in range(2 if wait_back_off else 1):
+            self._refuse_if_locked(path)
             self._wait_out_back_off(deadline, wait=wait_back_off)
             if deadline.remaining() < 0.1:
                 raise NotSent("DEADLINE_EXCEEDED", "no time left to send the order")
@@ -175,7 +221,7 @@ class FirmHttp:
                 raise OutcomeUnknown("HTTP_ERROR", f"{type(exc).__name__} on {path}") from None
             if response.status_code != 429:
                 break
-            self._note_rate_limit(response)  # then wait it out, if it fits, and send again
+            self._note_rate_limit(response, path)  # then wait it out, if it fits, and send again
         else:
             raise NotSent("RATE_LIMITED", f"{self.firm_code} answered HTTP 429; order not sent")
         if response.status_code >= 500:

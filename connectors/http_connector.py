@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from connectors.base_connector import BaseConnector
 from connectors.http_client import Deadline, FirmHttp, Rejected
@@ -11,6 +11,9 @@ from connectors.http_client import Deadline, FirmHttp, Rejected
 class HttpConnector(BaseConnector):
     """Base for the REST connectors. The session is created lazily so a dry-run connector never
     opens one, and under a lock so parallel first calls share a single pool."""
+
+    lockout_on_429: ClassVar[float | None] = None
+    """Seconds a bare HTTP 429 locks the firm out (see FirmHttp); None: a short back-off."""
 
     def __init__(self, firm, *, dry_run: bool):
         super().__init__(firm, dry_run=dry_run)
@@ -23,7 +26,8 @@ class HttpConnector(BaseConnector):
             with self._http_lock:
                 if self._http is None:
                     self._http = FirmHttp(self.firm_code, self.firm.live.api_url or "",
-                                          [s.get_secret_value() for s in self.firm.secrets.values()])
+                                          [s.get_secret_value() for s in self.firm.secrets.values()],
+                                          lockout_on_429=self.lockout_on_429)
         return self._http
 
     def close(self) -> None:

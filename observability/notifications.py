@@ -1,7 +1,8 @@
 """Outbound notifications (Discord, Slack, Telegram, any JSON webhook) for events a trader must see.
 
 Events: an account breach rejection, a connector failure, a task failure, an exit whose bracket
-stop could not be cut to the position left (APEX). Each is derived from the finished result
+stop could not be cut to the position left (APEX), a firm that locked the service out (APEX: once
+per lockout, on the first order it refuses; entries refused after it are not told again). Each is derived from the finished result
 document by the pure `events_for_result`. Reconciliation, which often runs after the request (in
 the background, or `flask reconcile-orders`), reports through the pure `events_for_reconciliation`:
 an exit that turned out not to be at the firm, and a found exit whose stop could not be cut.
@@ -31,6 +32,7 @@ BREACH_REJECTED = "BREACH_REJECTED"
 CONNECTOR_FAILED = "CONNECTOR_FAILED"
 TASK_FAILED = "TASK_FAILED"
 EXIT_NOT_AT_FIRM = "EXIT_NOT_AT_FIRM"
+FIRM_LOCKED_OUT = "FIRM_LOCKED_OUT"
 
 _STOP = object()
 
@@ -66,6 +68,17 @@ def events_for_result(result: Mapping[str, Any]) -> list[Notification]:
                                    f"(trade {base['trade_id']})",
                 {**base, "firm_code": item.get("firm_code"), "program_id": item.get("program_id"),
                  "position_left": adjustment.get("position_left"), "message": adjustment.get("message")}))
+        lockout = item.get("lockout")
+        if item.get("status") == OrderStatus.FAILED and lockout is not None:  # told once per lockout
+            if lockout.get("notify"):
+                firm = item.get("firm_code")
+                events.append(Notification(
+                    FIRM_LOCKED_OUT, f"{firm} locked this service out until {lockout.get('until')} "
+                                     f"({item.get('reason')}): every {firm} order until then is refused unsent, "
+                                     f"exits too - manage open {firm} positions at the firm by hand",
+                    {**base, "firm_code": firm, "until": lockout.get("until"), "reason": item.get("reason")}))
+            if (item.get("details") or {}).get("action") != "EXIT":  # an exit refused leaves a position open: told too
+                continue
         if item.get("status") == OrderStatus.FAILED:
             who = f"{item.get('firm_code')} program {item.get('program_id')}"
             events.append(Notification(

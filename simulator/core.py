@@ -3,9 +3,10 @@ live mode without real money: `python -m simulator [--port 8765]` (127.0.0.1 onl
 
 Serves the subset the connectors use, keeping orders and positions in memory:
 - MetaApi (FTMO):   /users/current/accounts/{id}/trade | positions | history-orders/time/.. (paged) | accountInformation
-- Tradovate (APEX): /v1/auth/accesstokenrequest | renewaccesstoken, /v1/contract/suggest | find,
-                    /v1/order/placeorder | placeOSO | liquidateposition | modifyorder | cancelorder | list,
-                    /v1/orderVersion/deps, /v1/position/list, /v1/command/list,
+- Tradovate (APEX): /v1/auth/accesstokenrequest | renewaccesstoken, /v1/account/list,
+                    /v1/contract/rollcontract | find, /v1/contractMaturity/item,
+                    /v1/order/placeorder | placeOSO | liquidateposition | modifyorder | cancelorder | list | item,
+                    /v1/orderVersion/deps, /v1/position/list, /v1/command/list, /v1/commandReport/deps, /v1/fill/deps,
                     /v1/cashBalance/getcashbalancesnapshot (an OSO's bracket stop rests as a working order;
                     `fire_stops` fills them)
 - ProjectX (TOPSTEP): /api/Auth/loginKey | validate, /api/Contract/available,
@@ -17,7 +18,12 @@ Serves the subset the connectors use, keeping orders and positions in memory:
 Fault switches per firm (`Simulator.set_faults(firm, ...)` or POST /_sim/faults {"firm": .., ...}):
 `latency` (seconds added to every call), `fail_5xx` (next N submissions answer 500, nothing done),
 `rate_limit` (next N submissions answer 429 with Retry-After: `retry_after`, default 1 s), `penalty` + `penalty_time`
-(Tradovate: next N submissions/logins answer a p-ticket), `hang` (next N submissions are
+(Tradovate: the next N calls to `penalty_paths` - default logins and order placements; any path, reads
+included - answer a p-ticket, https://partner.tradovate.com/overview/core-concepts/penalty-tickets;
+`penalty_captcha` makes it a p-captcha), `lockout` (Tradovate: the next call answers a bare 429 and
+every call for `lockout_seconds` after it too, https://partner.tradovate.com/overview/core-concepts/rate-limits),
+`risk_reject` (Tradovate: the next N orders fail the risk check: failureReason, order Rejected, CommandReport
+RiskRejected), `hang` (next N submissions are
 executed but answered only after `hang_seconds`: "accepted, never answered in time"),
 `expire_tokens` (every issued token is rejected with 401 once), `token_ttl` (Tradovate
 expirationTime in seconds), `refuse_modify` (Tradovate, ProjectX: next N order modifications/cancels are
@@ -83,13 +89,17 @@ class Simulator:
             self.projectx_listed: list[dict[str, Any]] = []  # contracts listed after a roll (projectx.roll)
             self.projectx_delisted: set[str] = set()  # contract ids rolled away from
             self.tickets: set[str] = set()
+            tradovate.reset(self)
 
     @staticmethod
     def _default_faults() -> dict[str, Any]:
         return {"latency": 0.0, "fail_5xx": 0, "rate_limit": 0, "retry_after": 1, "penalty": 0, "penalty_time": 1.0,
                 "hang": 0, "hang_seconds": 3.0, "expire_tokens": False, "token_ttl": 90 * 60, "refuse_modify": 0,
                 "orders_pending": False, "open_on_order_list": 0,
-                "retcode": None, "retcode_executed": True, "reject_orders": 0, "position_brackets": False}
+                "retcode": None, "retcode_executed": True, "reject_orders": 0, "position_brackets": False,
+                "penalty_paths": None, "penalty_captcha": False,  # Tradovate: penalised paths (None: logins, placements)
+                "lockout": 0, "lockout_seconds": 3600,  # Tradovate: a bare 429 starting the documented one-hour lockout
+                "risk_reject": 0}  # Tradovate: the next N orders risk-rejected
 
     def set_faults(self, firm: str, **faults: Any) -> None:
         with self.lock:
@@ -117,6 +127,10 @@ class Simulator:
                     key = (account, order["contractId"])
                     self.tradovate_net[key] = self.tradovate_net.get(key, 0) + (qty if order["action"] == "Buy" else -qty)
                     order["ordStatus"] = "Filled"
+
+    def roll_tradovate(self, root: str, name: str) -> None:
+        """Tradovate: `name` becomes `root`'s front month (its old month expires now)."""
+        tradovate.roll(self, root, name)
 
     # ---- serving -------------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
@@ -167,22 +181,6 @@ class Simulator:
                 f["hang"] -= 1
         if hang:
             time.sleep(f["hang_seconds"])
-
-    def _penalty(self, firm: str, body: dict[str, Any]) -> Any:
-        with self.lock:
-            ticket = body.get("p-ticket")
-            if ticket is not None:
-                if ticket not in self.tickets:
-                    return jsonify({"errorText": "invalid p-ticket"}), 400
-                self.tickets.discard(ticket)
-                return None
-            f = self.faults[firm]
-            if f["penalty"] > 0:
-                f["penalty"] -= 1
-                ticket = f"ticket-{next(self.ids)}"
-                self.tickets.add(ticket)
-                return jsonify({"p-ticket": ticket, "p-time": f["penalty_time"], "p-captcha": False})
-        return None
 
     def _issue(self, firm: str) -> str:
         token = f"{firm.lower()}-token-{next(self.ids)}"

@@ -1,29 +1,105 @@
-"""The Tradovate REST subset the APEX connector speaks."""
+"""The Tradovate REST subset the APEX connector speaks, with the documented unfriendly parts:
+penalty tickets on any endpoint, the one-hour 429 lockout, risk rejections, contract rolls.
+Account, maturity and command-report state lives here (`reset`); orders and positions in core."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify, request
 
+from simulator import tradovate_orders
+
 if TYPE_CHECKING:
     from simulator.core import Simulator
 
-TRADOVATE_CONTRACTS = [{"id": 4001, "name": "NQZ5"}, {"id": 4002, "name": "MNQZ5"}, {"id": 4003, "name": "ESZ5"},
-                       {"id": 4004, "name": "MESZ5"}]
+TRADOVATE_CONTRACTS = [{"id": 4001, "name": "NQZ5", "contractMaturityId": 51}, {"id": 4002, "name": "MNQZ5", "contractMaturityId": 52},
+                       {"id": 4003, "name": "ESZ5", "contractMaturityId": 53}, {"id": 4004, "name": "MESZ5", "contractMaturityId": 54}]
+ACCOUNT_IDS = (201, 202, 203)
+PENALISED_BY_DEFAULT = ("/auth/accesstokenrequest", "/order/placeorder", "/order/placeOSO")
+"""Where the `penalty` fault applies unless `penalty_paths` names others."""
+
+
+def reset(sim: "Simulator") -> None:
+    """Tradovate's side of `Simulator.reset`."""
+    far = (datetime.now(timezone.utc) + timedelta(days=60)).isoformat(timespec="minutes").replace("+00:00", "Z")
+    sim.tradovate_contracts = [dict(c) for c in TRADOVATE_CONTRACTS]
+    sim.tradovate_front = {c["name"][:-2]: c["name"] for c in TRADOVATE_CONTRACTS}  # root -> front month
+    sim.tradovate_maturities = {c["contractMaturityId"]: {"id": c["contractMaturityId"], "expirationDate": far,
+                                                          "isFront": True} for c in TRADOVATE_CONTRACTS}
+    # /account/list fields: https://partner.tradovate.com/api/rest-api-endpoints/accounting/account-list
+    # (`active` is the API Education site's; names are "all-caps with optional underscores and trailing digits")
+    sim.tradovate_accounts = {i: {"id": i, "name": f"APEXSIM{i}", "userId": 1, "accountType": "Customer", "active": True,
+                                  "restricted": False, "closed": False} for i in ACCOUNT_IDS}
+    sim.tradovate_reports = []  # CommandReports: commandId, commandStatus, rejectReason, ordStatus, text
+    sim.tradovate_fills = []  # Fills: orderId, qty
+    sim.tradovate_locked_until = 0.0
+
+
+def roll(sim: "Simulator", root: str, name: str) -> None:
+    """A quarterly roll: `name` becomes `root`'s front month, the old month's maturity expires now."""
+    with sim.lock:
+        old = next(c for c in sim.tradovate_contracts if c["name"] == sim.tradovate_front[root])
+        sim.tradovate_maturities[old["contractMaturityId"]].update(
+            expirationDate=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"), isFront=False)
+        if not any(c["name"] == name for c in sim.tradovate_contracts):
+            maturity = next(sim.ids)
+            sim.tradovate_contracts.append({"id": next(sim.ids), "name": name, "contractMaturityId": maturity})
+            later = (datetime.now(timezone.utc) + timedelta(days=90)).isoformat(timespec="minutes").replace("+00:00", "Z")
+            sim.tradovate_maturities[maturity] = {"id": maturity, "expirationDate": later, "isFront": True}
+        sim.tradovate_front[root] = name
+
+
+def refused(sim: "Simulator") -> Any:
+    """A lockout or penalty answer for this request, or None to handle it.
+
+    429: "the server stops handling requests for a period of time and responds to each new request
+    with a 429 status code", `HTTP/1.1 429 Too Many Requests` / `Content-Length: 0`, "Users must
+    wait 1 hour" (https://partner.tradovate.com/overview/core-concepts/rate-limits): fault `lockout`.
+    Penalty: any rate-limited endpoint may answer HTTP 200 {p-ticket, p-time, p-captcha}; the
+    resubmission carries the ticket (https://partner.tradovate.com/overview/core-concepts/penalty-tickets):
+    fault `penalty` on `penalty_paths`.
+    """
+    path = request.path.removeprefix("/v1")
+    with sim.lock:
+        f = sim.faults["APEX"]
+        if f["lockout"] > 0 and time.time() >= sim.tradovate_locked_until:
+            f["lockout"] -= 1
+            sim.tradovate_locked_until = time.time() + f["lockout_seconds"]
+        if time.time() < sim.tradovate_locked_until:
+            return "", 429
+        if path not in (f["penalty_paths"] or PENALISED_BY_DEFAULT):
+            return None
+        body = request.get_json(silent=True) if request.method == "POST" else None
+        ticket = (body or {}).get("p-ticket") if isinstance(body, dict) else request.args.get("p-ticket")
+        if ticket is not None:
+            if ticket not in sim.tickets:
+                return jsonify({"errorText": "invalid p-ticket"}), 400
+            sim.tickets.discard(ticket)
+            return None
+        if f["penalty"] > 0:
+            f["penalty"] -= 1
+            ticket = f"ticket-{next(sim.ids)}"
+            sim.tickets.add(ticket)
+            return jsonify({"p-ticket": ticket, "p-time": f["penalty_time"], "p-captcha": f["penalty_captcha"]})
+    return None
 
 
 def register(sim: "Simulator", app: Flask) -> None:
     """Tradovate (APEX) endpoints."""
     creds = sim.credentials
 
+    def expiry(ttl: float) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=ttl)).isoformat().replace("+00:00", "Z")
+
     @app.post("/v1/auth/accesstokenrequest")
     def tv_auth():
         sim._pre("APEX")
+        answer = refused(sim)
+        if answer is not None:
+            return answer
         body = request.get_json(force=True)
-        penalty = sim._penalty("APEX", body)
-        if penalty is not None:
-            return penalty
         expected = (creds["APEX_USERNAME"], creds["APEX_PASSWORD"], creds["APEX_APP_ID"],
                     str(creds["APEX_CID"]), creds["APEX_API_SECRET"])
         given = (body.get("name"), body.get("password"), body.get("appId"), str(body.get("cid")), body.get("sec"))
@@ -32,114 +108,64 @@ def register(sim: "Simulator", app: Flask) -> None:
         with sim.lock:
             token = sim._issue("APEX")
             ttl = sim.faults["APEX"]["token_ttl"]
-        expires = datetime.now(timezone.utc) + timedelta(seconds=ttl)
-        return jsonify({"accessToken": token, "expirationTime": expires.isoformat().replace("+00:00", "Z"),
-                        "userId": 1, "name": creds["APEX_USERNAME"], "userStatus": "Active"})
-
-    @app.get("/v1/auth/renewaccesstoken")
-    def tv_renew():
-        sim._pre("APEX")
-        if not sim._bearer_ok("APEX"):
-            return jsonify({"errorText": "Access is denied"}), 401
-        with sim.lock:
-            token = sim._issue("APEX")
-            ttl = sim.faults["APEX"]["token_ttl"]
-            sim._record("APEX", account=None, kind="RENEW", side=None, quantity=0, symbol=None, client_id=None)
-        expires = datetime.now(timezone.utc) + timedelta(seconds=ttl)
-        return jsonify({"accessToken": token, "expirationTime": expires.isoformat().replace("+00:00", "Z")})
+        return jsonify({"accessToken": token, "expirationTime": expiry(ttl), "userId": 1,
+                        "name": creds["APEX_USERNAME"], "userStatus": "Active"})
 
     def guarded(fn):
         def wrapper(*args, **kwargs):
             sim._pre("APEX")
+            answer = refused(sim)
+            if answer is not None:
+                return answer
             if not sim._bearer_ok("APEX"):
                 return jsonify({"errorText": "Access is denied"}), 401
             return fn(*args, **kwargs)
         wrapper.__name__ = fn.__name__
         return wrapper
 
-    @app.get("/v1/contract/suggest")
+    @app.get("/v1/auth/renewaccesstoken")
     @guarded
-    def tv_suggest():
-        text = request.args.get("t", "").upper()
-        return jsonify([c for c in TRADOVATE_CONTRACTS if c["name"].startswith(text)])
+    def tv_renew():
+        with sim.lock:
+            token = sim._issue("APEX")
+            ttl = sim.faults["APEX"]["token_ttl"]
+            sim._record("APEX", account=None, kind="RENEW", side=None, quantity=0, symbol=None, client_id=None)
+        return jsonify({"accessToken": token, "expirationTime": expiry(ttl)})
+
+    @app.get("/v1/account/list")
+    @guarded
+    def tv_accounts():
+        with sim.lock:
+            return jsonify([dict(a) for a in sim.tradovate_accounts.values()])
+
+    @app.post("/v1/contract/rollcontract")
+    @guarded
+    def tv_roll():
+        # {name, forward} -> {errorText, contract}: "the best upcoming maturity date for a given contract"
+        # (https://partner.tradovate.com/api/rest-api-endpoints/contract-library/roll-contract)
+        name = str(request.get_json(force=True).get("name") or "")
+        with sim.lock:
+            front = sim.tradovate_front.get(name)
+            contract = next((c for c in sim.tradovate_contracts if c["name"] == front), None)
+        if contract is None:
+            return jsonify({"errorText": f"Unknown contract {name}"})
+        return jsonify({"errorText": "", "contract": {**contract, "timestamp": "2025-09-19T14:30:00Z"}})
+
+    @app.get("/v1/contractMaturity/item")
+    @guarded
+    def tv_maturity():
+        with sim.lock:
+            maturity = sim.tradovate_maturities.get(request.args.get("id", type=int))
+        return (jsonify(maturity), 200) if maturity else (jsonify({"errorText": "not found"}), 404)
 
     @app.get("/v1/contract/find")
     @guarded
     def tv_find():
-        found = next((c for c in TRADOVATE_CONTRACTS if c["name"] == request.args.get("name")), None)
+        with sim.lock:
+            found = next((c for c in sim.tradovate_contracts if c["name"] == request.args.get("name")), None)
         return (jsonify(found), 200) if found else (jsonify({"errorText": "not found"}), 404)
 
-    def place(body: dict[str, Any], oso: bool):
-        fault = sim._submission_fault("APEX")
-        if fault is not None:
-            return fault
-        penalty = sim._penalty("APEX", body)
-        if penalty is not None:
-            return penalty
-        if body.get("isAutomated") is not True:
-            return jsonify({"failureReason": "UnknownReason", "failureText": "isAutomated must be true"})
-        contract = next((c for c in TRADOVATE_CONTRACTS if c["name"] == body.get("symbol")), None)
-        if contract is None:
-            return jsonify({"failureReason": "InvalidContract", "failureText": "unknown symbol"})
-        with sim.lock:
-            qty = int(body["orderQty"])
-            key = (int(body["accountId"]), contract["id"])
-            sim.tradovate_net[key] = sim.tradovate_net.get(key, 0) + (qty if body["action"] == "Buy" else -qty)
-            bracket = (body.get("bracket1") or {}) if oso else {}
-            stop = bracket.get("stopPrice")
-            order = sim._record("APEX", account=int(body["accountId"]), kind="OPEN" if oso or stop else "ORDER",
-                                side=body["action"].upper(), quantity=qty, symbol=body["symbol"], stop=stop,
-                                client_id=body.get("clOrdId"), body=body)
-            sim.tradovate_commands.append({"id": next(sim.ids), "orderId": order["id"], "clOrdId": body.get("clOrdId"),
-                                           "commandType": "New", "commandStatus": "ExecutionStopped"})
-            answer = {"orderId": order["id"]}
-            # the market order itself is listed too: filled, or still PendingNew when asked to
-            sim.tradovate_orders[order["id"]] = {
-                "id": order["id"], "accountId": key[0], "contractId": key[1], "action": body["action"],
-                "ordStatus": "PendingNew" if sim.faults["APEX"]["orders_pending"] else "Filled"}
-            sim.tradovate_versions[order["id"]] = {"id": next(sim.ids), "orderId": order["id"], "orderQty": qty,
-                                                   "orderType": body.get("orderType", "Market"), "stopPrice": None}
-            if oso:  # the bracket rests at the firm for the entry's full size until it fills or is changed
-                stop_id = next(sim.ids)
-                sim.tradovate_orders[stop_id] = {"id": stop_id, "accountId": key[0], "contractId": key[1],
-                                                 "action": bracket.get("action"), "ordStatus": "Working"}
-                sim.tradovate_versions[stop_id] = {"id": next(sim.ids), "orderId": stop_id, "orderQty": qty,
-                                                   "orderType": bracket.get("orderType"), "stopPrice": stop}
-                answer["oso1Id"] = stop_id
-        sim._maybe_hang("APEX")
-        return jsonify(answer)
-
-    @app.post("/v1/order/placeorder")
-    @guarded
-    def tv_placeorder():
-        return place(request.get_json(force=True), oso=False)
-
-    @app.post("/v1/order/placeOSO")
-    @guarded
-    def tv_placeoso():
-        return place(request.get_json(force=True), oso=True)
-
-    @app.post("/v1/order/liquidateposition")
-    @guarded
-    def tv_liquidate():
-        fault = sim._submission_fault("APEX")
-        if fault is not None:
-            return fault
-        body = request.get_json(force=True)
-        with sim.lock:
-            key = (int(body["accountId"]), int(body["contractId"]))
-            net = sim.tradovate_net.get(key, 0)
-            sim.tradovate_net[key] = 0
-            for resting in sim.tradovate_orders.values():  # a liquidation cancels the working orders too
-                if (resting["accountId"], resting["contractId"]) == key and resting["ordStatus"] == "Working":
-                    resting["ordStatus"] = "Canceled"
-            name = next(c["name"] for c in TRADOVATE_CONTRACTS if c["id"] == key[1])
-            order = sim._record("APEX", account=key[0], kind="CLOSE", side="SELL" if net > 0 else "BUY",
-                                quantity=abs(net), symbol=name, client_id=body.get("customTag50"), body=body)
-            sim.tradovate_commands.append({"id": next(sim.ids), "orderId": order["id"], "clOrdId": None,
-                                           "customTag50": body.get("customTag50"), "commandType": "New"})
-        sim._maybe_hang("APEX")
-        return jsonify({"orderId": order["id"]})
+    tradovate_orders.register(sim, app, guarded)
 
     @app.get("/v1/position/list")
     @guarded
@@ -147,62 +173,6 @@ def register(sim: "Simulator", app: Flask) -> None:
         with sim.lock:
             return jsonify([{"id": i, "accountId": a, "contractId": c, "netPos": n}
                             for i, ((a, c), n) in enumerate(sim.tradovate_net.items())])
-
-    @app.get("/v1/order/list")
-    @guarded
-    def tv_orders():
-        with sim.lock:
-            f = sim.faults["APEX"]
-            if f["open_on_order_list"]:
-                for key in sim.tradovate_net:
-                    sim.tradovate_net[key] += f["open_on_order_list"]
-                f["open_on_order_list"] = 0
-            return jsonify([dict(o) for o in sim.tradovate_orders.values()])
-
-    @app.get("/v1/orderVersion/deps")
-    @guarded
-    def tv_order_versions():
-        with sim.lock:
-            version = sim.tradovate_versions.get(request.args.get("masterid", type=int))
-            return jsonify([dict(version)] if version else [])
-
-    def change(body: dict[str, Any], cancel: bool):
-        fault = sim._submission_fault("APEX")
-        if fault is not None:
-            return fault
-        with sim.lock:
-            f = sim.faults["APEX"]
-            if f["refuse_modify"] > 0:
-                f["refuse_modify"] -= 1
-                return jsonify({"failureReason": "UnknownReason", "failureText": "modification refused"})
-            order = sim.tradovate_orders.get(int(body.get("orderId") or 0))
-            if order is None or order["ordStatus"] != "Working":
-                return jsonify({"failureReason": "UnknownReason", "failureText": "no working order with this id"})
-            version = sim.tradovate_versions[order["id"]]
-            if cancel:
-                order["ordStatus"] = "Canceled"
-            else:
-                sim.tradovate_versions[order["id"]] = {**version, "id": next(sim.ids), "orderQty": int(body["orderQty"]),
-                                                       "stopPrice": body.get("stopPrice", version["stopPrice"])}
-            sim._record("APEX", account=order["accountId"], kind="CANCEL" if cancel else "MODIFY", side=None,
-                        quantity=0 if cancel else int(body["orderQty"]), symbol=None, client_id=None, body=body)
-        return jsonify({"commandId": next(sim.ids)})
-
-    @app.post("/v1/order/modifyorder")
-    @guarded
-    def tv_modify():
-        return change(request.get_json(force=True), cancel=False)
-
-    @app.post("/v1/order/cancelorder")
-    @guarded
-    def tv_cancel():
-        return change(request.get_json(force=True), cancel=True)
-
-    @app.get("/v1/command/list")
-    @guarded
-    def tv_commands():
-        with sim.lock:
-            return jsonify(list(sim.tradovate_commands))
 
     @app.post("/v1/cashBalance/getcashbalancesnapshot")
     @guarded

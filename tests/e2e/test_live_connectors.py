@@ -324,15 +324,14 @@ def test_an_exit_closes_no_more_than_the_account_still_holds_on_its_side(live_ap
 def test_an_exit_after_a_contract_roll_closes_the_contract_the_entry_traded(live_app, sim, db, firm, monkeypatch):
     """Held over a roll: after a restart the root's front contract is the next one. Looking it up
     again would find nothing open there, call the trade flat and leave the real position open."""
-    from simulator import projectx, tradovate
+    from simulator import projectx
 
     body = post(live_app(ROUTE_TO_FIRMS=firm).test_client(), ENTRY).get_json()
     traded = {"APEX": "NQZ5", "TOPSTEP": "CON.F.US.ENQ.Z25"}[firm]
     assert body["connector_results"][0]["contract"] == traded
     assert db.execute(text("SELECT firm_contract FROM trade_positions")).scalar_one() == traded
-    if firm == "APEX":  # the next contract is suggested first now
-        monkeypatch.setattr(tradovate, "TRADOVATE_CONTRACTS",
-                            [{"id": 4011, "name": "NQH6"}, *tradovate.TRADOVATE_CONTRACTS])
+    if firm == "APEX":  # the next contract is the front month now
+        sim.roll_tradovate("NQ", "NQH6")
     else:
         monkeypatch.setattr(projectx, "PROJECTX_CONTRACTS", [
             {"id": "CON.F.US.ENQ.H26", "name": "ENQH26", "tickSize": 0.25, "tickValue": 5.0, "activeContract": True},
