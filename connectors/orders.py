@@ -21,7 +21,7 @@ SUCCESS = OrderStatus.SUCCESS
 FAILED = OrderStatus.FAILED
 SKIPPED = OrderStatus.SKIPPED
 UNKNOWN = OrderStatus.UNKNOWN
-STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # an exit's `stop_adjustment` (APEX): a stop at the firm may exceed what is held
+STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # an exit's `stop_adjustment` (APEX, TOPSTEP): a stop at the firm may exceed what is held
 
 
 def client_order_id(task_id: int, firm_code: str, program_id: int, action: str) -> str:

@@ -1,7 +1,7 @@
 """Outbound notifications (Discord, Slack, Telegram, any JSON webhook) for events a trader must see.
 
 Events: an account breach rejection, a connector failure, a task failure, an exit whose bracket
-stop could not be cut to the position left (APEX), a firm that locked the service out (APEX: once
+stop could not be cut to the position left (APEX, TOPSTEP), a firm that locked the service out (APEX: once
 per lockout, on the first order it refuses; entries refused after it are not told again). Each is derived from the finished result
 document by the pure `events_for_result`. Reconciliation, which often runs after the request (in
 the background, or `flask reconcile-orders`), reports through the pure `events_for_reconciliation`:
