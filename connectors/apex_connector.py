@@ -34,7 +34,7 @@ from typing import Any
 
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
 from connectors.http_client import Deadline, OutcomeUnknown, Rejected
-from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus
+from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus, stop_not_adjusted
 from connectors.tradovate import schemas
 from connectors.tradovate.api import TradovateApi
 
@@ -123,7 +123,8 @@ class ApexConnector(TradovateApi):
         """
         budget = deadline.remaining() - STOP_CUT_MARGIN
         if budget < STOP_CUT_MIN:
-            return _stop_not_adjusted(result, expected, [], "too little of the request's time was left to change it")
+            return stop_not_adjusted(result, expected, [], "too little of the request's time was left to change it",
+                                     "at Tradovate")
         cut_deadline = Deadline(budget)
         changes: list[dict[str, Any]] = []
         left = expected
@@ -134,7 +135,8 @@ class ApexConnector(TradovateApi):
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
             log.warning("APEX stop adjustment after %s failed: %s", result.order and result.order.get("client_order_id"),
                         type(exc).__name__)
-            return _stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__))
+            return stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__),
+                                     "at Tradovate")
         return replace(result, extra={**result.extra, "stop_adjustment": {
             "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
 
@@ -269,13 +271,3 @@ class ApexConnector(TradovateApi):
                              "open_pnl": snap.get("openPnL")}
         return {"firm_code": self.firm_code, "available": True, "accounts": accounts}
 
-
-def _stop_not_adjusted(result: ConnectorResult, left: int, changes: list[dict[str, Any]], why: str) -> ConnectorResult:
-    if left:
-        message = (f"The bracket stop may still be larger than the {left} contract(s) left: adjust it at "
-                   f"Tradovate, or a stop fill opens the other side ({why}).")
-    else:
-        message = (f"This trade's bracket stop may still be working on a flat account: check it at Tradovate "
-                   f"and cancel it, or its fill opens a position ({why}).")
-    return replace(result, extra={**result.extra, "stop_adjustment": {
-        "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes, "message": message}})

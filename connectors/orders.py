@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -100,3 +100,18 @@ class ConnectorResult:
         }
         data.update(self.extra)
         return data
+
+
+def stop_not_adjusted(result: ConnectorResult, left: int, changes: list[dict[str, Any]], why: str,
+                      where: str) -> ConnectorResult:
+    """`result` with a STOP_NOT_ADJUSTED `stop_adjustment`: the exit went through, but the
+    trade's bracket at the firm could not be fitted to the `left` contracts still held; `where`
+    names the firm's platform in the message ("at Tradovate", "in TopstepX")."""
+    if left:
+        message = (f"The bracket stop may still be larger than the {left} contract(s) left: adjust it {where}, "
+                   f"or a stop fill opens the other side ({why}).")
+    else:
+        message = (f"This trade's bracket stop may still be working on a flat account: check it {where} "
+                   f"and cancel it, or its fill opens a position ({why}).")
+    return replace(result, extra={**result.extra, "stop_adjustment": {
+        "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes, "message": message}})

@@ -25,7 +25,7 @@ from typing import Any
 
 from connectors.base_connector import DEFAULT_BUDGET
 from connectors.http_client import Deadline, OutcomeUnknown, Rejected
-from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest
+from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, stop_not_adjusted
 from connectors.projectx_schemas import ASK, BID, OPEN, STOP_LEGS, TARGET_LEGS, Envelope, PxOrder
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ class BracketFitting:
             deadline = Deadline(DEFAULT_BUDGET + CUT_MARGIN)
         budget = deadline.remaining() - CUT_MARGIN
         if budget < CUT_MIN:
-            return _not_adjusted(result, expected, [], "too little of the request's time was left to change it")
+            return stop_not_adjusted(result, expected, [], "too little of the request's time was left to change it",
+                                     "in TopstepX")
         cut_deadline = Deadline(budget)
         changes: list[dict[str, Any]] = []
         left = expected
@@ -67,7 +68,8 @@ class BracketFitting:
             self._cut_legs(account, legs, left, cut_deadline, changes)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
             log.warning("TOPSTEP bracket fitting after %s failed: %s", order.client_order_id, type(exc).__name__)
-            return _not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__))
+            return stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__),
+                                     "in TopstepX")
         return replace(result, extra={**result.extra, "stop_adjustment": {
             "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
 
@@ -133,13 +135,3 @@ class BracketFitting:
                            self.http.redact(answer.error_message or f"{path} refused") or "")
         changes.append(change)
 
-
-def _not_adjusted(result: ConnectorResult, left: int, changes: list[dict[str, Any]], why: str) -> ConnectorResult:
-    if left:
-        message = (f"The bracket stop may still be larger than the {left} contract(s) left: adjust it in "
-                   f"TopstepX, or a stop fill opens the other side ({why}).")
-    else:
-        message = (f"This trade's bracket orders may still be working on a flat account: check them in "
-                   f"TopstepX and cancel them, or a fill opens a position ({why}).")
-    return replace(result, extra={**result.extra, "stop_adjustment": {
-        "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes, "message": message}})
