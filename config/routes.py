@@ -140,13 +140,13 @@ def _parse_rule(text: str, programs: Mapping[str, tuple[int, ...]],
                             f"{', '.join(CONTRACT_SPECS)}")
     targets: list[RouteTarget] = []
     for item in (t.strip() for t in target_list.split(",")):
-        target, problem = _parse_target(item, text, programs, known_firms)
-        if problem is not None:
-            problems.append(problem)
+        target = _parse_target(item, text, programs, known_firms)
+        if isinstance(target, str):
+            problems.append(target)
         elif target in targets:
             problems.append(f"ROUTES: rule {text!r} lists {target} twice")
         else:
-            targets.append(target)  # type: ignore[arg-type] - no problem means a target
+            targets.append(target)
     if not targets and not problems:
         problems.append(f"ROUTES: rule {text!r} names no FIRM.PROGRAM")
     if problems:
@@ -155,19 +155,20 @@ def _parse_rule(text: str, programs: Mapping[str, tuple[int, ...]],
 
 
 def _parse_target(item: str, text: str, programs: Mapping[str, tuple[int, ...]],
-                  known_firms: tuple[str, ...]) -> tuple[RouteTarget | None, str | None]:
+                  known_firms: tuple[str, ...]) -> RouteTarget | str:
+    """The target `item` names, or the problem with it."""
     match = _TARGET.match(item)
     if match is None:
-        return None, f"ROUTES: {item!r} in rule {text!r} must be FIRM.PROGRAM, such as FTMO.1"
+        return f"ROUTES: {item!r} in rule {text!r} must be FIRM.PROGRAM, such as FTMO.1"
     target = RouteTarget(match.group(1).upper(), int(match.group(2)))
     if target.firm_code not in known_firms:
-        return None, (f"ROUTES: {target} in rule {text!r}: unknown firm {target.firm_code!r}; known firms: "
-                      f"{', '.join(known_firms)}")
+        return (f"ROUTES: {target} in rule {text!r}: unknown firm {target.firm_code!r}; known firms: "
+                f"{', '.join(known_firms)}")
     if target.firm_code not in programs:
-        return None, (f"ROUTES: {target} in rule {text!r} is not configured: {target.firm_code} is not in "
-                      "ROUTE_TO_FIRMS")
+        return (f"ROUTES: {target} in rule {text!r} is not configured: {target.firm_code} is not in "
+                "ROUTE_TO_FIRMS")
     if target.program_id not in programs[target.firm_code]:
         listed = ", ".join(str(pid) for pid in programs[target.firm_code]) or "none"
-        return None, (f"ROUTES: {target} in rule {text!r} is not configured: {target.firm_code}_PROGRAM_IDS "
-                      f"lists {listed}")
-    return target, None
+        return (f"ROUTES: {target} in rule {text!r} is not configured: {target.firm_code}_PROGRAM_IDS "
+                f"lists {listed}")
+    return target
