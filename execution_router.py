@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 class ExecutionRouter(TaskRunner):
-    """Routes validated signals to every configured firm/program and records the outcome."""
+    """Routes validated signals to the firm/programs their route names and records the outcome."""
 
     def __init__(
         self,
@@ -172,7 +172,7 @@ class ExecutionRouter(TaskRunner):
         results = screened.refused + sent
         return Outcome(
             trading_state=state, details=entry_details(plan.firm_codes, plan.orders, results, self.dry_run),
-            connector_results=results, safety_checks=screened.checks + late_checks,
+            connector_results=results, safety_checks=screened.checks + late_checks, route=plan.route.to_dict(),
             lists={"account_states": plan.account_states, "risk_checks": plan.risk_checks,
                    "program_sizing": plan.program_sizing, "account_breaches": plan.account_breaches},
         )

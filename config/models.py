@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from config.live_settings import LiveFirmSettings
+from config.routes import RouteRule
 
 DEFAULT_ENTRY_EVENT_TYPES = ("SIGNAL_CREATED", "ENTRY")
 DEFAULT_MAX_CONTRACTS_PER_ORDER = 20
@@ -48,6 +49,11 @@ class ProgramSettings(_Frozen):
     """Streak limit (safety/limits.py): entries pause until the next trading day once reached."""
     drawdown_mode: str = "TRAILING"
     """STATIC | TRAILING | TRAILING_UNTIL_START (`{FIRM}_{ID}_DRAWDOWN_MODE`, see account_engine.ledger)."""
+    sizing_mode: str = "RISK"
+    """RISK | FIXED | ALERT (`{FIRM}_{ID}_SIZING_MODE`, config/sizing_modes.py; the engine: program_engine)."""
+    fixed_contracts: int | None = None
+    quantity_multiplier: Decimal = Decimal(1)
+    allow_no_stop: bool = False
 
 
 class FirmSettings(_Frozen):
@@ -80,6 +86,8 @@ class Settings(_Frozen):
 
     dry_run: bool = True
     route_to_firms: tuple[str, ...] = ()
+    routes: tuple[RouteRule, ...] = ()
+    """ROUTES: per-signal rules, first match wins; a signal none matches goes to route_to_firms."""
     firms: dict[str, FirmSettings] = Field(default_factory=dict)
     point_value_overrides: dict[str, Decimal] = Field(default_factory=dict)
     entry_event_types: frozenset[str] = frozenset(DEFAULT_ENTRY_EVENT_TYPES)

@@ -7,11 +7,16 @@ start-up. None of them re-reads the environment per call.
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from config.routes import Route, RouteRule, default_targets, select_rule, strategy_name_of
 from config.settings import FirmSettings, ProgramSettings, Settings, get_settings
 from engine_common.rules import BreachRules, RiskRules, ScalingRules
+from instruments import resolve_root
 from prop_firm_registry import get_firm_by_code
+
+if TYPE_CHECKING:
+    from signals import Signal
 
 R = TypeVar("R", RiskRules, BreachRules)
 
@@ -45,14 +50,23 @@ def get_firm_config(firm_code: str, settings: Settings | None = None) -> dict[st
 def get_routing_rules_for_task(
     task_payload: dict[str, Any] | None, settings: Settings | None = None
 ) -> tuple[list[str], dict[str, Any]]:
-    """Firms to route a task to and their program ids: `(["FTMO"], {"program_ids": {"FTMO": [1]}})`.
-
-    Every signal goes to every routed firm (as in the guide); the payload is accepted for
-    forward compatibility with per-signal routing.
+    """Firms to route a task to and their program ids: `(["FTMO"], {"program_ids": {"FTMO": [1]}})`,
+    chosen by ROUTES for the payload's `strategy_name` and symbol; `"rule"` names the ROUTES rule
+    that matched (None: no rule did, so every program of every firm in ROUTE_TO_FIRMS).
     """
     cfg = _settings(settings)
-    firm_codes = list(cfg.route_to_firms)
-    return firm_codes, {"program_ids": {code: list(cfg.firms[code].program_ids) for code in firm_codes}}
+    payload = task_payload or {}
+    rule = select_rule(cfg.routes, strategy_name_of(payload), resolve_root(payload.get("symbol")))
+    route = route_of(cfg, rule)
+    return list(route.firm_codes), {"program_ids": {code: list(ids) for code, ids in route.program_ids.items()},
+                                    "rule": route.rule}
+
+
+def route_of(settings: Settings, rule: RouteRule | None) -> Route:
+    """The firm/programs `rule` sends to; without a rule, ROUTE_TO_FIRMS and all its programs."""
+    if rule is not None:
+        return Route.of(rule.label, rule.targets)
+    return Route.of(None, default_targets({code: settings.firms[code].program_ids for code in settings.route_to_firms}))
 
 
 def get_firm_risk_rules(firm_code: str, settings: Settings | None = None) -> RiskRules:
@@ -71,6 +85,10 @@ def get_program_scaling_rules(firm_code: str, program_id: int, settings: Setting
         risk_per_trade=program.risk_per_trade if program else None,
         max_contracts=program.max_contracts if program else None,
         max_contracts_per_order=cfg.max_contracts_per_order,
+        sizing_mode=program.sizing_mode if program else None,
+        fixed_contracts=program.fixed_contracts if program else None,
+        quantity_multiplier=program.quantity_multiplier if program else None,
+        allow_no_stop=program.allow_no_stop if program else None,
         point_value_overrides=cfg.point_value_overrides,
     )
 
@@ -97,9 +115,11 @@ class RuleBook:
         self.settings = settings
         self._built: dict[tuple[Any, ...], Any] = {}
 
-    def routing(self) -> tuple[list[str], dict[str, Any]]:
-        """`get_routing_rules_for_task` (every signal goes to every routed firm)."""
-        return self._once(("routing",), lambda: get_routing_rules_for_task(None, self.settings))
+    def routes_for(self, signal: "Signal") -> Route:
+        """Where `signal`'s entry goes: the first ROUTES rule matching its strategy_name and root,
+        else ROUTE_TO_FIRMS. Matching is a few string comparisons; each Route is built once."""
+        rule = select_rule(self.settings.routes, strategy_name_of(signal), signal.symbol_root)
+        return self._once(("route", rule.label if rule else None), lambda: route_of(self.settings, rule))
 
     def risk(self, firm_code: str) -> RiskRules:
         return self._once(("risk", firm_code), lambda: get_firm_risk_rules(firm_code, self.settings))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from config.prop_firm_config import route_of
 from config.settings import Settings
 from instruments import CONTRACT_SPECS
 
@@ -10,9 +11,29 @@ from instruments import CONTRACT_SPECS
 def _fmt(value: object) -> str:
     if value is None:
         return "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return f"{value:,.2f}" if value >= 1 else str(value)
     return str(value)
+
+
+def _sizing_rules(mode: str) -> tuple[str, ...]:
+    """The sizing variables the program's mode reads."""
+    return {"FIXED": ("sizing_mode", "fixed_contracts", "allow_no_stop"),
+            "ALERT": ("sizing_mode", "quantity_multiplier", "allow_no_stop")}.get(mode, ("sizing_mode",))
+
+
+def _routes_table(settings: Settings) -> list[str]:
+    """ROUTES in the order they are tried, then where a signal no rule matches goes."""
+    default = ", ".join(str(t) for t in route_of(settings, None).targets) or "nowhere"
+    if not settings.routes:
+        return [f"Routes: every signal -> {default} (ROUTE_TO_FIRMS; ROUTES not set)"]
+    width = max(len(rule.label) for rule in settings.routes)
+    lines = ["Routes (ROUTES; the first matching rule wins):"]
+    lines.extend(f"  {rule.label:<{width}}  -> {', '.join(str(t) for t in rule.targets)}" for rule in settings.routes)
+    lines.append(f"  {'(no rule matches)':<{width}}  -> {default} (ROUTE_TO_FIRMS)")
+    return lines
 
 
 def routing_table(settings: Settings) -> str:
@@ -46,6 +67,11 @@ def routing_table(settings: Settings) -> str:
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
             lines.append(f"    {'drawdown_mode':<22} {program.drawdown_mode:>12}  "
                          f"{src.get(f'{code}.{pid}.drawdown_mode', '(default)')}")
+            for rule in _sizing_rules(program.sizing_mode):
+                value = getattr(program, rule)
+                lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")
+    lines.append("")
+    lines.extend(_routes_table(settings))
     lines.append("")
     lines.append("Point values ($ per 1.00 point):")
     for root, spec in CONTRACT_SPECS.items():

@@ -23,6 +23,9 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
 from config.live_settings import read_live_settings
+from config.networks import IP_PRESETS, read_allowed_networks  # noqa: F401 - IP_PRESETS importable from here
+from config.routes import parse_routes
+from config.sizing_modes import read_sizing_mode
 from config.models import (  # noqa: F401 - the settings' names, importable from here as before
     DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     DEFAULT_DATABASE_LOCK_TIMEOUT_MS,
@@ -109,37 +112,10 @@ _INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
 _MILLIS = TypeAdapter(Annotated[int, Field(ge=100, le=60_000)])
 _IDLE_MILLIS = TypeAdapter(Annotated[int, Field(ge=1_000, le=3_600_000)])
 
-# TradingView's published webhook source addresses:
-# https://www.tradingview.com/support/solutions/43000529348/ (checked 2026-11)
-IP_PRESETS: dict[str, tuple[str, ...]] = {
-    "tradingview": ("52.89.214.238/32", "34.212.75.30/32", "54.218.53.128/32", "52.32.178.7/32"),
-    "localhost": ("127.0.0.0/8", "::1/128"),
-}
-
-
-def _read_allowed_networks(r: "_Reader") -> tuple[str, ...]:
-    """WEBHOOK_ALLOWED_IPS: addresses, CIDR ranges and preset names, comma-separated."""
-    import ipaddress
-
-    networks: list[str] = []
-    for item in r.csv("WEBHOOK_ALLOWED_IPS"):
-        preset = IP_PRESETS.get(item.lower())
-        if preset is not None:
-            networks.extend(preset)
-            continue
-        try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            r.problems.append(
-                f"WEBHOOK_ALLOWED_IPS: {item!r} is not an IP address, CIDR range or preset "
-                f"({', '.join(IP_PRESETS)})"
-            )
-    return tuple(dict.fromkeys(networks))
-
-
 def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> ProgramSettings:
     prefix = f"{firm}_{pid}_"
-    fields: dict[str, Any] = {}
+    fields, sizing_sources = read_sizing_mode(r, prefix)
+    sources.update({f"{firm}.{pid}.{name}": variable for name, variable in sizing_sources.items()})
     specs: list[tuple[str, TypeAdapter[Any], str]] = [
         ("ACCOUNT_SIZE", _MONEY, "a positive dollar amount"),
         ("RISK_PER_TRADE", _FRACTION, "a fraction between 0 and 1, e.g. 0.01 for 1%"),
@@ -163,7 +139,7 @@ def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> P
             r.problems.append(f"{prefix}DRAWDOWN_MODE={mode!r}: must be one of {', '.join(DRAWDOWN_MODES)}")
     if r.raw(prefix + "ACCOUNT_SIZE") is None:
         r.problems.append(f"{prefix}ACCOUNT_SIZE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
-    if r.raw(prefix + "RISK_PER_TRADE") is None:
+    if r.raw(prefix + "RISK_PER_TRADE") is None and fields["sizing_mode"] == "RISK":
         r.problems.append(f"{prefix}RISK_PER_TRADE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
     return ProgramSettings(firm_code=firm, program_id=pid, **fields)
 
@@ -262,6 +238,12 @@ def _read_point_values(r: _Reader) -> dict[str, Decimal]:
     return overrides
 
 
+def _networks(r: _Reader) -> tuple[str, ...]:
+    networks, problems = read_allowed_networks(r.csv("WEBHOOK_ALLOWED_IPS"))
+    r.problems.extend(problems)
+    return networks
+
+
 def _or_default(value: T | None, default: T) -> T:
     return default if value is None else value
 
@@ -331,6 +313,9 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         elif code not in routed:
             routed.append(code)
     firms = {code: _read_firm(r, code, dry_run, sources) for code in routed}
+    routes, route_problems = parse_routes(r.raw("ROUTES"), {c: f.program_ids for c, f in firms.items()},
+                                          tuple(get_firm_registry()))
+    r.problems.extend(route_problems)
     entry_types = [t.upper() for t in r.csv("ENTRY_EVENT_TYPES")] or list(DEFAULT_ENTRY_EVENT_TYPES)
     bad_entry = [t for t in entry_types if t not in DEFAULT_ENTRY_EVENT_TYPES]
     if bad_entry:
@@ -346,6 +331,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         dry_run=dry_run,
         route_to_firms=tuple(routed),
+        routes=routes,
         firms=firms,
         point_value_overrides=_read_point_values(r),
         entry_event_types=frozenset(entry_types),
@@ -357,7 +343,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         max_contracts_per_order=_or_default(
             r.typed("MAX_CONTRACTS_PER_ORDER", _ORDER_CEILING, f"a whole number of contracts between 1 and {MAX_ORDER_CEILING}"),
             DEFAULT_MAX_CONTRACTS_PER_ORDER),
-        webhook_allowed_networks=_read_allowed_networks(r),
+        webhook_allowed_networks=_networks(r),
         trusted_proxy_count=r.typed("TRUSTED_PROXY_COUNT", _PROXIES, "a whole number of proxies between 0 and 10") or 0,
         stuck_task_seconds=r.typed("STUCK_TASK_SECONDS", _SECONDS, "a number of seconds between 1 and 86400") or 120,
         max_signal_age_seconds=_or_default(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 from engine_common.numbers import (
@@ -34,6 +35,28 @@ def parse_risk_fraction(value: object) -> Decimal:
     if risk >= 1:
         raise InvalidNumber(value, "must be a fraction below 1 (0.01 = 1%)")
     return risk
+
+
+class SizingMode(StrEnum):
+    """How a program's entry is sized (`{FIRM}_{ID}_SIZING_MODE`): RISK measures the account's
+    risk to the stop; FIXED and ALERT take a count (the configured one, or the alert's scaled)."""
+
+    RISK = "RISK"
+    FIXED = "FIXED"
+    ALERT = "ALERT"
+
+
+def parse_sizing_mode(value: object) -> SizingMode:
+    if isinstance(value, str) and value.strip().upper() in SizingMode.__members__:
+        return SizingMode(value.strip().upper())
+    raise InvalidNumber(value, f"must be one of {', '.join(SizingMode)}")
+
+
+def parse_flag(value: object) -> bool:
+    """A real boolean: a string or a number here would be a guess at what was meant."""
+    if isinstance(value, bool):
+        return value
+    raise InvalidNumber(value, "must be true or false")
 
 
 def _rule(parser: Callable[[object], Any], invalid: ReasonCode = ReasonCode.INVALID_RULE) -> Any:
@@ -105,6 +128,9 @@ class ScalingRules(_Rules, subject="Scaling rule", argument="scaling_rules"):
     `max_contracts_per_order` is the service-wide ceiling (MAX_CONTRACTS_PER_ORDER).
     A missing account size or risk_per_trade is allowed here and REJECTED by the sizing engine:
     it is a program nobody finished configuring, not a broken value.
+    `sizing_mode` (None = RISK) picks the formula; FIXED reads `fixed_contracts`, ALERT the
+    signal's `contracts` times `quantity_multiplier` (None = 1). Only FIXED and ALERT may size an
+    entry without a stop, and only with `allow_no_stop`.
     """
 
     account_size: Decimal | None = _rule(parse_non_negative_decimal, ReasonCode.INVALID_ACCOUNT_SIZE)
@@ -112,6 +138,10 @@ class ScalingRules(_Rules, subject="Scaling rule", argument="scaling_rules"):
     max_contracts: int | None = _rule(parse_count, ReasonCode.INVALID_MAX_CONTRACTS)
     position_capacity: int | None = _rule(parse_count, ReasonCode.INVALID_POSITION_CAPACITY)
     max_contracts_per_order: int | None = _rule(parse_count, ReasonCode.INVALID_ORDER_CEILING)
+    sizing_mode: SizingMode | None = _rule(parse_sizing_mode, ReasonCode.INVALID_SIZING_MODE)
+    fixed_contracts: int | None = _rule(parse_count)
+    quantity_multiplier: Decimal | None = _rule(parse_positive_decimal, ReasonCode.INVALID_QUANTITY_MULTIPLIER)
+    allow_no_stop: bool | None = _rule(parse_flag)
     point_value_overrides: Mapping[str, Any] = field(default_factory=dict)
     """`{SYMBOL}_POINT_VALUE` by futures root; each value is checked when a signal for that root
     is sized (`point_value`), so a broken override for one instrument never blocks another."""
@@ -120,6 +150,10 @@ class ScalingRules(_Rules, subject="Scaling rule", argument="scaling_rules"):
         super().__post_init__()
         overrides = as_mapping(self.point_value_overrides, "point_value_overrides")
         object.__setattr__(self, "point_value_overrides", dict(overrides))
+
+    @property
+    def mode(self) -> SizingMode:
+        return self.sizing_mode or SizingMode.RISK
 
     def point_value(self, root: str) -> Decimal | None:
         """The configured override of `root`'s dollars per point, or None for the contract spec's."""

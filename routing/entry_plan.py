@@ -1,8 +1,9 @@
 """Planning an entry: the signal, the settings and the accounts' state in, every verdict and the
 orders to send out. Pure: no database, no clock, no connector; the router gathers the inputs.
 
-Risk rules per firm, then sizing and breach rules per account; an account gets an order only when
-all three approve. Programs of one firm share its position limit, in the order they are listed.
+The signal's route (ROUTES, else ROUTE_TO_FIRMS) picks the firm/programs; then risk rules per
+firm, sizing and breach rules per account; an account gets an order only when all three approve.
+Programs of one firm share its position limit, in the order they are listed.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Mapping
 from account_engine import evaluate_account_breach
 from account_service import AccountView, FirmAccounts
 from config import RuleBook
+from config.routes import Route
 from connectors import OrderRequest, client_order_id
 from engine_common.statuses import ReasonCode, VerdictStatus
 from engine_common.verdict import ProgramVerdict, SizingVerdict, Verdict
@@ -26,6 +28,7 @@ class EntryPlan:
     """Every verdict of one entry, in evaluation order, and the orders they allow."""
 
     firm_codes: tuple[str, ...]
+    route: Route
     account_states: tuple[AccountView, ...]
     risk_checks: tuple[Verdict, ...]
     program_sizing: tuple[SizingVerdict, ...]
@@ -35,17 +38,18 @@ class EntryPlan:
 
 def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[str, FirmAccounts]) -> EntryPlan:
     """The verdicts and orders for `signal` under `rules` (the settings' rules); `accounts` holds
-    every routed firm's state."""
+    the state of every firm the signal's route names."""
     payload = signal.payload()
-    firm_codes, meta = rules.routing()
+    route = rules.routes_for(signal)
     states: list[AccountView] = []
     risks: list[Verdict] = []
     sizings: list[SizingVerdict] = []
     breaches: list[ProgramVerdict] = []
     orders: list[OrderRequest] = []
-    for firm_code in firm_codes:
+    for firm_code in route.firm_codes:
         firm = accounts[firm_code]
-        states.extend(firm.views.values())
+        program_ids = route.program_ids[firm_code]
+        states.extend(firm.views[pid] for pid in program_ids if pid in firm.views)
         risk_rules = rules.risk(firm_code)
         risk = evaluate_risk(firm_code, risk_rules, payload, {"open_contracts": firm.open_contracts, **firm.firm_metrics})
         risks.append(risk)
@@ -54,7 +58,7 @@ def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[
         capacity = None
         if risk_rules.max_position_size is not None:
             capacity = max(0, risk_rules.max_position_size - firm.open_contracts)
-        for program_id in meta["program_ids"].get(firm_code, []):
+        for program_id in program_ids:
             scaling = rules.scaling(firm_code, program_id)
             if capacity is not None:
                 scaling = dataclasses.replace(scaling, position_capacity=capacity)
@@ -67,7 +71,7 @@ def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[
                 orders.append(_entry_order(signal, task_id, firm_code, program_id, sizing.contracts))
                 if capacity is not None:  # programs of one firm share its position limit
                     capacity -= sizing.contracts
-    return EntryPlan(tuple(firm_codes), tuple(states), tuple(risks), tuple(sizings), tuple(breaches), tuple(orders))
+    return EntryPlan(route.firm_codes, route, tuple(states), tuple(risks), tuple(sizings), tuple(breaches), tuple(orders))
 
 
 def check_breach(firm_code: str, program_id: int, view: AccountView | None, metrics: Mapping[str, Any],

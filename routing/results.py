@@ -64,6 +64,7 @@ class Outcome:
     safety_checks: tuple[dict[str, Any], ...] = ()
     lists: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # risk_checks, account_closes, ...
     notes: Mapping[str, Any] = field(default_factory=dict)  # fields noted up front, as the stage judged them
+    route: Mapping[str, Any] | None = None  # an entry's: the ROUTES rule that matched and its targets
 
     @property
     def routed(self) -> bool:
@@ -103,6 +104,8 @@ def document(blank: dict[str, Any], noted: Mapping[str, Any] | None, outcome: Ou
     for name, items in outcome.lists.items():
         result[name] = [_as_dict(item) for item in items]
     result["connector_results"] = [r.to_dict() for r in outcome.connector_results]
+    if outcome.route is not None:
+        result["route"] = dict(outcome.route)
     result["routed"] = outcome.routed
     result["details"] = outcome.details
     return result

@@ -71,8 +71,8 @@ class TaskRunner:
         return blank_result(task_id, signal, self.dry_run, modes)
 
     def routed_firms(self, signal: Signal) -> list[str]:
-        """The firms an entry is checked against (every routed firm, as in the guide)."""
-        return self.rules.routing()[0]
+        """The firms an entry is checked against: those its route names (ROUTES, else ROUTE_TO_FIRMS)."""
+        return list(self.rules.routes_for(signal).firm_codes)
 
     def handle_task(self, signal: Signal, raw_payload: dict[str, Any] | None, process: Process,
                     idempotency_key: str | None = None, noted: dict[str, Any] | None = None) -> dict[str, Any]:

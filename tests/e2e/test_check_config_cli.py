@@ -35,6 +35,10 @@ def check_config(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
       "EXECUTION_DRY_RUN: BULENOX is routed live but has no order connector. BULENOX trades on Rithmic, which has no "
       "public REST API: metadata only, place orders by hand. Set BULENOX_DRY_RUN=true or remove it from "
       "ROUTE_TO_FIRMS."]),
+    ({"ROUTES": "strategy:NQ_FVG_CORE=FTMO.1,TOPSTEP.1"},
+     ["ROUTES: TOPSTEP.1 in rule 'strategy:NQ_FVG_CORE=FTMO.1,TOPSTEP.1' is not configured: TOPSTEP is not in "
+      "ROUTE_TO_FIRMS"]),
+    ({"APEX_1_SIZING_MODE": "FIXED"}, ["APEX_1_FIXED_CONTRACTS: required, because APEX_1_SIZING_MODE=FIXED"]),
 ])
 def test_invalid_configuration_prints_only_its_problems_and_exits_1(tmp_path, env, lines):
     done = check_config(tmp_path, **env)
@@ -52,3 +56,24 @@ def test_valid_configuration_prints_the_routing_table_and_exits_0(tmp_path):
     assert "Routed firms: FTMO, APEX" in table
     assert any(line.startswith("FTMO  mode=DRY-RUN") for line in table)
     assert any(line.startswith("APEX  mode=DRY-RUN") for line in table)
+
+
+def test_the_routing_table_shows_every_route_in_order_and_each_programs_sizing_mode(tmp_path):
+    done = check_config(tmp_path, ROUTES="strategy:NQ_FVG_CORE=FTMO.1,APEX.1; symbol:es=APEX.1",
+                        APEX_1_SIZING_MODE="ALERT", APEX_1_QUANTITY_MULTIPLIER="0.5")
+    assert done.returncode == 0, done.stderr
+    table = done.stdout.split("\n\n")
+    assert ("Routes (ROUTES; the first matching rule wins):\n"
+            "  strategy:NQ_FVG_CORE  -> FTMO.1, APEX.1\n"
+            "  symbol:ES             -> APEX.1\n"
+            "  (no rule matches)     -> FTMO.1, APEX.1 (ROUTE_TO_FIRMS)") in table
+    ftmo, apex = (next(part for part in table if part.startswith(code)) for code in ("FTMO", "APEX"))
+    assert "    sizing_mode                    RISK  (default)" in ftmo.splitlines()
+    assert ["    sizing_mode                   ALERT  APEX_1_SIZING_MODE",
+            "    quantity_multiplier             0.5  APEX_1_QUANTITY_MULTIPLIER",
+            "    allow_no_stop                 false  (default)"] == apex.splitlines()[-3:]
+
+
+def test_without_routes_the_table_says_every_signal_goes_to_route_to_firms(tmp_path):
+    done = check_config(tmp_path)
+    assert "Routes: every signal -> FTMO.1, APEX.1 (ROUTE_TO_FIRMS; ROUTES not set)" in done.stdout.splitlines()
