@@ -70,13 +70,15 @@ class AccountView:
     state: AccountState
     source: str
     snapshot_problem: str | None = None
+    snapshot_age_seconds: float | None = None  # the firm snapshot's age when one was used or judged
 
     @property
     def blocked(self) -> bool:
         return self.source == SOURCE_BLOCKED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "snapshot_problem": self.snapshot_problem, **self.state.to_dict()}
+        return {"source": self.source, "snapshot_problem": self.snapshot_problem,
+                "snapshot_age_seconds": self.snapshot_age_seconds, **self.state.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -174,11 +176,13 @@ class AccountService:
         except Exception as exc:  # any failure of the live read is reported, never trusted
             log.warning("account snapshot for %s/%s failed: %s", firm.code, program.program_id, type(exc).__name__)
             snapshot, problem = None, f"snapshot failed: {type(exc).__name__}: {exc}"
+        age = (max(0.0, round((now - snapshot.taken_at).total_seconds(), 3))  # read after the entry's instant: 0
+               if snapshot is not None and snapshot.taken_at.tzinfo else None)
         if problem is None and snapshot is not None:
             state = compute_account_state(**common, open_pl=Decimal(snapshot.open_pl), equity=Decimal(snapshot.equity))
-            return AccountView(state, SOURCE_SNAPSHOT)
+            return AccountView(state, SOURCE_SNAPSHOT, snapshot_age_seconds=age)
         source = SOURCE_LEDGER_FALLBACK if firm.snapshot_policy == POLICY_LEDGER else SOURCE_BLOCKED
-        return AccountView(compute_account_state(**common), source, problem)
+        return AccountView(compute_account_state(**common), source, problem, age)
 
     def views_for_firm(self, firm_code: str, *, live: bool = False, now: datetime | None = None) -> dict[int, AccountView]:
         firm = self.settings.firm(firm_code)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from account_service import AccountService, utc_now
 from account_engine.snapshots import SnapshotProvider
 from config import RuleBook, Settings, get_settings
-from connectors import BaseConnector, build_connectors
+from connectors import BaseConnector, ConnectorResult, OrderStatus, build_connectors
 from connectors.reconcile import Outcome as ReconcileObserver, Reconciler
 from database import ExecutionRepository
 from database.entry_inputs import EntryInputs
@@ -110,6 +110,8 @@ class ExecutionRouter(TaskRunner):
         return reconciler
 
     def close(self) -> None:
+        if self.snapshot_provider is not None:
+            self.snapshot_provider.close()
         if self._desk is not None:
             self._desk.close()
         for connector in self.connectors.values():
@@ -169,6 +171,7 @@ class ExecutionRouter(TaskRunner):
         plan = plan_entry(signal, self.rules, task_id, accounts)
         screened = self.guard.screen_entries(db.safety, plan.orders, state)
         sent, late_checks = self.desk.send_entries(db, screened.allowed)
+        self._forget_snapshots(sent)
         results = screened.refused + sent
         return Outcome(
             trading_state=state, details=entry_details(plan.firm_codes, plan.orders, results, self.dry_run),
@@ -204,6 +207,7 @@ class ExecutionRouter(TaskRunner):
                           connector_dry_run={code: c.dry_run for code, c in self.connectors.items()},
                           point_values={p.symbol: self._point_value(p.symbol) for p in positions})
         results, closes = self.desk.send_exits(db, steps, actor=f"router:{signal.event_type}", now=self.clock())
+        self._forget_snapshots(results)
         details = exit_details(closes, results, self.dry_run, signal.exit_contracts)
         return Outcome(state, details, results, lists={"account_closes": closes}, notes=notes)
 
@@ -226,6 +230,14 @@ class ExecutionRouter(TaskRunner):
             return Outcome(state, f"{signal.event_type} recorded; ENTRY_EVENT_TYPES does not open trades on it: "
                                   "no order sent.")
         return Outcome(state, f"{signal.event_type} recorded; no order sent.")
+
+    def _forget_snapshots(self, results: tuple[ConnectorResult, ...]) -> None:
+        """An order that may have filled changes the account: its cached snapshot is out of date."""
+        if self.snapshot_provider is None:
+            return
+        for result in results:
+            if result.dry_run is False and result.status in (OrderStatus.SUCCESS, OrderStatus.UNKNOWN):
+                self.snapshot_provider.forget(result.firm_code, result.program_id)
 
     def _point_value(self, symbol: str):
         spec = get_contract_spec(symbol, self.settings.point_value_overrides)

@@ -17,6 +17,7 @@ from config import ConfigError, Settings, load_settings, set_settings
 from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from database.engine import DatabaseTimeouts
+from connectors.snapshots import ConnectorSnapshots
 from execution_router import ExecutionRouter
 from version import __version__
 from dashboard import views as dashboard_views
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = create_db_engine(url, settings.sqlite_path, DatabaseTimeouts.of(settings))
     upgrade_to_head(engine)
     router = ExecutionRouter(settings=settings, repository=ExecutionRepository(engine))
+    if any(not c.dry_run for c in router.connectors.values()):  # the firms' own numbers for the loss checks
+        router.snapshot_provider = ConnectorSnapshots(router.connectors, settings).start()
     app.extensions["execution_router"] = router
     app.extensions["db_engine"] = engine
     app.extensions["trading_state"] = TradingStateSwitch(SafetyRepository(engine))

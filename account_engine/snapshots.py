@@ -1,9 +1,8 @@
 """The seam between live broker connectors and the account state: account snapshots.
 
 In live mode a fresh snapshot from the firm (balance, equity, open P&L) takes precedence over
-the ledger, because the firm's own numbers are what it breaches accounts on. The connectors
-that fetch them are written separately; they plug in by subclassing
-`SnapshotProvider`. A snapshot that is older than `{FIRM}_SNAPSHOT_MAX_AGE_SECONDS` or that
+the ledger, because the firm's own numbers are what it breaches accounts on. The live
+connectors' provider is connectors/snapshots.py (`ConnectorSnapshots`), wired by create_app. A snapshot that is older than `{FIRM}_SNAPSHOT_MAX_AGE_SECONDS` or that
 could not be fetched is handled by `{FIRM}_SNAPSHOT_POLICY`: BLOCK entries, or fall back to
 the LEDGER; either way the result says which source was used and why.
 """
@@ -40,6 +39,12 @@ class SnapshotProvider(ABC):
     @abstractmethod
     def fetch(self, firm_code: str, program_id: int) -> AccountSnapshot:
         """The current snapshot; raising means "failed" (timeout, HTTP error, bad data)."""
+
+    def close(self) -> None:
+        """Stop any background refresh (the router closes its provider)."""
+
+    def forget(self, firm_code: str, program_id: int) -> None:
+        """An order reached the account: a cached snapshot predates it (the next read is fresh)."""
 
 
 def snapshot_problem(snapshot: AccountSnapshot, now: datetime, max_age_seconds: int) -> str | None:

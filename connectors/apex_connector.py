@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
 from dataclasses import replace
 from typing import Any
 
+from account_engine.snapshots import AccountSnapshot
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
 from connectors.http_client import Deadline, OutcomeUnknown, Rejected
 from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus, stop_not_adjusted
@@ -259,6 +262,21 @@ class ApexConnector(TradovateApi):
             if not fills:
                 return f"order {status} unfilled"
         return None
+
+    def _account_snapshot(self, program_id: int, deadline: Deadline) -> AccountSnapshot:
+        # https://partner.tradovate.com/api/rest-api-endpoints/accounting/get-cash-balance-snapshot:
+        # {accountId} -> totalCashValue, openPnL, netLiq, ... ("double or null"); `openPnL` "May not be
+        # included if you do not have an open position" (Tradovate API education, CashBalanceSnapshot),
+        # so a missing one is 0; `errorText` is "Non-empty if the request failed". Calling it in quick
+        # succession is "an anti-pattern": the snapshot provider caches and refreshes it.
+        account, _ = self._account(program_id, deadline)
+        snap = self._read("POST", "/cashBalance/getcashbalancesnapshot", deadline, json={"accountId": account})
+        if not isinstance(snap, dict) or snap.get("errorText") or snap.get("totalCashValue") is None:
+            raise ValueError(f"cash balance snapshot unusable: {snap.get('errorText') if isinstance(snap, dict) else snap!r}")
+        balance = Decimal(str(snap["totalCashValue"]))
+        open_pl = Decimal(str(snap.get("openPnL") or 0))
+        return AccountSnapshot(balance=balance, equity=balance + open_pl, open_pl=open_pl,
+                               taken_at=datetime.now(timezone.utc))
 
     def _account_status(self) -> dict[str, Any]:
         deadline = Deadline(2.0)

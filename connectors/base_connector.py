@@ -3,7 +3,8 @@
 The public methods are templates: they own the dry-run decision (so no subclass can forget it)
 and turn errors into results: NotSent/Rejected -> FAILED, OutcomeUnknown -> UNKNOWN (sent, answer
 lost: reconcile, never resend), any other exception -> FAILED. Subclasses implement only
-`_place_entry`, `_place_exit`, `_account_status` and, for reconciliation, `_find_order`.
+`_place_entry`, `_place_exit`, `_account_status`, for reconciliation `_find_order`, and for the
+loss checks `_account_snapshot`.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+from account_engine.snapshots import AccountSnapshot
 from config.settings import FirmSettings
 from connectors.http_client import Deadline, NotSent, OutcomeUnknown, Rejected
 from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
@@ -61,6 +63,16 @@ class BaseConnector(ABC):
         if self.dry_run:
             return {"firm_code": self.firm_code, "available": False, "reason": self.dry_run_reason}
         return self._account_status()
+
+    def account_snapshot(self, program_id: int, deadline: Deadline | None = None) -> AccountSnapshot:
+        """The firm's own balance, equity and open P&L of one program's account, read now (live
+        only). Raises on anything it cannot vouch for: the caller's snapshot policy decides."""
+        if self.dry_run:
+            raise RuntimeError(f"{self.firm_code} is in dry-run: no account to read")
+        return self._account_snapshot(program_id, deadline or Deadline(DEFAULT_BUDGET))
+
+    def _account_snapshot(self, program_id: int, deadline: Deadline) -> AccountSnapshot:
+        raise NotImplementedError(f"{self.firm_code} has no documented account read")
 
     def find_order(self, order: OrderRequest, deadline: Deadline | None = None) -> OrderLookup:
         """Ask the firm whether `order` (by its client order id) reached it; never raises."""

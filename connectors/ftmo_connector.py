@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Iterator
 
+from account_engine.snapshots import AccountSnapshot
 from connectors.base_connector import OrderLookup
 from connectors.http_client import Deadline, Rejected
 from connectors.http_connector import HttpConnector
@@ -174,6 +175,17 @@ class FtmoConnector(HttpConnector):
             if len(page) < HISTORY_PAGE:
                 return
             offset += len(page)
+
+    def _account_snapshot(self, program_id: int, deadline: Deadline) -> AccountSnapshot:
+        # https://metaapi.cloud/docs/client/models/metatraderAccountInformation/: balance, and equity
+        # "account liquidation value" (balance plus the open positions' floating profit).
+        info = AccountInformation.parse(self.http.read("GET", self._path(program_id, "accountInformation"),
+                                                       deadline=deadline, headers=self._headers()))
+        if info.balance is None or info.equity is None:
+            raise ValueError("accountInformation has no balance or equity")
+        balance, equity = Decimal(str(info.balance)), Decimal(str(info.equity))
+        return AccountSnapshot(balance=balance, equity=equity, open_pl=equity - balance,
+                               taken_at=datetime.now(timezone.utc))
 
     def _account_status(self) -> dict[str, Any]:
         deadline = Deadline(2.0)

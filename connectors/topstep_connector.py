@@ -26,9 +26,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from account_engine.snapshots import AccountSnapshot
 from connectors.base_connector import OrderLookup
 from connectors.http_client import Deadline, NotSent, Rejected
 from connectors.http_connector import HttpConnector
@@ -210,6 +211,23 @@ class TopstepConnector(BracketFitting, HttpConnector):
             return OrderLookup(True, found.id, f"order status {found.status} (rejected/cancelled/expired), nothing filled",
                                refused=True)
         return OrderLookup(True, found.id, "order found")
+
+    def _account_snapshot(self, program_id: int, deadline: Deadline) -> AccountSnapshot:
+        # https://gateway.docs.projectx.com/docs/api-reference/account/search-accounts: the account's
+        # `balance`; https://gateway.docs.projectx.com/docs/api-reference/positions/search-open-positions:
+        # open positions carry size and averagePrice but no profit, and the REST API has no quote, so
+        # the equity is known only while the account is flat; otherwise the snapshot fails and
+        # {FIRM}_SNAPSHOT_POLICY decides (marks from /api/realtime-price can price it instead).
+        account = self._account(program_id)
+        found = [a for a in self._read("/api/Account/search", {"onlyActiveAccounts": True}, deadline).get("accounts") or []
+                 if a.get("id") == account]
+        if not found or found[0].get("balance") is None:
+            raise ValueError(f"account {account} is not among the active accounts")
+        positions = self._read("/api/Position/searchOpen", {"accountId": account}, deadline).get("positions") or []
+        if positions:
+            raise ValueError(f"{len(positions)} open position(s): ProjectX gives no open P&L over REST")
+        balance = Decimal(str(found[0]["balance"]))
+        return AccountSnapshot(balance=balance, equity=balance, open_pl=Decimal(0), taken_at=datetime.now(timezone.utc))
 
     def _account_status(self) -> dict[str, Any]:
         data = self._read("/api/Account/search", {"onlyActiveAccounts": True}, Deadline(2.0))

@@ -89,6 +89,8 @@ class Simulator:
             self.projectx_listed: list[dict[str, Any]] = []  # contracts listed after a roll (projectx.roll)
             self.projectx_delisted: set[str] = set()  # contract ids rolled away from
             self.tickets: set[str] = set()
+            # (firm, account) -> balance / equity / open_pl the account reads answer (`set_account`)
+            self.account_figures: dict[tuple[str, str], dict[str, float]] = {}
             tradovate.reset(self)
 
     @staticmethod
@@ -107,6 +109,16 @@ class Simulator:
             if unknown:
                 raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
             self.faults[firm.upper()].update(faults)
+
+    def set_account(self, firm: str, account: str | int, **figures: float) -> None:
+        """What the firm's account read reports for `account` (balance, equity, open_pl)."""
+        with self.lock:
+            self.account_figures[(firm.upper(), str(account))] = dict(figures)
+
+    def account(self, firm: str, account: str | int, **defaults: float) -> dict[str, float]:
+        """The account's figures: what `set_account` set, over `defaults`."""
+        with self.lock:
+            return {**defaults, **self.account_figures.get((firm.upper(), str(account)), {})}
 
     def orders_for(self, firm: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -223,5 +223,6 @@ def register(sim: "Simulator", app: Flask) -> None:
         """https://metaapi.cloud/docs/client/restApi/api/readTradingTerminalState/readAccountInformation/"""
         if not authorised():
             return jsonify({"error": "UnauthorizedError"}), 401
+        figures = sim.account("FTMO", account, balance=100000.0, equity=100000.0)
         return jsonify({"platform": "mt5", "broker": "FTMO S.R.O.", "currency": "USD",
-                        "balance": 100000.0, "equity": 100000.0, "login": account})
+                        "balance": figures["balance"], "equity": figures["equity"], "login": account})

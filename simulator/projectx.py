@@ -271,4 +271,6 @@ def register(sim: "Simulator", app: Flask) -> None:
     @app.post("/api/Account/search")
     @guarded
     def px_accounts(body):
-        return ok(accounts=[{"id": 301, "name": "50KTC-SIM-301", "balance": 50000.0, "canTrade": True, "isVisible": True}])
+        figures = sim.account("TOPSTEP", 301, balance=50000.0)
+        return ok(accounts=[{"id": 301, "name": "50KTC-SIM-301", "balance": figures["balance"], "canTrade": True,
+                             "isVisible": True}])

@@ -177,4 +177,7 @@ def register(sim: "Simulator", app: Flask) -> None:
     @app.post("/v1/cashBalance/getcashbalancesnapshot")
     @guarded
     def tv_cash():
-        return jsonify({"totalCashValue": 150000.0, "realizedPnL": 0.0, "openPnL": 0.0})
+        """https://partner.tradovate.com/api/rest-api-endpoints/accounting/get-cash-balance-snapshot"""
+        body = request.get_json(force=True, silent=True) or {}
+        figures = sim.account("APEX", body.get("accountId"), balance=150000.0, open_pl=0.0)
+        return jsonify({"totalCashValue": figures["balance"], "realizedPnL": 0.0, "openPnL": figures["open_pl"]})

@@ -228,7 +228,7 @@ def test_an_unanswered_partial_exit_that_filled_at_ftmo_is_found_by_its_client_i
 
 
 def test_a_hanging_firm_does_not_delay_the_answer(live_app, sim):
-    client = live_app().test_client()
+    client = live_app(APEX_SNAPSHOT_POLICY="LEDGER").test_client()  # the order path itself: a failed account read falls back to the ledger
     sim.set_faults("APEX", latency=5.0)
     started = time.monotonic()
     body = post(client, ENTRY).get_json()
@@ -258,7 +258,7 @@ def test_tradovate_token_is_renewed_before_expiration_time(live_app, sim):
 
 
 def test_tradovate_penalty_ticket_is_honoured_once(live_app, sim):
-    client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
+    client = live_app(ROUTE_TO_FIRMS="APEX", APEX_SNAPSHOT_POLICY="LEDGER").test_client()  # the order path itself: a failed account read falls back to the ledger
     sim.set_faults("APEX", penalty=1, penalty_time=0.3)
     result = post(client, ENTRY).get_json()["connector_results"][0]
     assert result["status"] == "SUCCESS" and len(opens(sim, "APEX")) == 1
@@ -604,7 +604,8 @@ def test_unreachable_firm_fails_cleanly_and_releases_the_position(make_app, sim,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = make_app(**live_env(sim.url, ROUTE_TO_FIRMS="FTMO", FTMO_API_URL=f"http://127.0.0.1:{port}"))
+    app = make_app(**live_env(sim.url, ROUTE_TO_FIRMS="FTMO", FTMO_API_URL=f"http://127.0.0.1:{port}",
+                              FTMO_SNAPSHOT_POLICY="LEDGER"))  # the order path: the failed account read falls back
     result = post(app.test_client(), ENTRY).get_json()["connector_results"][0]
     assert (result["status"], result["reason"], result["mode"]) == ("FAILED", "CONNECT_ERROR", "LIVE")
     assert positions(db)["FTMO"].status == "RELEASED"

@@ -45,7 +45,8 @@ def test_no_secret_or_token_leaks_anywhere(make_app, sim, db, caplog):
 
 def test_firm_error_text_is_redacted(make_app, sim, db, caplog):
     """A firm that echoes a credential in its refusal does not get it into our records."""
-    app = make_app(**live_env(sim.url, ROUTE_TO_FIRMS="APEX", APEX_PASSWORD="wrong-" + DEFAULT_CREDENTIALS["APEX_PASSWORD"]))
+    app = make_app(**live_env(sim.url, ROUTE_TO_FIRMS="APEX", APEX_PASSWORD="wrong-" + DEFAULT_CREDENTIALS["APEX_PASSWORD"],
+                              APEX_SNAPSHOT_POLICY="LEDGER"))  # the order path: the failed account read falls back
     result = post(app.test_client(), ENTRY).get_json()["connector_results"][0]
     assert (result["status"], result["reason"]) == ("FAILED", "AUTH_FAILED")
     assert "wrong-" not in json.dumps(result) and "wrong-" not in caplog.text

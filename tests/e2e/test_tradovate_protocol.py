@@ -103,7 +103,7 @@ def test_a_penalised_command_list_leaves_an_unanswered_entry_unresolved(apex, si
 
 # ---- 2. HTTP 429: the documented one-hour lockout ------------------------------------------------
 def test_a_bare_429_locks_tradovate_out_and_nothing_more_is_sent(apex, sim, db):
-    _, client = apex()
+    _, client = apex(APEX_SNAPSHOT_POLICY="LEDGER")  # the order path: the failed account read falls back
     sim.set_faults("APEX", lockout=1)
     started = time.monotonic()
     body = post(client, ENTRY).get_json()
@@ -138,7 +138,7 @@ def test_orders_go_out_again_once_the_lockout_is_over(apex, sim, db, monkeypatch
     from connectors.tradovate.api import TradovateApi
 
     monkeypatch.setattr(TradovateApi, "lockout_on_429", 1.0)
-    _, client = apex()
+    _, client = apex(APEX_SNAPSHOT_POLICY="LEDGER")  # the order path: the failed account read falls back
     sim.set_faults("APEX", lockout=1, lockout_seconds=1.0)
     assert result_of(post(client, ENTRY))["reason"] == "FIRM_LOCKED_OUT"
     time.sleep(1.1)
@@ -230,7 +230,7 @@ def test_every_order_is_marked_automated_and_names_the_listed_account(apex, sim)
 
 
 def test_an_account_tradovate_does_not_list_refuses_orders_naming_the_variable(apex, sim, db):
-    _, client = apex(APEX_ACCOUNT_ID="299")
+    _, client = apex(APEX_ACCOUNT_ID="299", APEX_SNAPSHOT_POLICY="LEDGER")  # the order path: the failed account read falls back
     result = result_of(post(client, ENTRY))
     assert (result["status"], result["reason"]) == ("FAILED", "ACCOUNT_NOT_FOUND")
     assert "APEX_1_ACCOUNT_ID (or APEX_ACCOUNT_ID)=299" in result["message"]
@@ -240,7 +240,7 @@ def test_an_account_tradovate_does_not_list_refuses_orders_naming_the_variable(a
 def test_an_inactive_account_refuses_orders(apex, sim, db):
     with sim.lock:
         sim.tradovate_accounts[ACCOUNT]["active"] = False
-    _, client = apex()
+    _, client = apex(APEX_SNAPSHOT_POLICY="LEDGER")  # the order path: the failed account read falls back
     result = result_of(post(client, ENTRY))
     assert (result["status"], result["reason"]) == ("FAILED", "ACCOUNT_INACTIVE")
     assert "APEXSIM201" in result["message"] and kinds(sim) == []
