@@ -240,7 +240,7 @@ def test_a_hanging_firm_does_not_delay_the_answer(live_app, sim):
 
 @pytest.mark.parametrize("firm", ["APEX", "TOPSTEP"])
 def test_expired_token_is_renewed_and_the_order_sent_once(live_app, sim, firm):
-    client = live_app(ROUTE_TO_FIRMS=firm).test_client()
+    client = live_app(ROUTE_TO_FIRMS=firm, **{f"{firm}_SNAPSHOT_POLICY": "LEDGER"}).test_client()  # a second open trade
     post(client, dict(ENTRY, trade_id="T-warm"))  # logs in
     sim.set_faults(firm, expire_tokens=True)
     result = post(client, ENTRY).get_json()["connector_results"][0]

@@ -219,7 +219,7 @@ def _roll(sim) -> None:
 
 def test_after_a_roll_a_new_entry_trades_the_new_front_month_and_the_old_trade_closes_the_old(topstep, sim, db,
                                                                                                monkeypatch):
-    client = topstep().test_client()
+    client = topstep(TOPSTEP_SNAPSHOT_POLICY="LEDGER").test_client()  # a second trade while one is open
     post(client, ENTRY)
     _roll(sim)
     monkeypatch.setattr(topstep_connector, "CONTRACT_MAX_AGE", 0.0)  # the process has run past the cache's age
@@ -236,7 +236,7 @@ def test_after_a_roll_a_new_entry_trades_the_new_front_month_and_the_old_trade_c
 
 
 def test_an_entry_refused_as_not_active_makes_the_next_one_resolve_the_front_month(topstep, sim, db):
-    client = topstep().test_client()
+    client = topstep(TOPSTEP_SNAPSHOT_POLICY="LEDGER").test_client()  # a second trade while one is open
     post(client, ENTRY)
     _roll(sim)
     refused = post(client, dict(ENTRY, trade_id="T-2")).get_json()["connector_results"][0]
