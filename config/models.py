@@ -48,6 +48,8 @@ class ProgramSettings(_Frozen):
     """Streak limit (safety/limits.py): entries pause until the next trading day once reached."""
     drawdown_mode: str = "TRAILING"
     """STATIC | TRAILING | TRAILING_UNTIL_START (`{FIRM}_{ID}_DRAWDOWN_MODE`, see account_engine.ledger)."""
+    drawdown_trail: str = "INTRADAY"
+    """INTRADAY | END_OF_DAY: where a trailing mode's high-water mark comes from (config/loss_rules.py)."""
 
 
 class FirmSettings(_Frozen):
