@@ -96,11 +96,18 @@ class AccountService:
         ledger: LedgerRepository,
         clock: Clock = utc_now,
         snapshot_provider: SnapshotProvider | None = None,
+        paper_only: bool = False,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.clock = clock
         self.snapshot_provider = snapshot_provider
+        self.paper_only = paper_only  # a router forced to dry-run: every account is read as paper
+
+    def live_book(self, firm_code: str) -> bool:
+        """Whether the firm's accounts read only live events and positions (account_engine.ledger)."""
+        firm = self.settings.firm(firm_code)
+        return firm is not None and not (firm.dry_run or self.paper_only)
 
     def _program(self, firm_code: str, program_id: int):
         firm = self.settings.firm(firm_code)
@@ -115,7 +122,7 @@ class AccountService:
         return self.view_from(
             firm.code, program.program_id,
             events=self.ledger.events_for_account(firm.code, program.program_id),
-            open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id, not firm.dry_run),
+            open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id, self.live_book(firm.code)),
             live=live, now=now,
         )
 
@@ -130,7 +137,7 @@ class AccountService:
         return {
             pid: self.view_from(firm.code, pid, events=inputs.events(firm.code, pid),
                                 summary=inputs.summary(firm.code, pid),
-                                open_contracts=inputs.open_at_account(firm.code, pid, not firm.dry_run), live=live, now=now)
+                                open_contracts=inputs.open_at_account(firm.code, pid, self.live_book(firm.code)), live=live, now=now)
             for pid in firm.program_ids
         }
 
@@ -139,7 +146,7 @@ class AccountService:
         """One firm's accounts as an entry's checks read them, from the entry's one read."""
         views = self.views_from_inputs(firm_code, inputs, live=live, now=now)
         return FirmAccounts(
-            open_contracts=inputs.open_at_firm(firm_code, not self.settings.firm(firm_code).dry_run), views=views,
+            open_contracts=inputs.open_at_firm(firm_code, self.live_book(firm_code)), views=views,
             firm_metrics=self.metrics_for_firm(firm_code, views),
             program_metrics={pid: self.metrics_for_program(firm_code, pid, view) for pid, view in views.items()},
         )
@@ -165,7 +172,7 @@ class AccountService:
             entries=entries, summary=summary, open_contracts=open_contracts,
             now=now, day_start=firm.trading_day_start, day_timezone=firm.trading_day_timezone,
             drawdown_mode=program.drawdown_mode, drawdown_trail=program.drawdown_trail,
-            max_drawdown=program.max_drawdown, live_book=not firm.dry_run,
+            max_drawdown=program.max_drawdown, live_book=self.live_book(firm.code),
         )
         if not live or self.snapshot_provider is None:
             return AccountView(compute_account_state(**common), SOURCE_LEDGER)
