@@ -187,7 +187,7 @@ def summarize_ledger(entries: Iterable[LedgerEntry], *, now: datetime, day_begin
 
     # An operator adjustment naming a trade settles that trade's unknown close(s).
     settled = {e.trade_id for e in pl_events if e.kind == ADJUSTMENT and e.trade_id}
-    realized = adjustments = day_pl = running = peak = eod_peak = ZERO
+    realized = adjustments = day_pl = running = peak = ZERO
     closed = unknown = 0
     simulated = False
     today = trading_date(now, day_start, day_timezone)
