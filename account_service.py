@@ -98,11 +98,18 @@ class AccountService:
         ledger: LedgerRepository,
         clock: Clock = utc_now,
         snapshot_provider: SnapshotProvider | None = None,
+        paper_only: bool = False,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.clock = clock
         self.snapshot_provider = snapshot_provider
+        self.paper_only = paper_only  # a router forced to dry-run: every account is read as paper
+
+    def live_book(self, firm_code: str) -> bool:
+        """Whether the firm's accounts read only live events and positions (account_engine.ledger)."""
+        firm = self.settings.firm(firm_code)
+        return firm is not None and not (firm.dry_run or self.paper_only)
 
     def _program(self, firm_code: str, program_id: int):
         firm = self.settings.firm(firm_code)
@@ -117,7 +124,7 @@ class AccountService:
         return self.view_from(
             firm.code, program.program_id,
             events=self.ledger.events_for_account(firm.code, program.program_id),
-            open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id),
+            open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id, self.live_book(firm.code)),
             live=live, now=now,
         )
 
@@ -132,7 +139,7 @@ class AccountService:
         return {
             pid: self.view_from(firm.code, pid, events=inputs.events(firm.code, pid),
                                 summary=inputs.summary(firm.code, pid),
-                                open_contracts=inputs.open_at_account(firm.code, pid), live=live, now=now)
+                                open_contracts=inputs.open_at_account(firm.code, pid, self.live_book(firm.code)), live=live, now=now)
             for pid in firm.program_ids
         }
 
@@ -141,7 +148,7 @@ class AccountService:
         """One firm's accounts as an entry's checks read them, from the entry's one read."""
         views = self.views_from_inputs(firm_code, inputs, live=live, now=now)
         return FirmAccounts(
-            open_contracts=inputs.open_at_firm(firm_code), views=views,
+            open_contracts=inputs.open_at_firm(firm_code, self.live_book(firm_code)), views=views,
             firm_metrics=self.metrics_for_firm(firm_code, views),
             program_metrics={pid: self.metrics_for_program(firm_code, pid, view) for pid, view in views.items()},
         )
@@ -166,7 +173,8 @@ class AccountService:
             firm_code=firm.code, program_id=program.program_id, account_size=program.account_size,
             entries=entries, summary=summary, open_contracts=open_contracts,
             now=now, day_start=firm.trading_day_start, day_timezone=firm.trading_day_timezone,
-            drawdown_mode=program.drawdown_mode, max_drawdown=program.max_drawdown,
+            drawdown_mode=program.drawdown_mode, drawdown_trail=program.drawdown_trail,
+            max_drawdown=program.max_drawdown, live_book=self.live_book(firm.code),
         )
         if not live or self.snapshot_provider is None:
             return AccountView(compute_account_state(**common), SOURCE_LEDGER)
@@ -219,12 +227,16 @@ class AccountService:
     def new_day(self, firm_code: str, program_id: int, *, actor: str, reason: str) -> AccountEvent:
         return self._record(firm_code, program_id, NEW_DAY, None, actor, reason)
 
+    def reset_paper(self, firm_code: str, program_id: int, *, actor: str, reason: str) -> AccountEvent:
+        """A clean paper account from now: a simulated NEW_DAY, which the live book never reads."""
+        return self._record(firm_code, program_id, NEW_DAY, None, actor, reason, simulated=True)
+
     def _record(self, firm_code: str, program_id: int, kind: str, amount: Decimal | None, actor: str, reason: str,
-                trade_id: str | None = None) -> AccountEvent:
+                trade_id: str | None = None, simulated: bool = False) -> AccountEvent:
         firm, program = self._program(firm_code, program_id)
         event = self.ledger.record_operator_event(
             firm_code=firm.code, program_id=program.program_id, kind=kind, amount=amount,
-            occurred_at=self.clock(), actor=actor, reason=reason, trade_id=trade_id,
+            occurred_at=self.clock(), actor=actor, reason=reason, trade_id=trade_id, simulated=simulated,
         )
         log.info("account %s/%s: %s by %s", firm.code, program.program_id, kind, event.actor)
         return event

@@ -80,7 +80,8 @@ class ExecutionRouter(TaskRunner):
         """Account state (ledger / live snapshot) behind the loss and drawdown checks."""
         if self._accounts is None:
             self._accounts = AccountService(
-                self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider
+                self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider,
+                paper_only=self.force_dry_run,
             )
         return self._accounts
 

@@ -14,13 +14,25 @@ Drawdown modes (per program, `{FIRM}_{ID}_DRAWDOWN_MODE`):
   starting balance, then the floor stays at the starting balance (the common "trailing stops at
   the initial balance" rule of Apex/Topstep-style evaluations). Reported drawdown is then
   equity - (start + max_drawdown), so the breach engine fires exactly when equity <= floor.
+Where the high-water mark comes from (`{FIRM}_{ID}_DRAWDOWN_TRAIL`, both trailing modes):
+- INTRADAY: the highest running balance and the current equity (it moves while trading);
+- END_OF_DAY: the highest balance a completed trading day of the firm closed at; it moves only
+  at the day boundary, and today's trades and open P&L never raise it (Topstep's rule).
+Either way the drawdown itself is measured on the current equity (open P&L included).
+
+Paper and live books: a live-routed account folds only live (non-simulated) events, so a dry-run
+fill can neither block nor give room to money. A dry-run account folds every event (the live
+closes happened to the account it rehearses) after its last paper reset - a NEW_DAY recorded as
+simulated, which the live book ignores. SET_BALANCE and operator NEW_DAYs/ADJUSTMENTs (recorded
+as not simulated) count in both books.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
 from account_engine.trading_day import next_trading_day_start, trading_day_start
 
@@ -28,6 +40,9 @@ STATIC = "STATIC"
 TRAILING = "TRAILING"
 TRAILING_UNTIL_START = "TRAILING_UNTIL_START"
 DRAWDOWN_MODES = (STATIC, TRAILING, TRAILING_UNTIL_START)
+INTRADAY = "INTRADAY"
+END_OF_DAY = "END_OF_DAY"
+DRAWDOWN_TRAILS = (INTRADAY, END_OF_DAY)
 
 CLOSE = "CLOSE"
 CLOSE_REVERSED = "CLOSE_REVERSED"
@@ -80,6 +95,7 @@ class AccountState:
     high_water_mark: Decimal
     drawdown: Decimal
     drawdown_mode: str
+    drawdown_trail: str
     drawdown_floor: Decimal | None
     trailing_locked: bool
     open_contracts: int
@@ -135,27 +151,48 @@ class LedgerSummary:
     closed: int  # CLOSEs with a P&L, less CLOSE_REVERSEDs
     unknown: int  # P&L events without an amount whose trade no ADJUSTMENT settles
     simulated: bool  # any P&L amount from a simulated (dry-run) close
+    eod_peak: Decimal = ZERO  # the highest running sum at the close of a completed trading day; at least 0
 
 
-def summarize_ledger(entries: Iterable[LedgerEntry], *, now: datetime, day_begin: datetime) -> LedgerSummary:
+def trading_date(at: datetime, day_start: time, day_timezone: str) -> date:
+    """The firm's trading day `at` falls in, named by the date it began (wall clock in its zone,
+    as PostgreSQL's `(at AT TIME ZONE zone) - start` computes it)."""
+    local = at.astimezone(ZoneInfo(day_timezone)).replace(tzinfo=None)
+    return (local - timedelta(hours=day_start.hour, minutes=day_start.minute, seconds=day_start.second)).date()
+
+
+def in_book(entry: LedgerEntry, live_book: bool) -> bool:
+    """Whether the live book (live_book=True) or the paper book counts this event."""
+    return not (live_book and entry.simulated)
+
+
+def summarize_ledger(entries: Iterable[LedgerEntry], *, now: datetime, day_begin: datetime, day_start: time,
+                     day_timezone: str, live_book: bool = False) -> LedgerSummary:
     """Fold the events up to `now` (in time order; equal instants as given) into a LedgerSummary.
-    `day_begin` is the firm's trading-day start for `now`."""
-    ordered = sorted((e for e in entries if e.occurred_at <= now), key=lambda e: e.occurred_at)
+    `day_begin` is the firm's trading-day start for `now`; `day_start`/`day_timezone` its boundary
+    (for the end-of-day balances); `live_book` selects the live account's events only."""
+    ordered = sorted((e for e in entries if e.occurred_at <= now and in_book(e, live_book)),
+                     key=lambda e: e.occurred_at)
     set_balance: Decimal | None = None
-    for entry in ordered:
+    reset_at = -1  # position of the last paper reset (a simulated NEW_DAY; the live book has none)
+    for position, entry in enumerate(ordered):
         if entry.kind == SET_BALANCE and entry.amount is not None:
             set_balance = Decimal(entry.amount)
-        elif entry.kind == NEW_DAY and entry.occurred_at > day_begin:
-            day_begin = entry.occurred_at  # the operator started a new day after the firm's boundary
+        elif entry.kind == NEW_DAY:
+            if entry.occurred_at > day_begin:
+                day_begin = entry.occurred_at  # the operator started a new day after the firm's boundary
+            if entry.simulated:
+                reset_at = position
+    pl_events = [e for e in ordered[reset_at + 1:] if e.kind in _PL_KINDS]
 
     # An operator adjustment naming a trade settles that trade's unknown close(s).
-    settled = {e.trade_id for e in ordered if e.kind == ADJUSTMENT and e.trade_id}
+    settled = {e.trade_id for e in pl_events if e.kind == ADJUSTMENT and e.trade_id}
     realized = adjustments = day_pl = running = peak = ZERO
     closed = unknown = 0
     simulated = False
-    for entry in ordered:
-        if entry.kind not in _PL_KINDS:
-            continue
+    today = trading_date(now, day_start, day_timezone)
+    closing: dict[date, Decimal] = {}  # each trading day's last running sum
+    for entry in pl_events:
         if entry.amount is None:
             unknown += 0 if entry.trade_id in settled else 1
             continue
@@ -170,8 +207,11 @@ def summarize_ledger(entries: Iterable[LedgerEntry], *, now: datetime, day_begin
             day_pl += amount
         running += amount
         peak = max(peak, running)
+        closing[trading_date(entry.occurred_at, day_start, day_timezone)] = running
+    eod_peak = max((value for day, value in closing.items() if day < today), default=ZERO)
     return LedgerSummary(set_balance=set_balance, day_begin=day_begin, realized=realized, adjustments=adjustments,
-                         day_pl=day_pl, peak=peak, closed=closed, unknown=unknown, simulated=simulated)
+                         day_pl=day_pl, peak=peak, closed=closed, unknown=unknown, simulated=simulated,
+                         eod_peak=max(ZERO, eod_peak))
 
 
 def compute_account_state(
@@ -185,7 +225,9 @@ def compute_account_state(
     day_start: time,
     day_timezone: str,
     drawdown_mode: str = TRAILING,
+    drawdown_trail: str = INTRADAY,
     max_drawdown: Decimal | None = None,
+    live_book: bool = False,
     open_pl: Decimal | None = None,
     equity: Decimal | None = None,
     summary: LedgerSummary | None = None,
@@ -196,13 +238,17 @@ def compute_account_state(
     positions are valued at entry (0 open P&L): the ledger has no market data.
     Events after `now` are ignored, so a state can be recomputed for any past instant.
     `summary`, when given, replaces `entries`: the same ledger already summarised up to `now`
-    for this firm's trading day (`summarize_ledger`, or the database's equivalent).
+    for this firm's trading day and book (`summarize_ledger`, or the database's equivalent).
+    `live_book`: a live-routed account, whose state folds only live events (module docstring).
     """
     if drawdown_mode not in DRAWDOWN_MODES:
         raise ValueError(f"drawdown_mode must be one of {DRAWDOWN_MODES}, got {drawdown_mode!r}")
+    if drawdown_trail not in DRAWDOWN_TRAILS:
+        raise ValueError(f"drawdown_trail must be one of {DRAWDOWN_TRAILS}, got {drawdown_trail!r}")
     day_next = next_trading_day_start(now, day_start, day_timezone)
     if summary is None:
-        summary = summarize_ledger(entries, now=now, day_begin=trading_day_start(now, day_start, day_timezone))
+        summary = summarize_ledger(entries, now=now, day_begin=trading_day_start(now, day_start, day_timezone),
+                                   day_start=day_start, day_timezone=day_timezone, live_book=live_book)
     day_begin = summary.day_begin
     notes: list[str] = []
 
@@ -212,7 +258,8 @@ def compute_account_state(
         start, start_source = Decimal(account_size), "ACCOUNT_SIZE"
     realized, adjustments, closed, unknown = summary.realized, summary.adjustments, summary.closed, summary.unknown
     simulated = summary.simulated
-    hwm = start + summary.peak
+    end_of_day = drawdown_trail == END_OF_DAY
+    hwm = start + (summary.eod_peak if end_of_day else summary.peak)
     if unknown:
         notes.append(f"{unknown} close(s) have unknown P&L (no exit price); record each with an adjustment naming its trade.")
 
@@ -220,7 +267,8 @@ def compute_account_state(
     current_open_pl = Decimal(open_pl) if open_pl is not None else ZERO
     current_equity = Decimal(equity) if equity is not None else balance + current_open_pl
     day_pl = summary.day_pl + current_open_pl  # open positions' P&L counts toward today (firms measure equity)
-    hwm = max(hwm, current_equity)
+    if not end_of_day:
+        hwm = max(hwm, current_equity)  # the intraday trail follows equity; the end-of-day one waits
     total_pl = current_equity - start
 
     floor: Decimal | None = None
@@ -241,7 +289,7 @@ def compute_account_state(
         starting_balance=start, starting_balance_source=start_source,
         realized_pl=realized, adjustments=adjustments, open_pl=current_open_pl,
         balance=balance, equity=current_equity, day_pl=day_pl, total_pl=total_pl,
-        high_water_mark=hwm, drawdown=drawdown, drawdown_mode=drawdown_mode,
+        high_water_mark=hwm, drawdown=drawdown, drawdown_mode=drawdown_mode, drawdown_trail=drawdown_trail,
         drawdown_floor=floor, trailing_locked=locked, open_contracts=open_contracts,
         closed_trades=closed, unknown_pl_closes=unknown, simulated=simulated, notes=tuple(notes),
     )

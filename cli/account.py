@@ -1,4 +1,4 @@
-"""`account show | set-balance | adjust | new-day`: the admin API's account controls
+"""`account show | set-balance | adjust | new-day | reset-paper`: the admin API's account controls
 (web/account_admin.py) on the command line.
 
 Each change is one `account_events` row with who (`--by`) and why (`--reason`). Arguments are
@@ -53,7 +53,8 @@ def _apply(key: AccountKey, action: Any) -> None:
         raise _unknown_account(key, exc) from None
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Recorded {event.kind} (event {event.id}) by {event.actor}: {event.reason}")
+    paper = " (paper reset)" if event.simulated else ""
+    click.echo(f"Recorded {event.kind}{paper} (event {event.id}) by {event.actor}: {event.reason}")
 
 
 @account.command("show")
@@ -110,3 +111,16 @@ def new_day_command(firm_code: str, program_id: str, by: str, reason: str) -> No
     key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
     change = cli_validate(NewDay, by=by, reason=reason)
     _apply(key, lambda s: s.new_day(key.firm_code, key.program_id, actor=change.by, reason=change.reason))
+
+
+@account.command("reset-paper")
+@_firm
+@_program
+@_by
+@_reason
+def reset_paper_command(firm_code: str, program_id: str, by: str, reason: str) -> None:
+    """Start a clean paper account now: while the firm is dry-run, the account's P&L, drawdown and
+    day count from here. The live account's figures never read it."""
+    key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
+    change = cli_validate(NewDay, by=by, reason=reason)
+    _apply(key, lambda s: s.reset_paper(key.firm_code, key.program_id, actor=change.by, reason=change.reason))

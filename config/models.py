@@ -54,6 +54,8 @@ class ProgramSettings(_Frozen):
     fixed_contracts: int | None = None
     quantity_multiplier: Decimal = Decimal(1)
     allow_no_stop: bool = False
+    drawdown_trail: str = "INTRADAY"
+    """INTRADAY | END_OF_DAY: where a trailing mode's high-water mark comes from (config/loss_rules.py)."""
 
 
 class FirmSettings(_Frozen):

@@ -65,8 +65,8 @@ def routing_table(settings: Settings) -> str:
                          "max_consecutive_losses"):
                 value = getattr(program, rule)
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
-            lines.append(f"    {'drawdown_mode':<22} {program.drawdown_mode:>12}  "
-                         f"{src.get(f'{code}.{pid}.drawdown_mode', '(default)')}")
+            for rule in ("drawdown_mode", "drawdown_trail"):
+                lines.append(f"    {rule:<22} {getattr(program, rule):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")
             for rule in _sizing_rules(program.sizing_mode):
                 value = getattr(program, rule)
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")

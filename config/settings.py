@@ -23,8 +23,9 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
 from config.live_settings import read_live_settings
-from config.networks import IP_PRESETS, read_allowed_networks  # noqa: F401 - IP_PRESETS importable from here
+from config.networks import IP_PRESETS, read_allowed_networks  # noqa: F401 (IP_PRESETS importable from here)
 from config.routes import parse_routes
+from config.loss_rules import read_drawdown_rules
 from config.sizing_modes import read_sizing_mode
 from config.models import (  # noqa: F401 - the settings' names, importable from here as before
     DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
@@ -48,7 +49,6 @@ T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-DRAWDOWN_MODES = ("STATIC", "TRAILING", "TRAILING_UNTIL_START")  # account_engine.ledger
 SNAPSHOT_POLICIES = ("BLOCK", "LEDGER")  # account_engine.snapshots
 
 PositiveMoney = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
@@ -130,13 +130,7 @@ def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> P
         if value is not None:
             fields[suffix.lower()] = value
             sources[f"{firm}.{pid}.{suffix.lower()}"] = prefix + suffix
-    mode = r.raw(prefix + "DRAWDOWN_MODE")
-    if mode is not None:
-        if mode.upper() in DRAWDOWN_MODES:
-            fields["drawdown_mode"] = mode.upper()
-            sources[f"{firm}.{pid}.drawdown_mode"] = prefix + "DRAWDOWN_MODE"
-        else:
-            r.problems.append(f"{prefix}DRAWDOWN_MODE={mode!r}: must be one of {', '.join(DRAWDOWN_MODES)}")
+    fields.update(read_drawdown_rules(r, firm, pid, sources))
     if r.raw(prefix + "ACCOUNT_SIZE") is None:
         r.problems.append(f"{prefix}ACCOUNT_SIZE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
     if r.raw(prefix + "RISK_PER_TRADE") is None and fields["sizing_mode"] == "RISK":

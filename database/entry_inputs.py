@@ -15,7 +15,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
@@ -24,6 +24,7 @@ from account_engine.ledger import LedgerEntry, LedgerSummary
 from database.tables import Price, Timestamp
 from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
+from prop_firm_registry import get_firm_by_code
 
 ACTIVE = "ACTIVE"
 
@@ -33,11 +34,23 @@ class LedgerWindow:
     """The instant an entry's account states are computed for, and each routed firm's trading-day
     start at that instant: what the database needs to summarise the ledgers (PostgreSQL).
     `summarise=False` reads the events instead, for the same instant; None lets the engine's
-    `LedgerSizeHint` decide (the router's entries)."""
+    `LedgerSizeHint` decide (the router's entries). `live_books` names the firms routed live
+    (their accounts fold only live events; absent: dry-run); `trading_days` each firm's
+    (start, zone) boundary, the registry's where absent."""
 
     now: dt.datetime
     day_starts: dict[str, dt.datetime]
     summarise: bool | None = True
+    live_books: Mapping[str, bool] = field(default_factory=dict)
+    trading_days: Mapping[str, tuple[dt.time, str]] = field(default_factory=dict)
+
+    def trading_day(self, firm_code: str) -> tuple[dt.time, str]:
+        if firm_code in self.trading_days:
+            return self.trading_days[firm_code]
+        info = get_firm_by_code(firm_code)
+        if info is None:
+            raise ValueError(f"no trading day known for {firm_code!r}")
+        return info.trading_day_start, info.trading_day_timezone
 
 
 @dataclass(frozen=True)
@@ -50,8 +63,10 @@ class EntryInputs:
     """
 
     trading_state: str
-    firm_open: dict[str, int] = field(default_factory=dict)
+    firm_open: dict[str, int] = field(default_factory=dict)  # every open position (the paper book)
     account_open: dict[tuple[str, int], int] = field(default_factory=dict)
+    firm_open_live: dict[str, int] = field(default_factory=dict)  # live positions only (the live book)
+    account_open_live: dict[tuple[str, int], int] = field(default_factory=dict)
     ledger: dict[tuple[str, int], list[LedgerEntry]] = field(default_factory=dict)  # in (occurred_at, id) order
     summaries: dict[tuple[str, int], LedgerSummary] = field(default_factory=dict)
     as_of: dt.datetime | None = None  # the LedgerWindow's `now`: the instant the account states are for
@@ -60,11 +75,13 @@ class EntryInputs:
     def summary(self, firm_code: str, program_id: int) -> LedgerSummary | None:
         return self.summaries.get((firm_code, program_id))
 
-    def open_at_firm(self, firm_code: str) -> int:
-        return self.firm_open.get(firm_code, 0)
+    def open_at_firm(self, firm_code: str, live_book: bool = False) -> int:
+        """Contracts open at the firm: live positions only for a live-routed firm, every one for
+        a dry-run firm (a live position left open still holds the account's contracts)."""
+        return (self.firm_open_live if live_book else self.firm_open).get(firm_code, 0)
 
-    def open_at_account(self, firm_code: str, program_id: int) -> int:
-        return self.account_open.get((firm_code, program_id), 0)
+    def open_at_account(self, firm_code: str, program_id: int, live_book: bool = False) -> int:
+        return (self.account_open_live if live_book else self.account_open).get((firm_code, program_id), 0)
 
     def events(self, firm_code: str, program_id: int) -> list[LedgerEntry]:
         return self.ledger.get((firm_code, program_id), [])
@@ -81,10 +98,10 @@ def portable_statement() -> TextClause:
                simulated, trade_id, id
           FROM account_events WHERE firm_code IN :firms
         UNION ALL
-        SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0
+        SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, dry_run, NULL, 0
           FROM trade_positions
          WHERE status = '{PositionStatus.OPEN}' AND firm_code IN :firms
-         GROUP BY firm_code, program_id
+         GROUP BY firm_code, program_id, dry_run
         UNION ALL
         SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1
         ORDER BY occurred_at, id
@@ -179,15 +196,17 @@ def _read(connection: Connection, firm_codes: list[str], window: LedgerWindow | 
 def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
                      summarised: bool | None = None) -> EntryInputs:
     """EntryInputs from the statement's rows (part, firm_code, program_id, contracts, kind, amount,
-    occurred_at, simulated, trade_id, id[, adjustments, day_pl, peak, set_balance]): S state,
-    P open contracts, E a ledger event, L a ledger summary (database/pg_statements.py). The states
+    occurred_at, simulated, trade_id, id[, adjustments, day_pl, peak, set_balance, eod_peak]): S state,
+    P open contracts (simulated = the positions' dry_run), E a ledger event, L a ledger summary (database/pg_statements.py). The states
     are for the window's `now` (`as_of`) whichever read it was; `summarised` defaults to what
     the window asked for."""
     if summarised is None:
         summarised = window is not None and bool(window.summarise)
     state = ACTIVE  # never set: ACTIVE (as SafetyRepository.get_trading_state)
     firm_open: dict[str, int] = defaultdict(int)
-    account_open: dict[tuple[str, int], int] = {}
+    account_open: dict[tuple[str, int], int] = defaultdict(int)
+    firm_open_live: dict[str, int] = defaultdict(int)
+    account_open_live: dict[tuple[str, int], int] = defaultdict(int)
     ledger: dict[tuple[str, int], list[LedgerEntry]] = defaultdict(list)
     summaries: dict[tuple[str, int], LedgerSummary] = {}
     for row in rows:
@@ -195,16 +214,21 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
         if part == "E":  # the statement returns them in (occurred_at, id) order
             ledger[(firm, program)].append(LedgerEntry(kind, amount, occurred_at, bool(simulated), trade_id))
         elif part == "L":
-            adjustments, day_pl, peak, set_balance = row[10:14]
+            adjustments, day_pl, peak, set_balance, eod_peak = row[10:15]
             summaries[(firm, program)] = LedgerSummary(
                 set_balance=set_balance, realized=amount, adjustments=adjustments, day_pl=day_pl, peak=peak,
+                eod_peak=eod_peak,
                 day_begin=occurred_at.astimezone(dt.timezone.utc),  # UTC whatever the session's time zone
                 closed=int(contracts), unknown=int(number), simulated=bool(simulated),
             )
         elif part == "P":
             firm_open[firm] += int(contracts or 0)
-            account_open[(firm, program)] = int(contracts or 0)
+            account_open[(firm, program)] += int(contracts or 0)
+            if not simulated:
+                firm_open_live[firm] += int(contracts or 0)
+                account_open_live[(firm, program)] += int(contracts or 0)
         elif part == "S":
             state = kind
-    return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=account_open, ledger=dict(ledger),
+    return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=dict(account_open),
+                       firm_open_live=dict(firm_open_live), account_open_live=dict(account_open_live), ledger=dict(ledger),
                        summaries=summaries, as_of=window.now if window is not None else None, summarised=summarised)

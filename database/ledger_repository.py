@@ -104,14 +104,18 @@ class LedgerRepository:
             rows = connection.execute(query).all()
         return [_event(row._mapping) for row in reversed(rows)]
 
-    def open_contracts_for_account(self, firm_code: str, program_id: int) -> int:
+    def open_contracts_for_account(self, firm_code: str, program_id: int, live_book: bool = False) -> int:
+        """Open contracts of the account: live positions only in the live book, all in the paper book."""
+        query = (
+            select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
+            .where(trade_positions.c.firm_code == firm_code)
+            .where(trade_positions.c.program_id == program_id)
+            .where(trade_positions.c.status == PositionStatus.OPEN)
+        )
+        if live_book:
+            query = query.where(trade_positions.c.dry_run.is_(False))
         with self._db.transaction() as connection:
-            total = connection.execute(
-                select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
-                .where(trade_positions.c.firm_code == firm_code)
-                .where(trade_positions.c.program_id == program_id)
-                .where(trade_positions.c.status == PositionStatus.OPEN)
-            ).scalar_one()
+            total = connection.execute(query).scalar_one()
         return int(total)
 
     # -- closes ---------------------------------------------------------------------------------
@@ -212,20 +216,24 @@ class LedgerRepository:
         actor: str,
         reason: str,
         trade_id: str | None = None,
+        simulated: bool = False,
     ) -> AccountEvent:
-        """An ADJUSTMENT, SET_BALANCE or NEW_DAY, with who and why (both required)."""
+        """An ADJUSTMENT, SET_BALANCE or NEW_DAY, with who and why (both required). A simulated
+        NEW_DAY is a paper reset (account_engine.ledger): only a dry-run account's state reads it."""
         if kind not in (AccountEventKind.ADJUSTMENT, AccountEventKind.SET_BALANCE, AccountEventKind.NEW_DAY):
             raise ValueError(f"kind must be ADJUSTMENT, SET_BALANCE or NEW_DAY, got {kind!r}")
         if kind != AccountEventKind.NEW_DAY and amount is None:
             raise ValueError(f"amount is required for {kind}")
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("reason must say why the change was made")
+        if simulated and kind != AccountEventKind.NEW_DAY:
+            raise ValueError("only a NEW_DAY (a paper reset) is recorded as simulated")
         with self._db.transaction() as connection:
             row = connection.execute(
                 insert(account_events).values(
                     firm_code=firm_code, program_id=program_id, kind=kind,
                     amount=exact_price(amount, "amount") if amount is not None else None,
-                    occurred_at=_aware(occurred_at, "occurred_at"), simulated=False,
+                    occurred_at=_aware(occurred_at, "occurred_at"), simulated=bool(simulated),
                     actor=_actor(actor), reason=reason.strip(), trade_id=trade_id,
                 ).returning(*account_events.c)
             ).one()

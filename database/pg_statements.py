@@ -51,13 +51,13 @@ _FINISH_TASK = (
 )
 # Same rows as entry_inputs' portable statement (the ledger branch first, for the column types).
 def _open_contracts_and_state(extra_columns: int = 0) -> str:
-    """The 'P' (open contracts per account) and 'S' (trading state) rows both reads end with,
-    NULL-padded to the width of the read's ledger rows."""
+    """The 'P' (open contracts per account and book: dry_run in the `simulated` column) and 'S'
+    (trading state) rows both reads end with, NULL-padded to the width of the read's ledger rows."""
     pad = ", NULL" * extra_columns
     return (
-        f"SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, NULL, NULL, 0{pad} "
+        f"SELECT 'P', firm_code, program_id, SUM(contracts_open), NULL, NULL, NULL, dry_run, NULL, 0{pad} "
         f"FROM trade_positions WHERE status = '{PositionStatus.OPEN}' AND firm_code = ANY(string_to_array(%(firms)s, ',')) "
-        "GROUP BY firm_code, program_id "
+        "GROUP BY firm_code, program_id, dry_run "
         "UNION ALL "
         f"SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0{pad} FROM trading_state WHERE id = 1"
     )
@@ -76,27 +76,39 @@ _ORDER = " ORDER BY occurred_at, id"
 # with events instead of its whole history, so an entry's cost does not grow with the ledger.
 # %(firms)s / %(day_starts)s pair each routed firm with its trading-day start at %(now)s.
 # The 'L' row reuses the row's columns: contracts = closed, amount = realized, occurred_at =
-# day_begin, id = unknown; four more columns carry adjustments, day_pl, peak and set_balance.
+# day_begin, id = unknown; five more columns carry adjustments, day_pl, peak, set_balance, eod_peak.
 _PL_KINDS = "('CLOSE', 'CLOSE_REVERSED', 'ADJUSTMENT')"
+# %(books)s says per firm whether it is routed live (t: only live events count) or dry-run (f:
+# every event, after the account's last paper reset - a simulated NEW_DAY); %(zones)s and
+# %(day_offsets)s give its trading-day boundary, for the end-of-day balances (eod_peak).
 _SUMMARY_CTES = (
-    "ev AS (SELECT e.firm_code, e.program_id, e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id, e.id, "
-    "w.day_start FROM account_events e "
-    "JOIN unnest(string_to_array(%(firms)s, ','), string_to_array(%(day_starts)s, ',')::timestamptz[]) AS w(firm_code, day_start) "
-    "ON e.firm_code = w.firm_code WHERE e.occurred_at <= %(now)s), "
+    "w AS (SELECT * FROM unnest(string_to_array(%(firms)s, ','), string_to_array(%(day_starts)s, ',')::timestamptz[], "
+    "string_to_array(%(books)s, ',')::boolean[], string_to_array(%(zones)s, ','), "
+    "string_to_array(%(day_offsets)s, ',')::interval[]) AS w(firm_code, day_start, live_book, zone, day_offset)), "
+    "booked AS (SELECT e.firm_code, e.program_id, e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id, e.id, "
+    "w.day_start, ((e.occurred_at AT TIME ZONE w.zone) - w.day_offset)::date AS tday, "
+    "((%(now)s::timestamptz AT TIME ZONE w.zone) - w.day_offset)::date AS today FROM account_events e "
+    "JOIN w ON e.firm_code = w.firm_code WHERE e.occurred_at <= %(now)s AND NOT (w.live_book AND e.simulated)), "
+    "reset AS (SELECT DISTINCT ON (firm_code, program_id) firm_code, program_id, occurred_at, id FROM booked "
+    "WHERE kind = 'NEW_DAY' AND simulated ORDER BY firm_code, program_id, occurred_at DESC, id DESC), "
+    "ev AS (SELECT b.* FROM booked b LEFT JOIN reset r ON r.firm_code = b.firm_code AND r.program_id = b.program_id "
+    f"WHERE b.kind NOT IN {_PL_KINDS} OR r.id IS NULL OR (b.occurred_at, b.id) > (r.occurred_at, r.id)), "
     "acct AS (SELECT firm_code, program_id, "
     "GREATEST(max(day_start), max(occurred_at) FILTER (WHERE kind = 'NEW_DAY')) AS day_begin, "
     "(array_agg(amount ORDER BY occurred_at DESC, id DESC) "
     "FILTER (WHERE kind = 'SET_BALANCE' AND amount IS NOT NULL))[1] AS set_balance "
     "FROM ev GROUP BY firm_code, program_id), "
-    "pl AS (SELECT firm_code, program_id, kind, amount, occurred_at, simulated, "
-    "sum(amount) OVER (PARTITION BY firm_code, program_id ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS running "
+    "pl AS (SELECT firm_code, program_id, kind, amount, occurred_at, simulated, tday, today, "
+    "sum(amount) OVER (PARTITION BY firm_code, program_id ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS running, "
+    "row_number() OVER (PARTITION BY firm_code, program_id, tday ORDER BY occurred_at DESC, id DESC) AS from_close "
     f"FROM ev WHERE kind IN {_PL_KINDS} AND amount IS NOT NULL), "
     "pl_sum AS (SELECT pl.firm_code, pl.program_id, "
     "sum(pl.amount) FILTER (WHERE pl.kind <> 'ADJUSTMENT') AS realized, "
     "sum(pl.amount) FILTER (WHERE pl.kind = 'ADJUSTMENT') AS adjustments, "
     "sum(pl.amount) FILTER (WHERE pl.occurred_at >= acct.day_begin) AS day_pl, "
     "count(*) FILTER (WHERE pl.kind = 'CLOSE') - count(*) FILTER (WHERE pl.kind = 'CLOSE_REVERSED') AS closed, "
-    "bool_or(pl.simulated) AS simulated, GREATEST(0, max(pl.running)) AS peak "
+    "bool_or(pl.simulated) AS simulated, GREATEST(0, max(pl.running)) AS peak, "
+    "GREATEST(0, max(pl.running) FILTER (WHERE pl.from_close = 1 AND pl.tday < pl.today)) AS eod_peak "
     "FROM pl JOIN acct ON acct.firm_code = pl.firm_code AND acct.program_id = pl.program_id "
     "GROUP BY pl.firm_code, pl.program_id), "
     "unknown AS (SELECT u.firm_code, u.program_id, count(*) AS n FROM ev u "
@@ -110,15 +122,15 @@ _SUMMARY_SELECT = (
     "NULL::text AS kind, COALESCE(pl_sum.realized, 0) AS amount, acct.day_begin AS occurred_at, "
     "COALESCE(pl_sum.simulated, false) AS simulated, NULL::text AS trade_id, COALESCE(unknown.n, 0)::bigint AS id, "
     "COALESCE(pl_sum.adjustments, 0) AS adjustments, COALESCE(pl_sum.day_pl, 0) AS day_pl, "
-    "COALESCE(pl_sum.peak, 0) AS peak, acct.set_balance "
+    "COALESCE(pl_sum.peak, 0) AS peak, acct.set_balance, COALESCE(pl_sum.eod_peak, 0) AS eod_peak "
     "FROM acct LEFT JOIN pl_sum ON pl_sum.firm_code = acct.firm_code AND pl_sum.program_id = acct.program_id "
     "LEFT JOIN unknown ON unknown.firm_code = acct.firm_code AND unknown.program_id = acct.program_id "
-    "UNION ALL " + _open_contracts_and_state(extra_columns=4)
+    "UNION ALL " + _open_contracts_and_state(extra_columns=5)
 )
 _SUMMARIZED_INPUTS = f"WITH {_SUMMARY_CTES} {_SUMMARY_SELECT}"
 _INSERT_TASK_READING_SUMMARIZED_INPUTS = (
     f"WITH task AS ({_INSERT_TASK}), {_SUMMARY_CTES} {_SUMMARY_SELECT} "
-    "UNION ALL SELECT 'T', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, NULL, NULL, NULL, NULL FROM task"
+    "UNION ALL SELECT 'T', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, NULL, NULL, NULL, NULL, NULL FROM task"
 )
 
 # The INSERT as a data-modifying WITH: it runs once whatever the SELECT reads, and the SELECT (one
@@ -137,7 +149,10 @@ def _inputs_params(firm_codes: Sequence[str], window: LedgerWindow | None) -> di
     if not _summarise(window):
         return {"firms": _csv(firm_codes)}
     firms = list(dict.fromkeys(firm_codes))  # a firm listed twice would count its events twice
+    days = [window.trading_day(f) for f in firms]
     return {"firms": _csv(firms), "day_starts": _csv([window.day_starts[f].isoformat() for f in firms]),
+            "books": _csv(["t" if window.live_books.get(f, False) else "f" for f in firms]),
+            "zones": _csv([zone for _, zone in days]), "day_offsets": _csv([start.isoformat() for start, _ in days]),
             "now": window.now}
 
 

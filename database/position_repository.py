@@ -32,13 +32,17 @@ def entries_reserved_since(connection: Connection, firm_code: str, since: dt.dat
     ).scalar_one())
 
 
-def _open_contracts(connection: Connection, firm_code: str) -> int:
-    total = connection.execute(
+def _open_contracts(connection: Connection, firm_code: str, live_book: bool = False) -> int:
+    """Open contracts at the firm; the live book counts live positions only (paper never holds
+    a live account's contracts), the paper book every one (as database.entry_inputs)."""
+    query = (
         select(func.coalesce(func.sum(trade_positions.c.contracts_open), 0))
         .where(trade_positions.c.firm_code == firm_code)
         .where(trade_positions.c.status == PositionStatus.OPEN)
-    ).scalar_one()
-    return int(total)
+    )
+    if live_book:
+        query = query.where(trade_positions.c.dry_run.is_(False))
+    return int(connection.execute(query).scalar_one())
 
 
 def reduce_position_locked(connection: Connection, position_id: int, contracts: int) -> int:
@@ -136,7 +140,8 @@ class PositionRepository:
 
         With ``firm_position_limit`` the firm's open contracts are re-counted under a per-firm
         lock in the same transaction, and ``PositionLimitError`` is raised if this reservation
-        would exceed it: two simultaneous entries can never both pass a limit only one fits.
+        would exceed it: two simultaneous entries can never both pass a limit only one fits. A live
+        reservation counts live positions only, a dry-run one every position.
         ``rate_cap`` is re-checked the same way (``EntryRateLimitError``): the safety guard's
         earlier count is a fast first pass that parallel entries can all pass at once.
         """
@@ -162,7 +167,7 @@ class PositionRepository:
             if firm_position_limit is not None or rate_cap is not None:
                 lock_firm_positions(connection, firm_code)
             if firm_position_limit is not None:
-                open_now = _open_contracts(connection, firm_code)
+                open_now = _open_contracts(connection, firm_code, live_book=not dry_run)
                 if open_now + contracts > firm_position_limit:
                     raise PositionLimitError(firm_code, open_now, contracts, firm_position_limit)
             if rate_cap is not None:

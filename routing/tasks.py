@@ -47,6 +47,7 @@ class TaskRunner:
     connectors: Mapping[str, BaseConnector]
     clock: Callable[[], datetime]
     dry_run: bool
+    force_dry_run: bool
     process_entry: Callable[..., Outcome]
 
     def __init__(self, repository: ExecutionRepository | None) -> None:
@@ -176,10 +177,13 @@ class TaskRunner:
         """The instant this entry's account states are for, with each firm's trading-day start
         then, so the database can summarise the ledgers (the repository decides whether to)."""
         now = self.clock()
-        day_starts = {}
+        day_starts, live_books, trading_days = {}, {}, {}
         for code in firm_codes:
             firm = self.settings.firm(code)
             if firm is None:
                 return None  # unknown firm: read the events; the account views will refuse it
             day_starts[code] = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
-        return LedgerWindow(now, day_starts, summarise=None)  # the repository's size hint decides
+            live_books[code] = not (firm.dry_run or self.force_dry_run)  # as AccountService.live_book
+            trading_days[code] = (firm.trading_day_start, firm.trading_day_timezone)
+        # the repository's size hint decides whether to summarise
+        return LedgerWindow(now, day_starts, summarise=None, live_books=live_books, trading_days=trading_days)

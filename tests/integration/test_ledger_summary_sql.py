@@ -5,7 +5,9 @@ An entry on PostgreSQL no longer fetches an account's whole history: the databas
 (`account_engine.ledger.summarize_ledger`) stays the reference - it is what SQLite runs - and
 this property test holds the SQL to it on random histories: every event kind, unknown P&L closes
 and the adjustments that settle them, same-instant events, events at the trading-day boundary,
-operator NEW_DAYs, events after `now`, several accounts side by side.
+operator NEW_DAYs, events after `now`, several accounts side by side; each firm's live book
+(live events only) or paper book (after the last paper reset, a simulated NEW_DAY), and the
+closing balances of past trading days the end-of-day trail reads.
 """
 from __future__ import annotations
 
@@ -36,7 +38,10 @@ def _day_start(firm: str) -> datetime:
 DAY_STARTS = {firm: _day_start(firm) for firm in FIRMS}
 # instants near the interesting edges: both firms' day starts, `now`, and a while back
 _MOMENTS = sorted({t + timedelta(minutes=m) for t in (*DAY_STARTS.values(), NOW, NOW - timedelta(days=3))
-                   for m in (-61, -1, 0, 1, 45)})
+                   for m in (-61, -1, 0, 1, 45)}
+                  | {t - timedelta(days=d) for t in DAY_STARTS.values() for d in (1, 2)})
+TRADING_DAYS = {firm: (get_firm_registry()[firm].trading_day_start, get_firm_registry()[firm].trading_day_timezone)
+                for firm in FIRMS}
 
 amounts = st.decimals(min_value=-3000, max_value=3000, places=2, allow_nan=False, allow_infinity=False)
 trade_ids = st.sampled_from([None, "", "T1", "T2"])
@@ -55,23 +60,27 @@ def events(draw):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(history=st.lists(events(), max_size=25))
-def test_the_databases_summary_is_the_engines_fold(pg_engine, history):
+@given(history=st.lists(events(), max_size=25), live_books=st.fixed_dictionaries({f: st.booleans() for f in FIRMS}),
+       trail=st.sampled_from(["INTRADAY", "END_OF_DAY"]))
+def test_the_databases_summary_is_the_engines_fold(pg_engine, history, live_books, trail):
     with pg_engine.begin() as connection:
         connection.execute(delete(account_events))
         if history:
             connection.execute(insert(account_events), history)
-    window = LedgerWindow(NOW, DAY_STARTS)
+    window = LedgerWindow(NOW, DAY_STARTS, live_books=live_books, trading_days=TRADING_DAYS)
     summarised = read_entry_inputs(pg_engine, FIRMS, window)
     as_events = read_entry_inputs(pg_engine, FIRMS)  # the same ledgers, every event, in fold order
     assert summarised.as_of == NOW and summarised.ledger == {}
     for firm, program in ACCOUNTS:
-        expected = summarize_ledger(as_events.events(firm, program), now=NOW, day_begin=DAY_STARTS[firm])
-        actual = summarised.summary(firm, program) or summarize_ledger([], now=NOW, day_begin=DAY_STARTS[firm])
-        assert actual == expected, (firm, program)
         info = get_firm_registry()[firm]
+        day = dict(now=NOW, day_begin=DAY_STARTS[firm], day_start=info.trading_day_start,
+                   day_timezone=info.trading_day_timezone, live_book=live_books[firm])
+        expected = summarize_ledger(as_events.events(firm, program), **day)
+        actual = summarised.summary(firm, program) or summarize_ledger([], **day)
+        assert actual == expected, (firm, program)
         common = dict(firm_code=firm, program_id=program, account_size=Decimal(100000), open_contracts=0, now=NOW,
-                      day_start=info.trading_day_start, day_timezone=info.trading_day_timezone, max_drawdown=Decimal(2000))
+                      day_start=info.trading_day_start, day_timezone=info.trading_day_timezone, max_drawdown=Decimal(2000),
+                      drawdown_trail=trail, live_book=live_books[firm])
         assert compute_account_state(summary=actual, **common) == compute_account_state(
             entries=as_events.events(firm, program), **common)
 

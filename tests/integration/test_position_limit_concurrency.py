@@ -121,3 +121,22 @@ def test_parallel_entries_never_exceed_the_firms_orders_per_minute(clean_pg, mon
                and [c["rule"] for c in res["safety_checks"]] == ["MAX_ORDERS_PER_MINUTE"] for res in late)
     with clean_pg.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM trade_positions WHERE firm_code = 'FTMO'")).scalar_one() == 3
+
+
+def test_the_reservation_recount_keeps_live_and_paper_apart(clean_pg):
+    """Under the firm lock a live reservation counts live contracts only: paper never holds a
+    live account's room. A paper one counts every open contract (the paper book's view)."""
+    repo = ExecutionRepository(clean_pg)
+
+    def reserve(trade_id: str, dry_run: bool):
+        return repo.open_position(
+            trade_id=trade_id, firm_code="FTMO", program_id=1, symbol="NQ", side="LONG", contracts=2,
+            entry_price="16500", stop_price="16475", task_id=None, client_order_id=None, dry_run=dry_run,
+            firm_position_limit=3)
+
+    assert reserve("PAPER1", True) is not None
+    assert reserve("LIVE1", False) is not None  # 2 paper contracts do not count: 0 + 2 <= 3
+    with pytest.raises(PositionLimitError):
+        reserve("LIVE2", False)  # 2 live + 2 > 3
+    with pytest.raises(PositionLimitError):
+        reserve("PAPER2", True)  # 4 open in all + 2 > 3
