@@ -27,6 +27,7 @@ from connectors.reconcile import Outcome as ReconcileObserver, Reconciler
 from database import ExecutionRepository
 from database.entry_inputs import EntryInputs
 from database.ledger_repository import LedgerRepository
+from database.price_repository import PriceRepository
 from database.unit_of_work import Connections
 from instruments import get_contract_spec
 from routing.entry_plan import plan_entry
@@ -80,7 +81,8 @@ class ExecutionRouter(TaskRunner):
         """Account state (ledger / live snapshot) behind the loss and drawdown checks."""
         if self._accounts is None:
             self._accounts = AccountService(
-                self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider
+                self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider,
+                PriceRepository(self.repository.engine),
             )
         return self._accounts
 
