@@ -110,10 +110,11 @@ def test_every_form_of_the_read_carries_the_marks_open_positions_and_equity_peak
     prices.store_price("NQ", "NQ1!", Decimal("16490.25"), NOW, NOW)
     prices.raise_equity_peak("FTMO", 1, Decimal("100400"), NOW)
     prices.raise_equity_peak("TOPSTEP", 1, Decimal("50100"), NOW)  # not asked for
-    window = LedgerWindow(NOW + timedelta(minutes=1), {"FTMO": NOW - timedelta(hours=15)})
-    reads = [read_entry_inputs(db_engine, ["FTMO"]), read_entry_inputs(db_engine, ["FTMO"], window),
-             positions.create_entry_task("T8", "ENTRY", {"trade_id": "T8"}, ["FTMO"])[1],
-             positions.create_entry_task("T9", "ENTRY", {"trade_id": "T9"}, ["FTMO"], ledger_window=window)[1]]
+    firms = ["FTMO", "BULENOX"]  # a firm set of its own: creating the tasks teaches the engine's size hint
+    window = LedgerWindow(NOW + timedelta(minutes=1), {f: NOW - timedelta(hours=15) for f in firms})
+    reads = [read_entry_inputs(db_engine, firms), read_entry_inputs(db_engine, firms, window),
+             positions.create_entry_task("T8", "ENTRY", {"trade_id": "T8"}, firms)[1],
+             positions.create_entry_task("T9", "ENTRY", {"trade_id": "T9"}, firms, ledger_window=window)[1]]
     for inputs in reads:
         assert {k: sorted((p.symbol, p.side, p.entry_price, p.contracts, p.dry_run) for p in v)
                 for k, v in inputs.positions.items()} == {
