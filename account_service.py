@@ -9,6 +9,12 @@ P&L win (the firm breaches on its own numbers). A stale or failed snapshot follo
 `{FIRM}_SNAPSHOT_POLICY`: BLOCK (default, fail closed: entries for that account get an ERROR
 breach result) or LEDGER (the ledger's figures are used and marked LEDGER_FALLBACK). Dry-run
 accounts always use the ledger, whose closes are filled at the signal prices and marked simulated.
+
+Open P&L without a fresh snapshot comes from marks: the latest price per futures root that
+`POST /api/realtime-price` stored, applied to the account's open positions
+(account_engine/marks.py); the view's `open_pl_source` says which (SNAPSHOT / MARK / NONE). A
+trailing account's highest marked equity is kept (`mark_to_market`), so an intraday high raises
+the high-water mark the drawdown trails even after the price falls back or the service restarts.
 """
 from __future__ import annotations
 
@@ -18,10 +24,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+from account_engine import marks as marking
 from account_engine.ledger import (
     ADJUSTMENT,
     NEW_DAY,
     SET_BALANCE,
+    STATIC,
     AccountState,
     LedgerEntry,
     LedgerSummary,
@@ -39,6 +47,8 @@ from account_engine.snapshots import (
 from config import Settings
 from database.entry_inputs import EntryInputs
 from database.ledger_repository import AccountEvent, LedgerRepository
+from database.price_repository import PriceRepository
+from instruments import get_contract_spec, resolve_root
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +81,33 @@ class AccountView:
     source: str
     snapshot_problem: str | None = None
     snapshot_age_seconds: float | None = None  # the firm snapshot's age when one was used or judged
+    open_pl_source: str = marking.NONE  # SNAPSHOT, MARK (the stored prices) or NONE (valued at entry)
+    marked: marking.MarkedOpenPL | None = None  # how the open positions were marked, when they were
 
     @property
     def blocked(self) -> bool:
         return self.source == SOURCE_BLOCKED
 
     def to_dict(self) -> dict[str, Any]:
+        marked = self.marked
         return {"source": self.source, "snapshot_problem": self.snapshot_problem,
-                "snapshot_age_seconds": self.snapshot_age_seconds, **self.state.to_dict()}
+                "snapshot_age_seconds": self.snapshot_age_seconds, **self.state.to_dict(),
+                "open_pl_source": self.open_pl_source,
+                "marked_positions": marked.marked if marked else 0,
+                "unmarked_positions": marked.unmarked if marked else 0,
+                "oldest_mark_at": marked.oldest_mark.isoformat() if marked and marked.oldest_mark else None}
+
+
+@dataclass(frozen=True)
+class Market:
+    """What marks an account to market: its open positions, the marks, its equity peak."""
+
+    positions: Mapping[tuple[str, int], list[marking.OpenPosition]]
+    marks: Mapping[str, marking.Mark]
+    equity_peaks: Mapping[tuple[str, int], Decimal]
+
+
+NO_MARKET = Market({}, {}, {})
 
 
 @dataclass(frozen=True)
@@ -98,12 +127,14 @@ class AccountService:
         ledger: LedgerRepository,
         clock: Clock = utc_now,
         snapshot_provider: SnapshotProvider | None = None,
+        prices: PriceRepository | None = None,
         paper_only: bool = False,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.clock = clock
         self.snapshot_provider = snapshot_provider
+        self.prices = prices  # None: no marks outside an entry's own read (views value positions at entry)
         self.paper_only = paper_only  # a router forced to dry-run: every account is read as paper
 
     def live_book(self, firm_code: str) -> bool:
@@ -118,14 +149,24 @@ class AccountService:
             raise UnknownAccountError(f"{firm_code} program {program_id} is not configured")
         return firm, program
 
-    def view(self, firm_code: str, program_id: int, *, live: bool = False, now: datetime | None = None) -> AccountView:
+    def market(self, firm_codes: list[str] | None = None) -> Market:
+        """The open positions, marks and equity peaks as stored now (none without `prices`)."""
+        if self.prices is None:
+            return NO_MARKET
+        return Market(self.prices.open_positions(firm_codes), self.prices.marks(), self.prices.equity_peaks())
+
+    def view(self, firm_code: str, program_id: int, *, live: bool = False, now: datetime | None = None,
+             market: Market | None = None) -> AccountView:
         """The account's state at `now`; in live mode a fresh snapshot takes precedence."""
         firm, program = self._program(firm_code, program_id)
+        market = market if market is not None else self.market([firm.code])
+        account = (firm.code, program.program_id)
         return self.view_from(
             firm.code, program.program_id,
             events=self.ledger.events_for_account(firm.code, program.program_id),
             open_contracts=self.ledger.open_contracts_for_account(firm.code, program.program_id, self.live_book(firm.code)),
-            live=live, now=now,
+            live=live, now=now, positions=market.positions.get(account, ()), marks=market.marks,
+            equity_peak=market.equity_peaks.get(account),
         )
 
     def views_from_inputs(self, firm_code: str, inputs: EntryInputs, *, live: bool = False,
@@ -139,7 +180,9 @@ class AccountService:
         return {
             pid: self.view_from(firm.code, pid, events=inputs.events(firm.code, pid),
                                 summary=inputs.summary(firm.code, pid),
-                                open_contracts=inputs.open_at_account(firm.code, pid, self.live_book(firm.code)), live=live, now=now)
+                                open_contracts=inputs.open_at_account(firm.code, pid, self.live_book(firm.code)), live=live,
+                                now=now, positions=inputs.open_positions(firm.code, pid), marks=inputs.marks,
+                                equity_peak=inputs.equity_peak(firm.code, pid))
             for pid in firm.program_ids
         }
 
@@ -162,9 +205,12 @@ class AccountService:
         return view.state.metrics()
 
     def view_from(self, firm_code: str, program_id: int, *, events: Iterable[LedgerEvent], open_contracts: int,
-                  live: bool = False, now: datetime | None = None, summary: LedgerSummary | None = None) -> AccountView:
+                  live: bool = False, now: datetime | None = None, summary: LedgerSummary | None = None,
+                  positions: Iterable[marking.OpenPosition] = (), marks: Mapping[str, marking.Mark] | None = None,
+                  equity_peak: Decimal | None = None) -> AccountView:
         """The account's state at `now` from its ledger events (or their `summary` for `now`) and
-        open contracts (already read)."""
+        open contracts (already read); without a fresh snapshot its open `positions` are valued
+        at `marks` and a trailing drawdown trails from at least `equity_peak`."""
         firm, program = self._program(firm_code, program_id)
         now = now if now is not None else self.clock()
         entries = [e if type(e) is LedgerEntry else LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id)
@@ -176,8 +222,16 @@ class AccountService:
             drawdown_mode=program.drawdown_mode, drawdown_trail=program.drawdown_trail,
             max_drawdown=program.max_drawdown, live_book=self.live_book(firm.code),
         )
+        marked = marking.mark_open_positions(positions, marks or {}, resolve_root, self._point_value) if marks else None
+        if marked is not None and marked.source == marking.MARK:
+            from_marks = dict(open_pl=marked.open_pl,
+                              equity_high=equity_peak if program.drawdown_mode != STATIC else None)
+            open_pl_source = marking.MARK
+        else:
+            from_marks, open_pl_source = {}, marking.NONE
         if not live or self.snapshot_provider is None:
-            return AccountView(compute_account_state(**common), SOURCE_LEDGER)
+            return AccountView(compute_account_state(**common, **from_marks), SOURCE_LEDGER,
+                               open_pl_source=open_pl_source, marked=marked)
         try:
             snapshot = self.snapshot_provider.fetch(firm.code, program.program_id)
             problem = snapshot_problem(snapshot, now, firm.snapshot_max_age_seconds)
@@ -188,16 +242,49 @@ class AccountService:
                if snapshot is not None and snapshot.taken_at.tzinfo else None)
         if problem is None and snapshot is not None:
             state = compute_account_state(**common, open_pl=Decimal(snapshot.open_pl), equity=Decimal(snapshot.equity))
-            return AccountView(state, SOURCE_SNAPSHOT, snapshot_age_seconds=age)
+            return AccountView(state, SOURCE_SNAPSHOT, snapshot_age_seconds=age, open_pl_source=marking.SNAPSHOT)
         source = SOURCE_LEDGER_FALLBACK if firm.snapshot_policy == POLICY_LEDGER else SOURCE_BLOCKED
-        return AccountView(compute_account_state(**common), source, problem, age)
+        return AccountView(compute_account_state(**common, **from_marks), source, problem, age,
+                           open_pl_source=open_pl_source, marked=marked)
+
+    def _point_value(self, symbol: str) -> Decimal | None:
+        spec = get_contract_spec(symbol, self.settings.point_value_overrides)
+        return spec.point_value if spec is not None else None
 
     def views_for_firm(self, firm_code: str, *, live: bool = False, now: datetime | None = None) -> dict[int, AccountView]:
         firm = self.settings.firm(firm_code)
         if firm is None:
             raise UnknownAccountError(f"{firm_code} is not routed")
         now = now if now is not None else self.clock()
-        return {pid: self.view(firm.code, pid, live=live, now=now) for pid in firm.program_ids}
+        market = self.market([firm.code])
+        return {pid: self.view(firm.code, pid, live=live, now=now, market=market) for pid in firm.program_ids}
+
+    def mark_to_market(self, roots: Iterable[str], *, live_firms: Iterable[str] = (),
+                       now: datetime | None = None) -> list[dict[str, Any]]:
+        """After new marks for `roots`: every account holding one of them, valued at the marks; a
+        trailing account whose marked equity is a new high has it stored as its equity peak."""
+        if self.prices is None:
+            return []
+        roots, live_firms = set(roots), set(live_firms)
+        now = now if now is not None else self.clock()
+        market = self.market(list(self.settings.route_to_firms))
+        out: list[dict[str, Any]] = []
+        for (firm_code, program_id), positions in sorted(market.positions.items()):
+            if not any(resolve_root(p.symbol) in roots for p in positions):
+                continue
+            try:
+                firm, program = self._program(firm_code, program_id)
+            except UnknownAccountError:
+                continue  # a position of a firm no longer routed: nothing to check it against
+            view = self.view(firm.code, program.program_id, live=firm.code in live_firms, now=now, market=market)
+            state = view.state
+            raised = (view.open_pl_source == marking.MARK and program.drawdown_mode != STATIC
+                      and state.equity >= state.high_water_mark
+                      and self.prices.raise_equity_peak(firm.code, program.program_id, state.equity, now))
+            out.append({"firm_code": firm.code, "program_id": program.program_id, "open_pl_source": view.open_pl_source,
+                        "open_pl": float(state.open_pl), "equity": float(state.equity),
+                        "high_water_mark": float(state.high_water_mark), "equity_peak_raised": bool(raised)})
+        return out
 
     @staticmethod
     def firm_metrics(views: dict[int, AccountView]) -> dict[str, Any]:
@@ -214,7 +301,10 @@ class AccountService:
     def set_balance(self, firm_code: str, program_id: int, balance: Decimal, *, actor: str, reason: str) -> AccountEvent:
         if not Decimal(balance).is_finite() or Decimal(balance) <= 0:
             raise ValueError("balance must be a positive amount")
-        return self._record(firm_code, program_id, SET_BALANCE, Decimal(balance), actor, reason)
+        event = self._record(firm_code, program_id, SET_BALANCE, Decimal(balance), actor, reason)
+        if self.prices is not None:  # a peak of equity on the old balance would set the new floor
+            self.prices.clear_equity_peak(event.firm_code, event.program_id)
+        return event
 
     def adjust(self, firm_code: str, program_id: int, amount: Decimal, *, actor: str, reason: str,
                trade_id: str | None = None) -> AccountEvent:

@@ -27,6 +27,7 @@ from connectors.reconcile import Outcome as ReconcileObserver, Reconciler
 from database import ExecutionRepository
 from database.entry_inputs import EntryInputs
 from database.ledger_repository import LedgerRepository
+from database.price_repository import PriceRepository
 from database.unit_of_work import Connections
 from instruments import get_contract_spec
 from routing.entry_plan import plan_entry
@@ -81,7 +82,7 @@ class ExecutionRouter(TaskRunner):
         if self._accounts is None:
             self._accounts = AccountService(
                 self.settings, LedgerRepository(self.repository.engine), lambda: self.clock(), self.snapshot_provider,
-                paper_only=self.force_dry_run,
+                PriceRepository(self.repository.engine), paper_only=self.force_dry_run,
             )
         return self._accounts
 

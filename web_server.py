@@ -23,7 +23,7 @@ from version import __version__
 from dashboard import views as dashboard_views
 from observability.json_logging import install_handler, settings_secrets
 from observability.notifications import Notifier
-from web import account_admin, admin_trading_state, health, metrics_view, openapi, query_api, webhook
+from web import account_admin, admin_trading_state, health, metrics_view, openapi, query_api, realtime_price, webhook
 from web.db_errors import register_db_error_handlers
 from database.safety_repository import SafetyRepository
 from safety.switch import TradingStateSwitch
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     router.reconcile_observer = app.extensions["notifier"].submit_reconciliation  # answers nobody waits for
 
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(realtime_price.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin_trading_state.bp)
     app.register_blueprint(openapi.bp)

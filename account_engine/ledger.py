@@ -231,6 +231,7 @@ def compute_account_state(
     open_pl: Decimal | None = None,
     equity: Decimal | None = None,
     summary: LedgerSummary | None = None,
+    equity_high: Decimal | None = None,
 ) -> AccountState:
     """Fold the ledger up to `now` into an AccountState.
 
@@ -240,6 +241,8 @@ def compute_account_state(
     `summary`, when given, replaces `entries`: the same ledger already summarised up to `now`
     for this firm's trading day and book (`summarize_ledger`, or the database's equivalent).
     `live_book`: a live-routed account, whose state folds only live events (module docstring).
+    `equity_high`, when given, is a higher equity reached between events (a marked intraday
+    high): the intraday trail's high-water mark is at least that.
     """
     if drawdown_mode not in DRAWDOWN_MODES:
         raise ValueError(f"drawdown_mode must be one of {DRAWDOWN_MODES}, got {drawdown_mode!r}")
@@ -267,8 +270,8 @@ def compute_account_state(
     current_open_pl = Decimal(open_pl) if open_pl is not None else ZERO
     current_equity = Decimal(equity) if equity is not None else balance + current_open_pl
     day_pl = summary.day_pl + current_open_pl  # open positions' P&L counts toward today (firms measure equity)
-    if not end_of_day:
-        hwm = max(hwm, current_equity)  # the intraday trail follows equity; the end-of-day one waits
+    if not end_of_day:  # the intraday trail follows equity (and its marked highs); the end-of-day one waits
+        hwm = max(hwm, current_equity, equity_high if equity_high is not None else hwm)
     total_pl = current_equity - start
 
     floor: Decimal | None = None

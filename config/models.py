@@ -108,6 +108,8 @@ class Settings(_Frozen):
     max_signal_age_seconds: int = DEFAULT_MAX_SIGNAL_AGE_SECONDS
     """MAX_SIGNAL_AGE_SECONDS: an entry processed later than this after its webhook arrived is
     refused (SKIPPED, SIGNAL_TOO_OLD), never sent late (safety/signal_age.py)."""
+    price_max_age_seconds: int = 300
+    """PRICE_MAX_AGE_SECONDS: older prices are ignored by /api/realtime-price (config/price_settings.py)."""
     database_statement_timeout_ms: int = DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS
     database_lock_timeout_ms: int = DEFAULT_DATABASE_LOCK_TIMEOUT_MS
     database_idle_in_transaction_timeout_ms: int = DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS

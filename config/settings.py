@@ -27,6 +27,7 @@ from config.networks import IP_PRESETS, read_allowed_networks  # noqa: F401 (IP_
 from config.routes import parse_routes
 from config.loss_rules import read_drawdown_rules
 from config.sizing_modes import read_sizing_mode
+from config.price_settings import read_price_settings
 from config.models import (  # noqa: F401 - the settings' names, importable from here as before
     DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     DEFAULT_DATABASE_LOCK_TIMEOUT_MS,
@@ -344,6 +345,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
             r.typed("MAX_SIGNAL_AGE_SECONDS", _AGE, "a number of seconds between 1 and 3600"),
             DEFAULT_MAX_SIGNAL_AGE_SECONDS),
         **_read_database_timeouts(r),
+        **read_price_settings(r),
         recovery_interval_seconds=_or_default(
             r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
         log_level=log_level,

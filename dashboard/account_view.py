@@ -4,6 +4,11 @@
 from settings and the state from the account ledger (the same AccountService the router's checks
 read, so the bars show exactly what the next entry will be judged on). If the ledger cannot be
 read the P&L fields are None, meaning "no data" (rendered as such, never as 0).
+
+Each loss limit's room is what is left of it: the limit less the loss counted against it. A
+profit counts as no loss, so a day in profit leaves the whole daily limit. `pl_source` says
+where the figures came from (LEDGER, SNAPSHOT, ...) and `open_pl_source` where the open P&L
+did (MARK: the stored prices; SNAPSHOT; NONE: open positions valued at entry).
 """
 from __future__ import annotations
 
@@ -17,6 +22,13 @@ from database.monitoring_repository import MonitoringRepository
 
 def _money(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
+
+
+def room(loss_pl: Decimal | None, limit: Decimal | None) -> float | None:
+    """What is left of a loss limit: the limit less the loss (a profit is no loss), at least 0."""
+    if loss_pl is None or limit is None:
+        return None
+    return float(max(Decimal(0), Decimal(limit) - max(Decimal(0), -Decimal(loss_pl))))
 
 
 def account_rows(app: Flask) -> list[dict[str, Any]]:
@@ -52,6 +64,12 @@ def account_rows(app: Flask) -> list[dict[str, Any]]:
                 "open_contracts": open_by_program.get((code, pid), 0),
                 "max_contracts": program.max_contracts,
                 "pl_source": view.source if view is not None else None,
+                "equity": _money(state.equity) if state else None,
+                "open_pl": _money(state.open_pl) if state else None,
+                "open_pl_source": view.open_pl_source if view is not None else None,
+                "daily_room": room(state.day_pl, program.max_daily_loss) if state else None,
+                "total_room": room(state.total_pl, program.max_total_loss) if state else None,
+                "drawdown_room": room(-abs(state.drawdown), program.max_drawdown) if state else None,
             })
     return rows
 

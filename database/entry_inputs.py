@@ -4,7 +4,9 @@ An entry needs, for every routed firm: the trading state, the contracts open at 
 max_position_size) and per account, and each account's ledger (loss and drawdown checks). Read
 one query at a time that was 1 + 3 per firm round trips (each a parse, plan and execute on the
 server), about a third of a dry-run signal's time in `make profile`. One UNION ALL returns it all,
-from one snapshot of the database, on PostgreSQL and SQLite alike.
+from one snapshot of the database, on PostgreSQL and SQLite alike. The same read carries what
+marks the open positions to market: each open position, the latest price per root and each
+account's equity peak (database/tables_prices.py).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections import defaultdict
 import threading
 import weakref
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
@@ -21,6 +24,7 @@ from sqlalchemy import Boolean, Connection, Engine, Integer, String, bindparam, 
 from sqlalchemy.sql.elements import TextClause
 
 from account_engine.ledger import LedgerEntry, LedgerSummary
+from account_engine.marks import Mark, OpenPosition
 from database.tables import Price, Timestamp
 from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
@@ -71,6 +75,9 @@ class EntryInputs:
     summaries: dict[tuple[str, int], LedgerSummary] = field(default_factory=dict)
     as_of: dt.datetime | None = None  # the LedgerWindow's `now`: the instant the account states are for
     summarised: bool = False  # the database summarised the ledgers (whether or not any had events)
+    positions: dict[tuple[str, int], list[OpenPosition]] = field(default_factory=dict)  # open, per account
+    marks: dict[str, Mark] = field(default_factory=dict)  # the latest price per futures root
+    equity_peaks: dict[tuple[str, int], Decimal] = field(default_factory=dict)  # marked equity highs
 
     def summary(self, firm_code: str, program_id: int) -> LedgerSummary | None:
         return self.summaries.get((firm_code, program_id))
@@ -86,10 +93,17 @@ class EntryInputs:
     def events(self, firm_code: str, program_id: int) -> list[LedgerEntry]:
         return self.ledger.get((firm_code, program_id), [])
 
+    def open_positions(self, firm_code: str, program_id: int) -> list[OpenPosition]:
+        return self.positions.get((firm_code, program_id), [])
+
+    def equity_peak(self, firm_code: str, program_id: int) -> Decimal | None:
+        return self.equity_peaks.get((firm_code, program_id))
+
 
 @lru_cache(maxsize=1)
 def portable_statement() -> TextClause:
-    """Built once: the parts are told apart by `part` (S state, P open contracts, E ledger)."""
+    """Built once: the parts are told apart by `part` (S state, P open contracts, E ledger,
+    O an open position, M a mark, H an equity peak)."""
     # The ledger branch comes first: PostgreSQL types a UNION column from its branches in order,
     # so the others' NULLs take the ledger's types instead of defaulting to text. SQLite runs this
     # one; PostgreSQL runs the same query from database/pg_statements.py.
@@ -104,6 +118,8 @@ def portable_statement() -> TextClause:
          GROUP BY firm_code, program_id, dry_run
         UNION ALL
         SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1
+        UNION ALL
+        {MARK_ROWS.format(in_firms="IN :firms", pad="")}
         ORDER BY occurred_at, id
     """
     return text(sql).bindparams(bindparam("firms", expanding=True)).columns(
@@ -111,6 +127,19 @@ def portable_statement() -> TextClause:
         amount=Price, occurred_at=Timestamp, simulated=Boolean, trade_id=String, id=Integer,
     )
 
+
+MARK_ROWS = (
+    "SELECT 'O', firm_code, program_id, contracts_open, side, entry_price, NULL, dry_run, symbol, 0{pad} "
+    f"FROM trade_positions WHERE status = '{PositionStatus.OPEN}' AND firm_code {{in_firms}} "
+    "AND EXISTS (SELECT 1 FROM market_prices) "
+    "UNION ALL "
+    "SELECT 'M', NULL, NULL, NULL, root, price, price_time, NULL, symbol, 0{pad} FROM market_prices "
+    "UNION ALL "
+    "SELECT 'H', firm_code, program_id, NULL, NULL, equity_peak, reached_at, NULL, NULL, 0{pad} "
+    "FROM account_equity_peaks WHERE firm_code {in_firms}"
+)
+"""The open positions (only once any price was stored), marks and equity peaks, in the read's
+columns: `{in_firms}` the dialect's test for a routed firm, `{pad}` NULLs for extra columns."""
 
 WindowSource = LedgerWindow | Callable[[], LedgerWindow | None] | None
 
@@ -209,6 +238,9 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
     account_open_live: dict[tuple[str, int], int] = defaultdict(int)
     ledger: dict[tuple[str, int], list[LedgerEntry]] = defaultdict(list)
     summaries: dict[tuple[str, int], LedgerSummary] = {}
+    positions: dict[tuple[str, int], list[OpenPosition]] = defaultdict(list)
+    marks: dict[str, Mark] = {}
+    peaks: dict[tuple[str, int], Decimal] = {}
     for row in rows:
         part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, number = row[:10]
         if part == "E":  # the statement returns them in (occurred_at, id) order
@@ -229,6 +261,13 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
                 account_open_live[(firm, program)] += int(contracts or 0)
         elif part == "S":
             state = kind
+        elif part == "O":
+            positions[(firm, program)].append(OpenPosition(trade_id, kind, amount, int(contracts), bool(simulated)))
+        elif part == "M":
+            marks[kind] = Mark(kind, amount, occurred_at)
+        elif part == "H":
+            peaks[(firm, program)] = amount
     return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=dict(account_open),
                        firm_open_live=dict(firm_open_live), account_open_live=dict(account_open_live), ledger=dict(ledger),
-                       summaries=summaries, as_of=window.now if window is not None else None, summarised=summarised)
+                       summaries=summaries, as_of=window.now if window is not None else None, summarised=summarised,
+                       positions=dict(positions), marks=marks, equity_peaks=peaks)

@@ -110,14 +110,30 @@ def _too_deep() -> tuple[Any, int]:
     )
 
 
+class RefusedBody(Exception):
+    """The body is not strict JSON; `response` is the 400 to answer with."""
+
+    def __init__(self, response: tuple[Any, int]):
+        super().__init__("refused JSON body")
+        self.response = response
+
+
+def read_json_value(what: str = "a JSON object") -> Any:
+    """The decoded request body (any JSON value); RefusedBody with the 400 when it is not JSON."""
+    try:
+        return decode_json_body(read_body())
+    except JsonTooDeepError:
+        raise RefusedBody(_too_deep()) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RefusedBody(error_response(400, "invalid_json", f"Body must be {what}.", {"body": str(exc)})) from None
+
+
 def read_json_object(*, storable: bool = False) -> dict[str, Any] | tuple[Any, int]:
     """The request body as a dict, or the 400 response to return instead (413 is raised)."""
     try:
-        data = decode_json_body(read_body())
-    except JsonTooDeepError:
-        return _too_deep()
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_response(400, "invalid_json", "Body must be a JSON object.", {"body": str(exc)})
+        data = read_json_value()
+    except RefusedBody as refused:
+        return refused.response
     if not isinstance(data, dict):
         return error_response(400, "invalid_payload", "Body must be a JSON object.", {"body": "must be a JSON object"})
     if storable and (problem := json_document_problem(data)) is not None:

@@ -96,3 +96,30 @@ def test_ledger_events_come_back_in_time_order_and_same_instant_ones_in_recorded
     assert [e.amount for e in read_entry_inputs(db_engine, ["FTMO"]).events("FTMO", 1)] == want
     _, inputs = positions.create_entry_task("T-ORDER", "ENTRY", {"trade_id": "T-ORDER"}, ["FTMO"])
     assert [e.amount for e in inputs.events("FTMO", 1)] == want
+
+
+def test_every_form_of_the_read_carries_the_marks_open_positions_and_equity_peaks(db_engine):
+    """Open positions (once any price is stored), the marks and the equity peaks, alike whether
+    the ledgers come as events or (PostgreSQL) summarised, and when the read creates the task."""
+    from database.entry_inputs import LedgerWindow
+    from database.price_repository import PriceRepository
+
+    positions, _ = _ledger(db_engine)
+    prices = PriceRepository(db_engine)
+    assert read_entry_inputs(db_engine, ["FTMO"]).positions == {}  # no price yet: positions not read
+    prices.store_price("NQ", "NQ1!", Decimal("16490.25"), NOW, NOW)
+    prices.raise_equity_peak("FTMO", 1, Decimal("100400"), NOW)
+    prices.raise_equity_peak("TOPSTEP", 1, Decimal("50100"), NOW)  # not asked for
+    firms = ["FTMO", "BULENOX"]  # a firm set of its own: creating the tasks teaches the engine's size hint
+    window = LedgerWindow(NOW + timedelta(minutes=1), {f: NOW - timedelta(hours=15) for f in firms})
+    reads = [read_entry_inputs(db_engine, firms), read_entry_inputs(db_engine, firms, window),
+             positions.create_entry_task("T8", "ENTRY", {"trade_id": "T8"}, firms)[1],
+             positions.create_entry_task("T9", "ENTRY", {"trade_id": "T9"}, firms, ledger_window=window)[1]]
+    for inputs in reads:
+        assert {k: sorted((p.symbol, p.side, p.entry_price, p.contracts, p.dry_run) for p in v)
+                for k, v in inputs.positions.items()} == {
+            ("FTMO", 1): [("NQ", "LONG", Decimal("16500"), 2, True), ("NQ", "LONG", Decimal("16500"), 3, True)],
+            ("FTMO", 2): [("NQ", "LONG", Decimal("16500"), 4, True)]}
+        assert [(m.root, m.price, m.at) for m in inputs.marks.values()] == [("NQ", Decimal("16490.25"), NOW)]
+        assert inputs.equity_peaks == {("FTMO", 1): Decimal("100400")}
+        assert inputs.open_at_account("FTMO", 1) == 5  # the 'P' rows are unchanged

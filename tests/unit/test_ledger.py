@@ -191,3 +191,16 @@ def test_drawdown_modes_order_and_totals_hold_for_any_path(amounts):
     assert trailing.drawdown <= until.drawdown <= 0 and static.drawdown <= 0
     assert until.drawdown_floor <= D(100000) or not until.trailing_locked
     assert until.drawdown_floor is not None and until.drawdown_floor <= trailing.drawdown_floor
+
+
+@pytest.mark.parametrize("mode, high, hwm, floor, drawdown, locked", [
+    ("TRAILING", D(101000), D(101000), D(99000), D(-1500), False),  # the marked high is the HWM
+    ("TRAILING", D(99000), D(100000), D(98000), D(-500), False),  # below the ledger's own high: no effect
+    ("TRAILING_UNTIL_START", D(102500), D(102500), D(100000), D(-2500), True),  # floor stops at the start
+    ("STATIC", D(101000), D(101000), D(98000), D(-500), False),  # STATIC measures from the start anyway
+])
+def test_an_intraday_equity_high_raises_the_high_water_mark(mode, high, hwm, floor, drawdown, locked):
+    """Equity 99,500 now (open -500), after a marked equity high between events."""
+    s = state([], mode=mode, open_pl=D(-500), equity_high=high)
+    assert (s.equity, s.high_water_mark, s.drawdown_floor, s.drawdown, s.trailing_locked) == (
+        D(99500), hwm, floor, drawdown, locked)
