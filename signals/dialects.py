@@ -107,8 +107,13 @@ def tradingview_alert(data: dict[str, Any]) -> Alert:
     if position == "FLAT":
         return Alert(intent="CLOSE", fields=_close_fields(data, price), **common)
     if position == action:
+        # the position after the order: a reversal's order also covers the side it closes
+        size = number(data, "position_size", problems)
+        contracts = abs(size) if size is not None and size != 0 else data.get("contracts")
+        if problems:
+            raise SignalError(problems)
         fields = {"event_type": ENTRY_EVENT, "symbol": data.get("ticker"), "direction": position,
-                  "entry_price": price, "stop_loss": data.get("stop_loss"), "contracts": data.get("contracts")}
+                  "entry_price": price, "stop_loss": data.get("stop_loss"), "contracts": contracts}
         return Alert(intent="OPEN", fields=_known(fields, data), side=position, **common)
     fraction = _sold_fraction(data, problems)
     if problems:

@@ -49,6 +49,8 @@ def test_tradingview_flat_closes_and_a_sale_against_the_position_reduces_by_the_
     assert flat.intent == "CLOSE" and flat.fields["event_type"] == "EXIT"
     cut = read_alert(dict(TV_LONG, action="sell", market_position="long", contracts="1", position_size="3"))
     assert cut.intent == "REDUCE" and cut.fields["exit_fraction"] == Decimal("0.25")
+    reversal = read_alert(dict(TV_LONG, contracts="3", position_size="2"))  # 1 closes the short, 2 open
+    assert reversal.fields["contracts"] == Decimal(2)
 
 
 @pytest.mark.parametrize("stop,target,want_stop,want_target", [
