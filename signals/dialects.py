@@ -50,7 +50,7 @@ class Alert:
     fields: dict[str, Any]
     strategy: str = ""
     root: str = ""
-    side: str | None = None  # OPEN: the side to hold
+    side: str | None = None  # OPEN: the side to hold; CLOSE / REDUCE: the side it closes (None: either)
     stamp: str | None = None
 
 
@@ -105,7 +105,8 @@ def tradingview_alert(data: dict[str, Any]) -> Alert:
     common = _common(data, "tradingview", root)
     price = data.get("price")
     if position == "FLAT":
-        return Alert(intent="CLOSE", fields=_close_fields(data, price), **common)
+        # a sell that leaves the strategy flat closed a long: never a short opened meanwhile
+        return Alert(intent="CLOSE", fields=_close_fields(data, price), side=opposite(action), **common)
     if position == action:
         # the position after the order: a reversal's order also covers the side it closes
         size = number(data, "position_size", problems)
@@ -119,7 +120,11 @@ def tradingview_alert(data: dict[str, Any]) -> Alert:
     if problems:
         raise SignalError(problems)
     fields = {"event_type": "EXIT_PARTIAL", "exit_fraction": fraction, "exit_price": price}
-    return Alert(intent="REDUCE", fields=_known(fields, data), **common)
+    return Alert(intent="REDUCE", fields=_known(fields, data), side=position, **common)
+
+
+def opposite(side: str | None) -> str | None:
+    return {"LONG": "SHORT", "SHORT": "LONG"}.get(side or "")
 
 
 def _sold_fraction(data: dict[str, Any], problems: dict[str, str]) -> Decimal | None:

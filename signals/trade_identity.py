@@ -4,7 +4,9 @@ An entry opens the trade `<strategy>:<ROOT>:<stamp>` (the stamp is the alert's `
 `order_id`, or without them `h` + a digest of the body), so a resent alert names the same trade
 and is recognised by its idempotency key. Everything else is matched to the newest open trade of
 that strategy on that root (`trade_prefix`):
-- an exit / flat closes it; with none open it is recorded and sends nothing;
+- an exit / flat closes it - of the side the alert closed, when it says (a sell that left the
+  strategy flat closed a long; were a short opened meanwhile, by an alert processed first, it is
+  not touched); with none open it is recorded and sends nothing;
 - an entry on the other side is a reversal: close that trade, then open the new one;
 - an entry on the side already held is a repeat and names the open trade, so it gets that
   trade's stored entry result (a trade opens once) and never opens a second.
@@ -47,9 +49,15 @@ def stamp_or_digest(alert: Alert, data: dict[str, Any]) -> str:
     return alert.stamp if alert.stamp is not None else "h" + payload_digest(data)[:16]
 
 
+def side_looked_up(alert: Alert) -> str | None:
+    """The side of the open trade to look for: an entry looks at either (a repeat or a reversal)."""
+    return None if alert.intent == "OPEN" else alert.side
+
+
 def plan_steps(alert: Alert, data: dict[str, Any], open_trade: OpenTrade | None,
                header_key: str | None = None) -> tuple[Step, ...]:
-    """The signals `alert` stands for, in the order they must run. `data`: the body as received
+    """The signals `alert` stands for, in the order they must run. `open_trade`: the newest open
+    trade of its (strategy, root), of `side_looked_up(alert)`. `data`: the body as received
     (secret removed); `header_key`: an Idempotency-Key the sender set (`hdr:...`)."""
     stamp = stamp_or_digest(alert, data)
     derived = trade_prefix(alert.strategy, alert.root) + stamp
@@ -63,7 +71,8 @@ def plan_steps(alert: Alert, data: dict[str, Any], open_trade: OpenTrade | None,
         return (Step(close, _exit_key(alert, header_key, CLOSE_EVENT, ":close"), "reversal_exit"), entry)
     event = alert.fields["event_type"]
     if open_trade is None:
-        fields = {**alert.fields, "trade_id": derived, NO_TRADE_FIELD: f"{alert.strategy} on {alert.root}"}
+        held = f" ({alert.side.lower()})" if alert.side else ""
+        fields = {**alert.fields, "trade_id": derived, NO_TRADE_FIELD: f"{alert.strategy} on {alert.root}{held}"}
         return (Step(fields, _exit_key(alert, header_key, event), "exit"),)
     return (Step({**alert.fields, "trade_id": open_trade.trade_id}, _exit_key(alert, header_key, event), "exit"),)
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from signals.dialects import ENTRY_EVENT, Alert, _close_fields, _common, _known, choice, number, symbol_root
+from signals.dialects import (ENTRY_EVENT, Alert, _close_fields, _common, _known, choice, number, opposite,
+                              symbol_root)
 from signals.signal_model import SignalError
 
 ACTIONS = {"buy": "LONG", "sell": "SHORT", "exit": "EXIT", "cancel": "CANCEL", "add": "ADD"}
@@ -41,8 +42,9 @@ def traderspost_alert(data: dict[str, Any]) -> Alert:
         raise SignalError(problems)
     common = _common(data, "traderspost", root)
     price = _entry_price(data, problems)
-    if action == "EXIT" or sentiment == "FLAT":
-        return Alert(intent="CLOSE", fields=_close_fields(data, price), **common)
+    if action == "EXIT" or sentiment == "FLAT":  # `exit` closes either side; sell + flat a long
+        closes = None if action == "EXIT" else opposite(action)
+        return Alert(intent="CLOSE", fields=_close_fields(data, price), side=closes, **common)
     if sentiment is not None and sentiment != action:
         raise SignalError({"sentiment": f"{data['sentiment']!r} contradicts action {data['action']!r}; "
                                         "send flat to close, or leave sentiment out"})

@@ -23,7 +23,7 @@ from safety.exit_resend import plan_resend
 from safety.idempotency import derive_key, retry_key, wait_for_result
 from signals import EXIT_TYPES, INFO_TYPES, Signal, SignalError, canonical_event_type, parse_signal
 from signals.dialects import read_alert
-from signals.trade_identity import OpenTrade, Step, plan_steps, trade_prefix
+from signals.trade_identity import OpenTrade, Step, plan_steps, side_looked_up, trade_prefix
 from web.errors import error_response
 
 DUPLICATE_WAIT_SECONDS = 1.5
@@ -76,7 +76,7 @@ def handle_body(data: dict[str, Any], header_key: str | None, received_at: datet
 
 def _steps(alert, data: dict[str, Any], header_key: str | None) -> tuple[Step, ...]:
     found = current_app.extensions["execution_router"].repository.newest_open_trade(
-        trade_prefix(alert.strategy, alert.root))
+        trade_prefix(alert.strategy, alert.root), side_looked_up(alert))
     return plan_steps(alert, data, OpenTrade(*found) if found else None, header_key)
 
 

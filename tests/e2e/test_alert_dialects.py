@@ -96,6 +96,17 @@ def test_an_exit_without_an_open_trade_is_recorded_and_sends_nothing(client, db)
     assert count(db, "execution_tasks") == 1 and positions(db) == []
 
 
+def test_a_late_flat_never_closes_the_side_a_reversal_opened_meanwhile(client, db):
+    """Pine's close and the next entry fill on one bar; their alerts may be processed in either
+    order. The flat's sell closed a long: a short opened first by the entry's reversal stays."""
+    post(client, LONG)
+    short = post(client, dict(SHORT, time=FLAT_1["time"], order_id="Short")).get_json()
+    assert short["reversal"] is True
+    late_flat = post(client, dict(FLAT_1, order_id="Long")).get_json()
+    assert late_flat["connector_results"] == [] and "(long)" in late_flat["details"]
+    assert {(r[3], r[6]) for r in positions(db)} == {("LONG", "CLOSED"), ("SHORT", "OPEN")}
+
+
 def test_the_legacy_endpoint_has_the_same_contract(make_app):
     app = make_app(WEBHOOK_SECRET="s3cret")
     client = app.test_client()
@@ -139,7 +150,8 @@ def test_a_traderspost_trade_on_a_future_opens_reverses_and_closes(client, db):
     reversal = post(client, sell).get_json()
     assert reversal["closed"]["trade_id"] == entry["trade_id"] and reversal["opened"]["event_type"] == "SIGNAL_CREATED"
     assert {r[3] for r in positions(db) if r[6] == "OPEN"} == {"SHORT"}
-    flat = dict(traderspost("exit_bullish_flat"), ticker="MNQ1!")
+    assert post(client, dict(traderspost("exit_bullish_flat"), ticker="MNQ1!")).get_json()["connector_results"] == []
+    flat = dict(traderspost("exit_bearish_flat"), ticker="MNQ1!")  # buy + flat: closes the short
     closed = post(client, flat).get_json()
     assert closed["trade_id"] == reversal["opened"]["trade_id"] and closed["connector_results"]
     again = post(client, flat).get_json()  # nothing left open: recorded, nothing sent

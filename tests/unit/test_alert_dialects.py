@@ -7,7 +7,7 @@ import pytest
 
 from signals import SignalError, parse_signal
 from signals.dialects import detect_dialect, read_alert
-from signals.trade_identity import OpenTrade, plan_steps
+from signals.trade_identity import OpenTrade, plan_steps, side_looked_up
 
 TV_LONG = {"strategy": "ORB", "ticker": "NQ1!", "action": "buy", "market_position": "long", "contracts": "1",
            "position_size": "1", "price": "16500.25", "stop_loss": "16480", "time": "2026-01-05T14:30:00Z",
@@ -102,4 +102,11 @@ def test_an_exit_without_a_stamp_is_keyed_by_the_trade_it_closes_and_one_matchin
     assert exit_.fields["trade_id"] == "traderspost:NQ:h1" and exit_.key is None
     (unmatched,) = plan_steps(alert, body, None)
     assert unmatched.fields["unmatched_strategy"] == "traderspost on NQ"
+    assert side_looked_up(alert) is None  # `exit` closes either side
     assert unmatched.fields["trade_id"].startswith("traderspost:NQ:h")
+
+
+def test_a_flat_looks_only_for_the_side_its_order_closed():
+    assert side_looked_up(read_alert(dict(TV_LONG, action="sell", market_position="flat"))) == "LONG"
+    assert side_looked_up(read_alert({"ticker": "NQ", "action": "buy", "sentiment": "flat"})) == "SHORT"
+    assert side_looked_up(read_alert(TV_LONG)) is None  # an entry: a repeat or a reversal
