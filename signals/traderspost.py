@@ -67,31 +67,27 @@ def _entry_price(data: dict[str, Any], problems: dict[str, str]) -> Decimal | No
 
 def _stop_price(stop: Any, side: str, price: Decimal | None, problems: dict[str, str]) -> Decimal | None:
     """`stopLoss.stopPrice`, else `amount` points / `percent` away from the entry price."""
-    if stop is None:
-        return None
-    if not isinstance(stop, dict):
-        problems["stopLoss"] = "must be an object with stopPrice, amount or percent"
-        return None
-    kind = stop.get("type", "stop")
-    if kind not in STOP_TYPES:
+    if isinstance(stop, dict) and stop.get("type", "stop") not in STOP_TYPES:
         problems["stopLoss.type"] = f"must be one of {', '.join(STOP_TYPES)}"
-    direct = number(stop, "stopPrice", problems, "stopLoss.")
-    if direct is not None:
-        return direct
-    return _offset(stop, "stopLoss", -1 if side == "LONG" else 1, price, problems)
+    return _leg_price(stop, "stopLoss", "stopPrice", -1 if side == "LONG" else 1, price, problems)
 
 
 def _target_price(target: Any, side: str, price: Decimal | None, problems: dict[str, str]) -> Decimal | None:
     """`takeProfit.limitPrice`, else `amount` points / `percent` away from the entry price."""
-    if target is None:
+    return _leg_price(target, "takeProfit", "limitPrice", 1 if side == "LONG" else -1, price, problems)
+
+
+def _leg_price(leg: Any, name: str, price_key: str, sign: int, price: Decimal | None,
+               problems: dict[str, str]) -> Decimal | None:
+    if leg is None:
         return None
-    if not isinstance(target, dict):
-        problems["takeProfit"] = "must be an object with limitPrice, amount or percent"
+    if not isinstance(leg, dict):
+        problems[name] = f"must be an object with {price_key}, amount or percent"
         return None
-    direct = number(target, "limitPrice", problems, "takeProfit.")
+    direct = number(leg, price_key, problems, f"{name}.")
     if direct is not None:
         return direct
-    return _offset(target, "takeProfit", 1 if side == "LONG" else -1, price, problems)
+    return _offset(leg, name, sign, price, problems)
 
 
 def _offset(leg: dict[str, Any], name: str, sign: int, price: Decimal | None,

@@ -12,7 +12,7 @@ import ipaddress
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 
 from database.json_documents import json_document_problem
 from observability import metrics
