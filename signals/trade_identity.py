@@ -14,11 +14,11 @@ Pure: the caller looks the open trade up and runs the steps in order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from safety.idempotency import alert_key, payload_digest
-from signals.dialects import CLOSE_EVENT, Alert
+from signals.dialects import CLOSE_EVENT, ENTRY_EVENT, Alert
 
 NO_TRADE_FIELD = "unmatched_strategy"
 """Set on an exit that matched no open trade, so its result can say which (strategy, root) it was."""
@@ -55,13 +55,15 @@ def side_looked_up(alert: Alert) -> str | None:
 
 
 def plan_steps(alert: Alert, data: dict[str, Any], open_trade: OpenTrade | None,
-               header_key: str | None = None) -> tuple[Step, ...]:
+               header_key: str | None = None, entry_type: str = ENTRY_EVENT) -> tuple[Step, ...]:
     """The signals `alert` stands for, in the order they must run. `open_trade`: the newest open
     trade of its (strategy, root), of `side_looked_up(alert)`. `data`: the body as received
-    (secret removed); `header_key`: an Idempotency-Key the sender set (`hdr:...`)."""
+    (secret removed); `header_key`: an Idempotency-Key the sender set (`hdr:...`); `entry_type`:
+    the event type an entry is routed as (one ENTRY_EVENT_TYPES opens trades on)."""
     stamp = stamp_or_digest(alert, data)
     derived = trade_prefix(alert.strategy, alert.root) + stamp
     if alert.intent == "OPEN":
+        alert = replace(alert, fields={**alert.fields, "event_type": entry_type})
         if open_trade is not None and open_trade.side == alert.side:  # a repeat: the open trade's entry
             return (Step({**alert.fields, "trade_id": open_trade.trade_id}, header_key, "entry"),)
         entry = Step({**alert.fields, "trade_id": derived}, header_key, "entry")

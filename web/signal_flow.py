@@ -22,7 +22,7 @@ from routing.results import ResultDocument
 from safety.exit_resend import plan_resend
 from safety.idempotency import derive_key, retry_key, wait_for_result
 from signals import EXIT_TYPES, INFO_TYPES, Signal, SignalError, canonical_event_type, parse_signal
-from signals.dialects import read_alert
+from signals.dialects import ENTRY_EVENT, read_alert
 from signals.trade_identity import OpenTrade, Step, plan_steps, side_looked_up, trade_prefix
 from web.errors import error_response
 
@@ -75,9 +75,15 @@ def handle_body(data: dict[str, Any], header_key: str | None, received_at: datet
 
 
 def _steps(alert, data: dict[str, Any], header_key: str | None) -> tuple[Step, ...]:
-    found = current_app.extensions["execution_router"].repository.newest_open_trade(
-        trade_prefix(alert.strategy, alert.root), side_looked_up(alert))
-    return plan_steps(alert, data, OpenTrade(*found) if found else None, header_key)
+    router = current_app.extensions["execution_router"]
+    found = router.repository.newest_open_trade(trade_prefix(alert.strategy, alert.root), side_looked_up(alert))
+    return plan_steps(alert, data, OpenTrade(*found) if found else None, header_key,
+                      entry_type=_entry_type(router.settings.entry_event_types))
+
+
+def _entry_type(configured: frozenset[str]) -> str:
+    """SIGNAL_CREATED, unless ENTRY_EVENT_TYPES opens trades on ENTRY only."""
+    return ENTRY_EVENT if ENTRY_EVENT in configured or "ENTRY" not in configured else "ENTRY"
 
 
 def _key(signal: Signal, data: dict[str, Any], key: str | None) -> str:

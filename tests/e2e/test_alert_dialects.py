@@ -107,6 +107,12 @@ def test_a_late_flat_never_closes_the_side_a_reversal_opened_meanwhile(client, d
     assert {(r[3], r[6]) for r in positions(db)} == {("LONG", "CLOSED"), ("SHORT", "OPEN")}
 
 
+def test_entries_are_routed_as_the_entry_type_configured(make_app):
+    client = make_app(ENTRY_EVENT_TYPES="ENTRY").test_client()
+    body = post(client, LONG).get_json()
+    assert body["event_type"] == "ENTRY" and body["program_sizing"][0]["contracts"] == 2
+
+
 def test_the_legacy_endpoint_has_the_same_contract(make_app):
     app = make_app(WEBHOOK_SECRET="s3cret")
     client = app.test_client()
