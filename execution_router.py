@@ -39,6 +39,7 @@ from safety.exit_resend import ResendPlan
 from safety.guard import SafetyGuard
 from safety.signal_age import SignalReceipt, receipt
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
+from signals.trade_identity import NO_TRADE_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,9 @@ class ExecutionRouter(TaskRunner):
         if resend is not None:
             return (f"Resend of the exit of task {resend.of_task}: nothing is left open where it "
                     "did not get through: no exit order sent.")
+        unmatched = getattr(signal, NO_TRADE_FIELD, None)
+        if unmatched is not None:  # an alert without a trade_id, and its strategy holds nothing there
+            return f"No open trade of strategy {unmatched}: no exit order sent."
         if db.tasks.has_position_history(signal.trade_id):
             return f"Trade {signal.trade_id} has nothing left open: no exit order sent."
         return f"Trade {signal.trade_id} opened no position: no exit order sent."

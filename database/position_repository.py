@@ -108,6 +108,10 @@ def lock_firm_positions(connection: Connection, firm_code: str) -> None:
 _SIDES = tuple(map(str, PositionSide))
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class PositionRepository:
     """The positions trades opened; one transaction per call."""
 
@@ -220,6 +224,25 @@ class PositionRepository:
                 .order_by(trade_positions.c.firm_code, trade_positions.c.program_id)
             ).all()
         return [position_from_row(row) for row in rows]
+
+    def newest_open_trade(self, trade_id_prefix: str, side: str | None = None) -> tuple[str, str] | None:
+        """(trade_id, side) of the newest trade whose id starts with ``trade_id_prefix`` (and of
+        ``side``, when given) that still has contracts open anywhere: the trade an alert without a
+        trade_id closes or reverses."""
+        pattern = _like_escaped(trade_id_prefix) + "%"
+        query = (
+            select(trade_positions.c.trade_id, trade_positions.c.side)
+            .where(trade_positions.c.trade_id.like(pattern, escape="\\"))
+            .where(trade_positions.c.status == PositionStatus.OPEN)
+            .where(trade_positions.c.contracts_open > 0)
+            .order_by(trade_positions.c.id.desc())
+            .limit(1)
+        )
+        if side is not None:
+            query = query.where(trade_positions.c.side == side)
+        with self._db.transaction(one_statement=True) as connection:
+            row = connection.execute(query).first()
+        return (row.trade_id, row.side) if row is not None else None
 
     def has_position_history(self, trade_id: str) -> bool:
         """Whether this trade ever opened anything (any status), e.g. to tell an exit for an

@@ -8,6 +8,9 @@ Key derivation (documented in the README):
 - an ``Idempotency-Key`` header wins (``hdr:<value>``), for senders that can set headers;
 - entries and full exits: ``<trade_id>:<event_type>`` (canonical type, so ``EXIT_SL`` and
   ``EXIT_STOP_LOSS`` are the same signal) - a trade opens once and closes once;
+- alerts without a trade_id (signals/trade_identity.py): an entry's trade id is derived from
+  the alert's own `time` / `order_id` (or a digest of its body), so the rule above applies; an
+  exit with such a stamp is keyed `alert:<strategy>:<ROOT>:<stamp>:<event_type>` (`alert_key`);
 - informational events (MFE_UPDATE, BE_TRIGGERED, MFE_UPDATE_BATCH) and EXIT_PARTIAL repeat
   legitimately for one trade with different contents, so their key adds a SHA-256 of the
   canonical payload (sorted keys, secret removed): a byte-identical resend is a duplicate, a new
@@ -41,12 +44,20 @@ def payload_digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def header_idempotency_key(header: str | None) -> str | None:
+    """The key an Idempotency-Key header gives (``hdr:<value>``), None without one."""
+    if header is None:
+        return None
+    value = header.strip()
+    if not value or len(value) > MAX_HEADER_LENGTH or not value.isprintable():
+        raise IdempotencyKeyError(f"must be 1-{MAX_HEADER_LENGTH} printable characters")
+    return f"hdr:{value}"
+
+
 def derive_key(signal: Signal, payload: dict[str, Any], header: str | None) -> str:
-    if header is not None:
-        value = header.strip()
-        if not value or len(value) > MAX_HEADER_LENGTH or not value.isprintable():
-            raise IdempotencyKeyError(f"must be 1-{MAX_HEADER_LENGTH} printable characters")
-        return f"hdr:{value}"
+    from_header = header_idempotency_key(header)
+    if from_header is not None:
+        return from_header
     base = f"{signal.trade_id}:{signal.event_type}"
     if (signal.event_type in ENTRY_TYPES or signal.event_type in EXIT_TYPES) and signal.event_type not in _REPEATABLE:
         key = base
@@ -55,6 +66,16 @@ def derive_key(signal: Signal, payload: dict[str, Any], header: str | None) -> s
     if len(key) > 255:  # trade ids may be 255 characters themselves
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     return key
+
+
+def alert_key(strategy: str, root: str, stamp: str, event_type: str) -> str:
+    """The key of an exit alert without a trade_id, from the alert's own fields: a resend is the
+    same alert whichever trade is open by the time it arrives."""
+    return _bounded(f"alert:{strategy}:{root}:{stamp}:{event_type}")
+
+
+def _bounded(key: str) -> str:
+    return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def retry_key(key: str, failed_task_id: int) -> str:

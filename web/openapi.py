@@ -45,6 +45,19 @@ _RESULT = {
     },
 }
 
+_REVERSAL = {
+    "type": "object", "required": ["reversal", "closed", "opened", "details"],
+    "properties": {"reversal": {"const": True}, "closed": {"$ref": "#/components/schemas/Result"},
+                   "opened": {"anyOf": [{"$ref": "#/components/schemas/Result"}, {"type": "null"}]},
+                   "details": {"type": "string"}},
+}
+_BATCH = {
+    "type": "object", "required": ["event_type", "batch", "results", "details"],
+    "properties": {"event_type": {"const": "MFE_UPDATE_BATCH"}, "batch": {"type": "integer"},
+                   "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+                   "details": {"type": "string"}},
+}
+
 
 def signal_request_schema() -> dict[str, Any]:
     schema = copy.deepcopy(Signal.model_json_schema())
@@ -71,39 +84,47 @@ def openapi_document() -> dict[str, Any]:
     def error(description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
+    def signal_operation(operation_id: str, summary: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "summary": summary,
+                "description": ("Also accepts TradingView strategy alerts and the TradersPost format, "
+                                "and MFE_UPDATE_BATCH without a trade_id (docs/tradingview-alerts.md); "
+                                "a reversal answers with the close and the entry, a batch with each item."),
+                "operationId": operation_id,
+                "parameters": [
+                    {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "Idempotency-Key", "in": "header", "required": False,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Signal"}},
+                        "text/plain": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "200": {"description": "Routing result (also stored in execution_logs)",
+                            "content": {"application/json": {"schema": {"anyOf": [
+                                {"$ref": "#/components/schemas/Result"}, _REVERSAL, _BATCH]}}}},
+                    "400": error(f"Invalid JSON, arrays/objects nested deeper than {MAX_JSON_DEPTH} levels (`too_deeply_nested`) "
+                                 "or invalid fields (named in `fields`); nothing was recorded"),
+                    "401": error("Missing or wrong webhook secret"),
+                    "403": error("Source address not in WEBHOOK_ALLOWED_IPS"),
+                    "409": error("The same signal is still being processed"),
+                    "413": error("Body larger than WEBHOOK_MAX_BODY_BYTES, whatever its framing (chunked included)"),
+                    "503": error("Database unreachable; resend later"),
+                },
+            }
+        }
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "Prop-firm execution router", "version": __version__},
         "paths": {
-            "/api/automated-signals/webhook": {
-                "post": {
-                    "summary": "Route a TradingView signal",
-                    "operationId": "webhook",
-                    "parameters": [
-                        {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
-                        {"name": "Idempotency-Key", "in": "header", "required": False,
-                         "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Signal"}},
-                            "text/plain": {"schema": {"type": "string"}},
-                        },
-                    },
-                    "responses": {
-                        "200": {"description": "Routing result (also stored in execution_logs)",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
-                        "400": error(f"Invalid JSON, arrays/objects nested deeper than {MAX_JSON_DEPTH} levels (`too_deeply_nested`) "
-                                     "or invalid fields (named in `fields`); nothing was recorded"),
-                        "401": error("Missing or wrong webhook secret"),
-                        "403": error("Source address not in WEBHOOK_ALLOWED_IPS"),
-                        "409": error("The same signal is still being processed"),
-                        "413": error("Body larger than WEBHOOK_MAX_BODY_BYTES, whatever its framing (chunked included)"),
-                        "503": error("Database unreachable; resend later"),
-                    },
-                }
-            }
+            "/api/automated-signals/webhook": signal_operation("webhook", "Route a TradingView signal"),
+            "/api/live-signals": signal_operation("live_signals", "The guide's legacy path: the same contract"),
         },
         "components": {"schemas": {"Signal": signal_request_schema(), "Result": _RESULT, "Error": _ERROR}},
     }

@@ -1,4 +1,4 @@
-"""POST /api/automated-signals/webhook — TradingView's entry point.
+"""POST /api/automated-signals/webhook (and the guide's POST /api/live-signals) — TradingView's entry point.
 
 TradingView posts `text/plain` when it decides the alert message is not JSON, cannot set
 headers, and gives up after 3 seconds, so the body is parsed as JSON whatever the Content-Type
@@ -9,34 +9,24 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 
-from database import DuplicateIdempotencyKeyError
 from database.json_documents import json_document_problem
-from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
-from safety.exit_resend import plan_resend
-from safety.idempotency import IdempotencyKeyError, derive_key, retry_key, wait_for_result
-from routing.results import ResultDocument
 from observability import metrics
-from observability.task_context import bind_task, clear_task
-from observability.task_outcome import record_task_outcome
-from signals import EXIT_TYPES, SignalError, parse_signal
+from observability.task_context import clear_task
+from safety.idempotency import HEADER as IDEMPOTENCY_HEADER
+from safety.idempotency import IdempotencyKeyError, header_idempotency_key
 from web.errors import error_response
 from web.json_body import read_json_object
+from web.signal_flow import handle_body
 
 bp = Blueprint("webhook", __name__)
 
 SECRET_FIELDS = ("secret", "passphrase")
 SECRET_HEADER = "X-Webhook-Secret"
-DUPLICATE_WAIT_SECONDS = 1.5
-"""How long a copy waits for the first copy's result before answering 409 (TradingView: 3 s)."""
-MAX_EXIT_ATTEMPTS = 20
-"""Attempts of one exit a resend walks past to reach the latest (each a cheap keyed look-up); the
-21st resend of an exit that failed every time answers with the 20th attempt's result."""
 
 
 @lru_cache(maxsize=16)
@@ -73,6 +63,7 @@ def _authenticate(data: dict[str, Any]) -> bool:
 
 
 @bp.post("/api/automated-signals/webhook")
+@bp.post("/api/live-signals")  # the guide's legacy path: the same contract
 def webhook():
     received_at = current_app.extensions["execution_router"].clock()  # before any database work: the signal's age
     if not source_allowed():
@@ -86,46 +77,10 @@ def webhook():
     if problem is not None:  # NUL characters or unpaired surrogates: PostgreSQL cannot store them
         return error_response(400, "invalid_payload", "The body contains text that cannot be stored.", {"body": problem})
     try:
-        signal = parse_signal(data)
-    except SignalError as exc:
-        return error_response(400, "invalid_payload", "The signal has invalid fields; nothing was recorded.", exc.fields)
-    try:
-        key = derive_key(signal, data, request.headers.get(IDEMPOTENCY_HEADER))
+        header_key = header_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
     except IdempotencyKeyError as exc:
         return error_response(400, "invalid_header", "The Idempotency-Key header is invalid.", {IDEMPOTENCY_HEADER: str(exc)})
-    router = current_app.extensions["execution_router"]
-    bind_task(trade_id=signal.trade_id)
-    started = time.perf_counter()
-    is_exit = signal.event_type in EXIT_TYPES
-    # for an exit, which of its attempts predate this request: only those may be resent by it
-    newest_before = router.repository.latest_task_id() if is_exit else 0
-    resend = None
-    for _ in range(MAX_EXIT_ATTEMPTS):
-        try:
-            result = router.route(signal, raw_payload=data, idempotency_key=key, resend=resend, received_at=received_at)
-            break
-        except DuplicateIdempotencyKeyError as exc:
-            stored = wait_for_result(router.repository.get_log_for_task, exc.existing_task_id, DUPLICATE_WAIT_SECONDS)
-            if stored is None:
-                return error_response(
-                    409, "duplicate_in_progress",
-                    "The same signal is still being processed; it will not run twice. Retry to get its result.",
-                    task_id=exc.existing_task_id, duplicate=True,
-                )
-            # an exit that did not get through everywhere runs again where it failed, once per
-            # attempt; a copy of a resend (its attempt newer than this request, or still running
-            # when first looked at) gets that attempt's result instead
-            resend = plan_resend(stored.body, exc.existing_task_id) if is_exit else None
-            concurrent = not stored.finished_before or exc.existing_task_id > newest_before
-            if resend is None or concurrent:
-                return jsonify(stored.body), 200
-            key = retry_key(key, exc.existing_task_id)
-    else:
-        return jsonify(stored.body), 200
-    record_task_outcome(current_app, result, time.perf_counter() - started)
-    if isinstance(result, ResultDocument):  # the exact text stored in execution_logs
-        return current_app.response_class(result.json_text, mimetype="application/json"), 200
-    return jsonify(result), 200
+    return handle_body(data, header_key, received_at)
 
 
 @bp.after_request

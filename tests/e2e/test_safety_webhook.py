@@ -198,9 +198,9 @@ def test_bad_idempotency_key_is_400_and_writes_nothing(client, db, header):
 
 
 def test_copy_arriving_while_the_first_still_runs_gets_409(app, client, db, monkeypatch):
-    import web.webhook
+    import web.signal_flow
 
-    monkeypatch.setattr(web.webhook, "DUPLICATE_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(web.signal_flow, "DUPLICATE_WAIT_SECONDS", 0.2)
     repo = ExecutionRepository(app.extensions["db_engine"])
     key = f"{GUIDE_PAYLOAD['trade_id']}:SIGNAL_CREATED"
     task_id = repo.create_task(GUIDE_PAYLOAD["trade_id"], "SIGNAL_CREATED", GUIDE_PAYLOAD, idempotency_key=key)
