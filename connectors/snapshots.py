@@ -4,7 +4,8 @@ behind the loss checks' `SnapshotProvider` seam.
 An entry must not wait on a firm for its loss checks: snapshots are cached per account and kept
 fresh by a background job (APScheduler) every half `{FIRM}_SNAPSHOT_MAX_AGE_SECONDS`; an entry
 that finds its account's snapshot older than that reads it once itself, bounded by
-`READ_BUDGET_SECONDS` (well inside the request's deadline). A failed read raises: AccountService
+`READ_BUDGET_SECONDS` (well inside the request's deadline), and a read that fails brings the
+background refresh forward (it has a longer budget). A failed read raises: AccountService
 then follows `{FIRM}_SNAPSHOT_POLICY` (BLOCK the entry, or the LEDGER) and says which in the
 result. Some firms also ask for it (Tradovate calls repeated snapshot requests "an anti-pattern").
 """
@@ -22,7 +23,7 @@ from connectors.http_client import Deadline
 
 log = logging.getLogger(__name__)
 
-READ_BUDGET_SECONDS = 0.4
+READ_BUDGET_SECONDS = 0.25
 """One account read inside an entry (TradingView gives the whole request 3 s)."""
 
 
@@ -50,7 +51,18 @@ class ConnectorSnapshots(SnapshotProvider):
             cached = self._cache.get(key)
         if cached is not None and self._age(cached) <= self._max_age(firm_code) / 2:
             return cached
-        return self._read(firm_code, int(program_id), READ_BUDGET_SECONDS)
+        try:
+            return self._read(firm_code, int(program_id), READ_BUDGET_SECONDS)
+        except Exception:
+            self._refresh_soon(firm_code)  # the background job, with its longer budget, warms the cache
+            raise
+
+    def _refresh_soon(self, firm_code: str) -> None:
+        if self._scheduler is not None:
+            try:
+                self._scheduler.modify_job(f"snapshot-{firm_code}", next_run_time=self.clock())
+            except Exception:  # noqa: BLE001 - the regular run still comes
+                log.debug("could not bring the %s snapshot refresh forward", firm_code)
 
     def refresh(self, firm_code: str) -> None:
         """Read every program's snapshot of one firm (the background job); failures are logged."""
