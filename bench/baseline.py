@@ -1,6 +1,6 @@
 """`make bench BENCH_ARGS="--baseline REV"`: an earlier revision served beside ours, interleaved
-run by run on the same machine and database, so a change's cost is measured against the code it
-replaces rather than against numbers from another day."""
+run by run on the same machine (and database, or `--baseline-db` when the schemas differ), so a
+change's cost is measured against the code it replaces rather than against numbers from another day."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,7 @@ def compare(rev: str, ours: list[dict[str, Any]], base: list[dict[str, Any]],
         theirs["rows"] = rows(theirs)
         pairs = [o / b for o, b in zip(mine["rps_per_repeat"], theirs["rps_per_repeat"]) if b]
         levels.append({**theirs, "ours_rps": mine["rps"], "ours_p99_ms": mine["p99_ms"],
+                       "ours_cpu": {k: mine.get(k) for k in ("server_cpu_ms", "postgres_cpu_ms")},
                        "ratio": statistics.median(pairs) if pairs else None})
     return {"rev": base_rev or rev, "head": head, "levels": levels}
 
@@ -42,11 +43,39 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], date: str, args: a
         f"{args.repeats} x {args.duration:.0f} s per level and app, interleaved; mode `{args.mode}`.",
         "",
         "| Concurrency | ours req/s | baseline req/s | ours / baseline | ours p99 ms | baseline p99 ms | "
-        "baseline lost/extra rows |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "ours CPU ms/request | baseline CPU ms/request | baseline lost/extra rows |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for lv in result["levels"]:
         ratio = "-" if lv["ratio"] is None else f"{lv['ratio']:.2f}"
         lines.append(f"| {lv['connections']} | {lv['ours_rps']:,.0f} | {lv['rps']:,.0f} | {ratio} | "
-                     f"{lv['ours_p99_ms']:.2f} | {lv['p99_ms']:.2f} | {lv['rows']['lost']}/{lv['rows']['extra']} |")
+                     f"{lv['ours_p99_ms']:.2f} | {lv['p99_ms']:.2f} | {_cpu(lv['ours_cpu'])} | {_cpu(lv)} | "
+                     f"{lv['rows']['lost']}/{lv['rows']['extra']} |")
+    lines += ["", "CPU ms/request: the app's gunicorn processes + PostgreSQL (medians over the runs): it moves "
+                  "far less than req/s when the shared machine's speed drifts."]
     return "\n".join(lines)
+
+
+def empty_database(url: str) -> None:
+    """Drop every table of `url`'s public schema (and Alembic's version row), so the baseline
+    builds its own schema from its own migrations."""
+    from sqlalchemy import MetaData
+
+    engine = engine_for(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+def engine_for(url: str) -> Any:
+    from database import create_db_engine
+
+    return create_db_engine(url)
+
+
+def _cpu(level: dict[str, Any]) -> str:
+    parts = [level.get("server_cpu_ms"), level.get("postgres_cpu_ms")]
+    return "-" if any(p is None for p in parts) else f"{parts[0] + parts[1]:.2f}"

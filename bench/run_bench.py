@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
     parser.add_argument("--no-scaling", action="store_true", help="skip the firms x programs rows")
     parser.add_argument("--scaling-duration", type=float, default=4.0, help="seconds per scaling level (default 4)")
+    parser.add_argument("--baseline-db", metavar="URL",
+                        help="the baseline's own PostgreSQL database (EMPTIED: every table dropped), for a "
+                             "baseline whose schema differs from ours; default: the same database")
     parser.add_argument("--baseline", metavar="REV",
                         help="also serve git revision REV of this repository (same schema), interleaved with ours, "
                              "and print ours / baseline per level")
@@ -314,7 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     roots = {}
     if args.baseline:
         roots["baseline"] = baseline.checkout(ROOT, args.baseline, workdir)
-        apps["baseline"] = ("bench.timed_wsgi:ours()", {**step2_env(), **base_env})
+        baseline_env = dict(base_env)
+        if args.baseline_db:
+            baseline.empty_database(args.baseline_db)  # the baseline's own migrations build its schema
+            baseline_env["DATABASE_URL"] = args.baseline_db
+        apps["baseline"] = ("bench.timed_wsgi:ours()", {**step2_env(), **baseline_env})
     print(f"{', '.join(apps)} (ours and the baseline: Step 2 configuration; the reference: one JSONB insert + commit): "
           f"levels {levels}, {args.repeats} x {args.duration:.0f} s each, interleaved ...", flush=True)
     try:
@@ -337,9 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         results["reference"] = measured["reference"]
 
     if args.baseline:
+        baseline_engine = baseline.engine_for(args.baseline_db) if args.baseline_db else engine
         results["baseline"] = baseline.compare(args.baseline, measured["ours"], measured["baseline"],
                                                lambda r: row_check({**r, "mode": args.mode},
-                                                                   lambda prefix, want: check_rows(engine, prefix, want)))
+                                                                   lambda prefix, want: check_rows(baseline_engine, prefix, want)))
     if not args.no_scaling:
         from bench.profile_pipeline import measure
 
