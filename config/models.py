@@ -54,6 +54,8 @@ class ProgramSettings(_Frozen):
     fixed_contracts: int | None = None
     quantity_multiplier: Decimal = Decimal(1)
     allow_no_stop: bool = False
+    size_to_room: bool = False
+    """`{FIRM}_{ID}_SIZE_TO_ROOM`: a stop-out at the signal's stop must fit the loss limits' room."""
     drawdown_trail: str = "INTRADAY"
     """INTRADAY | END_OF_DAY: where a trailing mode's high-water mark comes from (config/loss_rules.py)."""
 

@@ -89,6 +89,7 @@ def get_program_scaling_rules(firm_code: str, program_id: int, settings: Setting
         fixed_contracts=program.fixed_contracts if program else None,
         quantity_multiplier=program.quantity_multiplier if program else None,
         allow_no_stop=program.allow_no_stop if program else None,
+        size_to_room=program.size_to_room if program else None,
         point_value_overrides=cfg.point_value_overrides,
     )
 

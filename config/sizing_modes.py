@@ -54,4 +54,6 @@ def read_sizing_mode(r: "_Reader", prefix: str) -> tuple[dict[str, Any], dict[st
                           f"set {prefix}SIZING_MODE=FIXED or ALERT, or remove it")
     elif allow_no_stop:
         fields["allow_no_stop"], sources["allow_no_stop"] = True, prefix + "ALLOW_NO_STOP"
+    if r.boolean(prefix + "SIZE_TO_ROOM", False):  # cap by the loss limits' room (routing/entry_plan.py)
+        fields["size_to_room"], sources["size_to_room"] = True, prefix + "SIZE_TO_ROOM"
     return fields, sources

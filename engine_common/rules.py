@@ -21,6 +21,7 @@ from engine_common.numbers import (
     InvalidNumber,
     as_mapping,
     parse_count,
+    parse_decimal,
     parse_non_negative_decimal,
     parse_positive_decimal,
 )
@@ -142,6 +143,11 @@ class ScalingRules(_Rules, subject="Scaling rule", argument="scaling_rules"):
     fixed_contracts: int | None = _rule(parse_count)
     quantity_multiplier: Decimal | None = _rule(parse_positive_decimal, ReasonCode.INVALID_QUANTITY_MULTIPLIER)
     allow_no_stop: bool | None = _rule(parse_flag)
+    size_to_room: bool | None = _rule(parse_flag)
+    loss_room: Decimal | None = _rule(parse_decimal)
+    """What the account may still lose before its tightest loss limit (set by the router from the
+    account's state when `size_to_room`); `loss_room_rule` names that limit."""
+    loss_room_rule: str | None = None
     point_value_overrides: Mapping[str, Any] = field(default_factory=dict)
     """`{SYMBOL}_POINT_VALUE` by futures root; each value is checked when a signal for that root
     is sized (`point_value`), so a broken override for one instrument never blocks another."""

@@ -101,7 +101,7 @@ def _size(rules: ScalingRules, payload: Mapping[str, Any]) -> tuple[int, dict[st
         stop_distance, stop_ticks, risk_distance = _stop_distance(entry, stop, spec, root)
         risk_per_contract = risk_distance * point_value
         whole = int(risk_amount // risk_per_contract)  # exact floor (both operands positive)
-        final, caps = _capped(whole, rules)
+        final, caps = _capped(whole, rules, risk_per_contract)
         if final * risk_per_contract > risk_amount:  # invariant, fail closed
             raise ArithmeticError("sizing invariant violated")
     calculated = risk_amount / risk_per_contract  # display only, ordinary precision
@@ -118,6 +118,7 @@ def _size(rules: ScalingRules, payload: Mapping[str, Any]) -> tuple[int, dict[st
         "final_contracts": final,
     })
     details.update(_cap_details(whole, final, caps, stop_distance, stop_ticks, risk_distance, symbol, root))
+    details.update(_room_details(rules))
     if final >= 1:
         return final, details
     _refuse_capped(rules, details)
@@ -150,7 +151,8 @@ def _size_by_count(rules: ScalingRules, payload: Mapping[str, Any], prefix: str)
     with _exact():
         if stop is not None:
             stop_distance, stop_ticks, risk_distance = _stop_distance(entry, stop, spec, root)
-        final, caps = _capped(requested, rules)
+        final, caps = _capped(requested, rules,
+                              risk_distance * spec.point_value if risk_distance is not None else None)
         risk_at_stop = final * risk_distance * spec.point_value if risk_distance is not None else None
 
     details: dict[str, Any] = {
@@ -166,6 +168,7 @@ def _size_by_count(rules: ScalingRules, payload: Mapping[str, Any], prefix: str)
         details["risk_distance"] = to_float(risk_distance)
         details["risk_at_stop"] = to_float(risk_at_stop)
     details.update(_cap_details(requested, final, caps, stop_distance, stop_ticks, risk_distance, symbol, root))
+    details.update(_room_details(rules))
     if final >= 1:
         return final, details
     _refuse_capped(rules, details)
@@ -241,9 +244,14 @@ def _stop_distance(entry: Decimal, stop: Decimal, spec: ContractSpec, root: str)
     return stop_distance, stop_ticks, stop_ticks * spec.tick_size
 
 
-def _capped(whole: int, rules: ScalingRules) -> tuple[int, dict[str, int | None]]:
-    caps = {"max_contracts": rules.max_contracts, "position_capacity": rules.position_capacity,
-            "max_contracts_per_order": rules.max_contracts_per_order}
+def _capped(whole: int, rules: ScalingRules, risk_per_contract: Decimal | None) -> tuple[int, dict[str, Any]]:
+    caps: dict[str, Any] = {"max_contracts": rules.max_contracts, "position_capacity": rules.position_capacity,
+                            "max_contracts_per_order": rules.max_contracts_per_order, "loss_room": None}
+    if rules.size_to_room and rules.loss_room is not None:
+        if risk_per_contract is None:  # no stop: nothing says what a stop-out would cost
+            raise Rejection(ReasonCode.NO_STOP_LOSS, "SIZE_TO_ROOM needs the signal's stop to measure the room.",
+                            {"key": "stop_loss", "value": None})
+        caps["loss_room"] = max(0, int(rules.loss_room // risk_per_contract))  # floor: a stop-out fits the room
     final = min([whole, *(cap for cap in caps.values() if cap is not None)])
     if final < 0:  # invariant, fail closed
         raise ArithmeticError("sizing invariant violated")
@@ -261,12 +269,21 @@ def _cap_details(whole: int, final: int, caps: Mapping[str, int | None], stop_di
         details["stop_ticks"] = stop_ticks
     if caps["max_contracts_per_order"] is not None:
         details["max_contracts_per_order"] = caps["max_contracts_per_order"]
+    if caps["loss_room"] is not None:
+        details["loss_room_contracts"] = caps["loss_room"]
     bound = _binding_cap(whole, final, caps)
     if bound is not None:
         details["capped_by"] = bound
     if not isinstance(symbol, str) or symbol.strip().upper() != root:
         details["symbol_root"] = root
     return details
+
+
+def _room_details(rules: ScalingRules) -> dict[str, Any]:
+    """SIZE_TO_ROOM: the room the account had and the limit it came from."""
+    if not rules.size_to_room or rules.loss_room is None:
+        return {}
+    return {"loss_room": to_float(rules.loss_room), "loss_room_rule": rules.loss_room_rule}
 
 
 def _refuse_capped(rules: ScalingRules, details: dict[str, Any]) -> None:
@@ -277,6 +294,13 @@ def _refuse_capped(rules: ScalingRules, details: dict[str, Any]) -> None:
         raise Rejection(
             ReasonCode.POSITION_CAPACITY_EXHAUSTED,
             "No position capacity left under the firm's max_position_size.",
+            details,
+        )
+    if details.get("loss_room_contracts") == 0:
+        raise Rejection(
+            ReasonCode.NO_LOSS_ROOM,
+            f"A stop-out of even one contract would take the account past its {details.get('loss_room_rule')} "
+            f"room ({details.get('loss_room')}).",
             details,
         )
 
@@ -295,7 +319,7 @@ def _binding_cap(whole: int, final: int, caps: Mapping[str, int | None]) -> str 
     a trader must know bound, since it overrides the account's own numbers)."""
     if final >= whole:
         return None
-    for name in ("max_contracts_per_order", "max_contracts", "position_capacity"):
+    for name in ("max_contracts_per_order", "max_contracts", "position_capacity", "loss_room"):
         if caps[name] == final:
             return name
     return None

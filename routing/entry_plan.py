@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Mapping
 
 from account_engine import evaluate_account_breach
@@ -17,6 +18,7 @@ from config import RuleBook
 from config.routes import Route
 from connectors import OrderRequest, client_order_id
 from engine_common.statuses import ReasonCode, VerdictStatus
+from engine_common.rules import BreachRules
 from engine_common.verdict import ProgramVerdict, SizingVerdict, Verdict
 from program_engine import calculate_program_sizing
 from risk_engine import evaluate_risk
@@ -62,6 +64,10 @@ def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[
             scaling = rules.scaling(firm_code, program_id)
             if capacity is not None:
                 scaling = dataclasses.replace(scaling, position_capacity=capacity)
+            if scaling.size_to_room:
+                room = loss_room(firm.program_metrics.get(program_id, {}), rules.breach(firm_code, program_id))
+                if room is not None:
+                    scaling = dataclasses.replace(scaling, loss_room=room[0], loss_room_rule=room[1])
             sizing = calculate_program_sizing(firm_code, program_id, scaling, payload)
             sizings.append(sizing)
             breach = check_breach(firm_code, program_id, firm.views.get(program_id),
@@ -72,6 +78,21 @@ def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[
                 if capacity is not None:  # programs of one firm share its position limit
                     capacity -= sizing.contracts
     return EntryPlan(route.firm_codes, route, tuple(states), tuple(risks), tuple(sizings), tuple(breaches), tuple(orders))
+
+
+def loss_room(metrics: Mapping[str, Any], limits: BreachRules) -> tuple[Decimal, str] | None:
+    """What the account may still lose before its tightest loss limit, and that limit: the daily
+    loss limit less today's loss (a profit adds room, as the firms measure the day), the total
+    loss limit less the total loss, the drawdown limit less the drawdown. None: no limit set."""
+    def figure(name: str) -> Decimal:
+        return Decimal(str(metrics.get(name) or 0))
+
+    rooms = [(limit + figure(name), rule) for limit, name, rule in (
+        (limits.max_daily_loss, "day_pl", "MAX_DAILY_LOSS"),
+        (limits.max_total_loss, "total_pl", "MAX_TOTAL_LOSS"),
+        (limits.max_drawdown, "drawdown", "MAX_DRAWDOWN"),
+    ) if limit is not None]
+    return min(rooms, key=lambda room: room[0]) if rooms else None
 
 
 def check_breach(firm_code: str, program_id: int, view: AccountView | None, metrics: Mapping[str, Any],

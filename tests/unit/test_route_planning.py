@@ -153,3 +153,38 @@ def test_reducing_still_sends_exits_and_a_simulated_position_at_a_live_firm_is_c
                             state="REDUCING", modes={"FTMO": False, "APEX": False})
     assert live.refusal is None and not live.local_only
     assert simulated.refusal is None and simulated.local_only
+
+
+# -- size to room -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("day_pl, contracts, capped", [
+    (Decimal("0"), 2, False),        # room 1,000: the risk size (2 x $500) fits
+    (Decimal("-200"), 1, True),      # room 800: one $500 stop-out fits, two do not
+    (Decimal("500"), 2, False),      # a profit adds room (the firm measures the day)
+])
+def test_size_to_room_caps_what_a_stop_out_could_lose(day_pl, contracts, capped):
+    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_1_SIZE_TO_ROOM="true"))
+    accounts = _accounts(settings, program_pl={("FTMO", 1): {"day_pl": day_pl, "total_pl": day_pl,
+                                                             "drawdown": min(day_pl, Decimal(0))}})
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1, accounts)
+    (sizing,) = plan.program_sizing
+    assert sizing.contracts == contracts
+    assert sizing.details["loss_room_rule"] == "MAX_DAILY_LOSS"
+    assert sizing.details["loss_room"] == float(Decimal(1000) + day_pl)
+    assert (sizing.details.get("capped_by") == "loss_room") is capped
+
+
+def test_no_room_for_one_stop_out_refuses_the_entry_naming_the_limit():
+    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO", FTMO_1_SIZE_TO_ROOM="true"))
+    accounts = _accounts(settings, program_pl={("FTMO", 1): {"day_pl": Decimal("-600")}})
+    plan = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1, accounts)
+    (sizing,) = plan.program_sizing
+    assert (sizing.status, sizing.rule) == ("REJECTED", "NO_LOSS_ROOM") and plan.orders == ()
+    assert "MAX_DAILY_LOSS" in sizing.reason and sizing.details["loss_room"] == 400.0
+
+
+def test_without_size_to_room_the_room_is_not_consulted():
+    settings = parse_settings(dict(STEP2_ENV, ROUTE_TO_FIRMS="FTMO"))
+    accounts = _accounts(settings, program_pl={("FTMO", 1): {"day_pl": Decimal("-600")}})
+    (sizing,) = plan_entry(parse_signal(GUIDE_PAYLOAD), RuleBook(settings), 1, accounts).program_sizing
+    assert sizing.contracts == 2 and "loss_room" not in sizing.details
