@@ -31,13 +31,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from dataclasses import replace
 from typing import Any
 
 from account_engine.snapshots import AccountSnapshot
 from connectors.base_connector import DEFAULT_BUDGET, OrderLookup
+from connectors.exit_fitting import Fitting, fit_after_exit
 from connectors.http_client import Deadline, OutcomeUnknown, Rejected
-from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus, stop_not_adjusted
+from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, OrderStatus
 from connectors.tradovate import schemas
 from connectors.tradovate.api import TradovateApi
 
@@ -47,11 +47,6 @@ STOP_TYPES = ("Stop", "StopLimit", "TrailingStop", "TrailingStopLimit")
 PENDING_STATES = ("PendingNew", "PendingReplace", "PendingCancel")
 _KEPT_ON_MODIFY = ("price", "stopPrice", "pegDifference", "maxShow", "timeInForce", "expireTime")
 """OrderVersion fields a modification repeats (https://partner.tradovate.com/api/rest-api-endpoints/orders/modify-order)."""
-STOP_CUT_MARGIN = 0.25
-"""Seconds of the request's deadline the stop cut leaves unused, so its outcome is in the answer."""
-STOP_CUT_MIN = 0.5
-"""The least time (after the margin) the cut needs for its calls (list, versions, a position read
-when flat, the change); with less it is not started."""
 
 
 class ApexConnector(TradovateApi):
@@ -120,28 +115,15 @@ class ApexConnector(TradovateApi):
         open one. The exit stands either way, so a failure here does not change its status: the
         result says STOP_NOT_ADJUSTED (and the trader is notified) instead.
 
-        The cut ends STOP_CUT_MARGIN before the request's deadline, so its outcome is in the
-        answer; with less than STOP_CUT_MIN left it is not started (and the result says so, with
-        the `expected` position left).
+        The time, the failure and the result are connectors/exit_fitting.py's (the `expected`
+        position left is what a fitting not started reports).
         """
-        budget = deadline.remaining() - STOP_CUT_MARGIN
-        if budget < STOP_CUT_MIN:
-            return stop_not_adjusted(result, expected, [], "too little of the request's time was left to change it",
-                                     "at Tradovate")
-        cut_deadline = Deadline(budget)
-        changes: list[dict[str, Any]] = []
-        left = expected
-        try:
+        def fit(cut_deadline: Deadline, fitting: Fitting) -> None:
             stops = self._closing_stops(account, contract_id, action, cut_deadline, skip=result.order_id)
-            left = held(cut_deadline)
-            self._cut_stops(stops, left, cut_deadline, changes)
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
-            log.warning("APEX stop adjustment after %s failed: %s", result.order and result.order.get("client_order_id"),
-                        type(exc).__name__)
-            return stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__),
-                                     "at Tradovate")
-        return replace(result, extra={**result.extra, "stop_adjustment": {
-            "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
+            fitting.left = held(cut_deadline)
+            self._cut_stops(stops, fitting.left, cut_deadline, fitting.changes)
+
+        return fit_after_exit(result, expected, deadline, "at Tradovate", fit)
 
     def _still_flat(self, order: OrderRequest, account: int, contract_id: int, deadline: Deadline) -> int:
         """0 when this side is still flat after the stops were listed. A position there now (a
@@ -272,7 +254,8 @@ class ApexConnector(TradovateApi):
         account, _ = self._account(program_id, deadline)
         snap = self._read("POST", "/cashBalance/getcashbalancesnapshot", deadline, json={"accountId": account})
         if not isinstance(snap, dict) or snap.get("errorText") or snap.get("totalCashValue") is None:
-            raise ValueError(f"cash balance snapshot unusable: {snap.get('errorText') if isinstance(snap, dict) else snap!r}")
+            text = snap.get("errorText") if isinstance(snap, dict) else type(snap).__name__
+            raise ValueError(f"cash balance snapshot unusable: {self.http.redact(str(text or 'no totalCashValue'))}")
         balance = Decimal(str(snap["totalCashValue"]))
         open_pl = Decimal(str(snap.get("openPnL") or 0))
         return AccountSnapshot(balance=balance, equity=balance + open_pl, open_pl=open_pl,

@@ -20,20 +20,16 @@ other, leaves the exit done and says STOP_NOT_ADJUSTED.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from connectors.base_connector import DEFAULT_BUDGET
+from connectors.exit_fitting import FIT_MARGIN, Fitting, fit_after_exit
 from connectors.http_client import Deadline, OutcomeUnknown, Rejected
-from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest, stop_not_adjusted
+from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest
 from connectors.projectx_schemas import ASK, BID, OPEN, STOP_LEGS, TARGET_LEGS, Envelope, PxOrder
 
 log = logging.getLogger(__name__)
 
-CUT_MARGIN = 0.25
-"""Seconds of the request's deadline the fitting leaves unused, so its outcome is in the answer."""
-CUT_MIN = 0.5
-"""The least time (after the margin) the fitting needs for its calls; with less it is not started."""
 
 
 class BracketFitting:
@@ -50,28 +46,18 @@ class BracketFitting:
         entered meanwhile, whose own bracket may be among them, so none is touched. An exit whose
         answer came after the request's deadline has no waiting caller: it gets its own time."""
         if deadline.remaining() <= 0:
-            deadline = Deadline(DEFAULT_BUDGET + CUT_MARGIN)
-        budget = deadline.remaining() - CUT_MARGIN
-        if budget < CUT_MIN:
-            return stop_not_adjusted(result, expected, [], "too little of the request's time was left to change it",
-                                     "in TopstepX")
-        cut_deadline = Deadline(budget)
-        changes: list[dict[str, Any]] = []
-        left = expected
-        try:
+            deadline = Deadline(DEFAULT_BUDGET + FIT_MARGIN)
+
+        def fit(cut_deadline: Deadline, fitting: Fitting) -> None:
             legs = self._bracket_legs(account, contract_id, order, cut_deadline)
             held = max(order.held_at_firm(self._net_position(account, contract_id, cut_deadline)), 0)
             if held > expected:
                 raise Rejected("POSITION_OPENED", f"{held - expected} contract(s) more than expected are held, "
                                                   "so no bracket order was changed")
-            left = held
-            self._cut_legs(account, legs, left, cut_deadline, changes)
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the trader must hear of it
-            log.warning("TOPSTEP bracket fitting after %s failed: %s", order.client_order_id, type(exc).__name__)
-            return stop_not_adjusted(result, left, changes, str(getattr(exc, "message", "") or type(exc).__name__),
-                                     "in TopstepX")
-        return replace(result, extra={**result.extra, "stop_adjustment": {
-            "status": "ADJUSTED" if changes else "NOT_NEEDED", "position_left": left, "orders": changes}})
+            fitting.left = held
+            self._cut_legs(account, legs, held, cut_deadline, fitting.changes)
+
+        return fit_after_exit(result, expected, deadline, "in TopstepX", fit)
 
     def after_exit_found(self, order: OrderRequest) -> str | None:
         """An exit found by reconciliation: its bracket was never fitted, so fit the closing side's
