@@ -92,8 +92,10 @@ class ConnectorSnapshots(SnapshotProvider):
             self._cache.pop((firm_code, int(program_id)), None)
 
     def close(self) -> None:
+        """Stop the refresh; a read still running is waited for (bounded by its budget), so
+        nothing reaches a firm after the router closed."""
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.shutdown(wait=True)
             self._scheduler = None
 
     def _read(self, firm_code: str, program_id: int, budget: float) -> AccountSnapshot:
