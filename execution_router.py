@@ -35,6 +35,7 @@ from routing.exit_plan import plan_exit
 from routing.results import Outcome, entry_details, exit_details
 from routing.sending import OrderDesk
 from routing.tasks import Process, TaskRunner
+from safety.account_guard import AccountGuard, guard_scope
 from safety.exit_resend import ResendPlan
 from safety.guard import SafetyGuard
 from safety.signal_age import SignalReceipt, receipt
@@ -42,6 +43,9 @@ from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
 from signals.trade_identity import NO_TRADE_FIELD
 
 log = logging.getLogger(__name__)
+
+Accounts = frozenset[tuple[str, int]]
+"""(firm_code, program_id) pairs an exit is limited to."""
 
 
 class ExecutionRouter(TaskRunner):
@@ -72,6 +76,7 @@ class ExecutionRouter(TaskRunner):
         self._accounts = accounts
         self._desk: OrderDesk | None = None
         self._guard: SafetyGuard | None = None
+        self.account_guard: AccountGuard | None = None  # set by create_app when a program has GUARD_BUFFER
         self.reconcile_min_age: float | None = None  # None: connectors.reconcile.MIN_AGE_SECONDS
         self.reconcile_observer: ReconcileObserver | None = None  # the app's notifier (web_server.create_app)
         log.info("ExecutionRouter initialized with dry_run=%s", self.dry_run)
@@ -128,23 +133,29 @@ class ExecutionRouter(TaskRunner):
         DuplicateIdempotencyKeyError before anything is written (see safety/idempotency.py).
         `resend` runs an exit again only where its earlier attempt failed (safety/exit_resend.py).
         `received_at` (on `clock`, default now): when the webhook received it; an entry processed
-        more than MAX_SIGNAL_AGE_SECONDS after it is refused, never sent late (safety/signal_age.py)."""
+        more than MAX_SIGNAL_AGE_SECONDS after it is refused, never sent late (safety/signal_age.py).
+        Afterwards the account guard looks at every account the result booked an order for."""
         signal = payload if isinstance(payload, Signal) else parse_signal(payload)
         arrival = SignalReceipt(received_at or self.clock(), self.settings.max_signal_age_seconds, lambda: self.clock())
         with receipt(arrival):
             process, noted = self.processor_for(signal, resend)
-            return self.handle_task(signal, raw_payload, process, idempotency_key, noted=noted)
+            result = self.handle_task(signal, raw_payload, process, idempotency_key, noted=noted)
+        if self.account_guard is not None:
+            self.account_guard.after_result(result)
+        return result
 
     def processor_for(self, signal: Signal, resend: ResendPlan | None = None) -> tuple[Process, dict[str, Any] | None]:
         """The stage that processes `signal`, and what its result notes up front: a resent exit
-        runs only where its earlier attempt failed (also used by recovery to re-run one)."""
+        runs only where its earlier attempt failed (also used by recovery to re-run one), the
+        account guard's exit only on the account it flattens (its `guard_account`)."""
         if signal.event_type in self.settings.entry_event_types:
             return self.process_entry, None
         if signal.event_type not in EXIT_TYPES:
             return self.process_info, None
-        if resend is None:
+        only = guard_scope(signal)
+        if resend is None and only is None:
             return self.process_exit, None
-        return partial(self.process_exit, resend=resend), resend.describe()
+        return partial(self.process_exit, resend=resend, only=only), resend.describe() if resend else None
 
     def handle_entry_signal(self, payload: dict[str, Any] | Signal) -> dict[str, Any]:
         return self._handle_of(payload, ENTRY_TYPES, "entry")
@@ -172,7 +183,9 @@ class ExecutionRouter(TaskRunner):
         accounts = {code: self.accounts.firm_accounts(code, inputs, live=code in live, now=now)
                     for code in self.routed_firms(signal)}
         plan = plan_entry(signal, self.rules, task_id, accounts)
-        screened = self.guard.screen_entries(db.safety, plan.orders, state)
+        held = {(o.firm_code, o.program_id): hold for o in plan.orders
+                if (hold := inputs.guard_hold(o.firm_code, o.program_id, now, self.accounts.live_book(o.firm_code)))}
+        screened = self.guard.screen_entries(db.safety, plan.orders, state, held)
         sent, late_checks = self.desk.send_entries(db, screened.allowed)
         self._forget_snapshots(sent)
         results = screened.refused + sent
@@ -183,7 +196,8 @@ class ExecutionRouter(TaskRunner):
                    "program_sizing": plan.program_sizing, "account_breaches": plan.account_breaches},
         )
 
-    def process_exit(self, task_id: int, signal: Signal, db: Connections, resend: ResendPlan | None = None) -> Outcome:
+    def process_exit(self, task_id: int, signal: Signal, db: Connections, resend: ResendPlan | None = None,
+                     only: Accounts | None = None) -> Outcome:
         """Close what the trade opened (a resend: only where its last attempt did not get through)."""
         state = self.guard.trading_state(db.safety)
         reconciler = None
@@ -193,17 +207,19 @@ class ExecutionRouter(TaskRunner):
         if resend is not None:  # an earlier attempt's UNKNOWN order, now judged, decides its part
             resend = resend.parts_now(lambda order_id: _journal_status(reconciler, order_id))
         try:
-            return self._exit_positions(task_id, signal, db, state, resend)
+            return self._exit_positions(task_id, signal, db, state, resend, only)
         finally:  # after this request's own exit orders, off its clock (connectors/reconcile.py)
             if reconciler is not None and reconciler.deferred:
                 self.desk.dispatcher.in_background(reconciler.settle_deferred)
 
     def _exit_positions(self, task_id: int, signal: Signal, db: Connections, state: str,
-                        resend: ResendPlan | None) -> Outcome:
+                        resend: ResendPlan | None, only: Accounts | None = None) -> Outcome:
         notes = resend.describe() if resend is not None else {}
         positions = db.tasks.open_positions_for_trade(signal.trade_id)
         if resend is not None:  # a resend closes only where the earlier attempt did not
             positions = [p for p in positions if resend.includes(p.firm_code, p.program_id)]
+        if only is not None:
+            positions = [p for p in positions if (p.firm_code, p.program_id) in only]
         if not positions:
             return Outcome(state, self._nothing_open(db, signal, resend), notes=notes)
         steps = plan_exit(signal, task_id, positions, trading_state=state,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 
 from flask import Flask
 
@@ -23,6 +24,8 @@ from version import __version__
 from dashboard import views as dashboard_views
 from observability.json_logging import install_handler, settings_secrets
 from observability.notifications import Notifier
+from safety.account_guard import AccountGuard
+from domain.account_guard import GuardTrigger
 from web import account_admin, admin_trading_state, health, metrics_view, openapi, query_api, realtime_price, webhook
 from web.db_errors import register_db_error_handlers
 from database.safety_repository import SafetyRepository
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         telegram_chat_id=settings.notify_telegram_chat_id,
     )
     router.reconcile_observer = app.extensions["notifier"].submit_reconciliation  # answers nobody waits for
+    _install_account_guard(router, settings, app.extensions["notifier"])
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(realtime_price.bp)
@@ -95,6 +99,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     _install_safety(app, settings, router)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
     return app
+
+
+def _install_account_guard(router: ExecutionRouter, settings: Settings, notifier: Notifier) -> None:
+    """The account guard, when a program has a GUARD_BUFFER: it looks after every task, price and
+    live snapshot refresh, and first finishes any flattening a stopped service left half done."""
+    if not AccountGuard.configured(settings):
+        return
+    guard = router.account_guard = AccountGuard(router, notifier.submit)
+    if isinstance(router.snapshot_provider, ConnectorSnapshots):
+        router.snapshot_provider.on_refresh = partial(_check_after_snapshot, guard)
+    resumed = guard.resume()
+    if resumed:
+        log.warning("finished %d account guard flattening(s) left from before the restart", len(resumed))
+
+
+def _check_after_snapshot(guard: AccountGuard, firm_code: str, program_id: int) -> None:
+    guard.check(firm_code, program_id, GuardTrigger.SNAPSHOT)
 
 
 def _install_safety(app: Flask, settings: Settings, router: ExecutionRouter) -> None:

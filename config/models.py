@@ -58,6 +58,9 @@ class ProgramSettings(_Frozen):
     """`{FIRM}_{ID}_SIZE_TO_ROOM`: a stop-out at the signal's stop must fit the loss limits' room."""
     drawdown_trail: str = "INTRADAY"
     """INTRADAY | END_OF_DAY: where a trailing mode's high-water mark comes from (config/loss_rules.py)."""
+    guard_buffer: Decimal | None = None
+    """`{FIRM}_{ID}_GUARD_BUFFER`: dollars of loss room at which the account guard flattens the account
+    and holds it REDUCING until the next trading day (safety/account_guard.py); None = off."""
 
 
 class FirmSettings(_Frozen):

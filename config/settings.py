@@ -101,6 +101,7 @@ class _Reader:
 
 
 _MONEY = TypeAdapter(PositiveMoney)
+_BUFFER = TypeAdapter(Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), allow_inf_nan=False)])
 _FRACTION = TypeAdapter(RiskFraction)
 _COUNT = TypeAdapter(NonNegativeInt)
 _AGE = TypeAdapter(Annotated[int, Field(ge=1, le=3600)])
@@ -132,11 +133,31 @@ def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> P
             fields[suffix.lower()] = value
             sources[f"{firm}.{pid}.{suffix.lower()}"] = prefix + suffix
     fields.update(read_drawdown_rules(r, firm, pid, sources))
+    _read_guard_buffer(r, prefix, fields, sources, f"{firm}.{pid}.guard_buffer")
     if r.raw(prefix + "ACCOUNT_SIZE") is None:
         r.problems.append(f"{prefix}ACCOUNT_SIZE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
     if r.raw(prefix + "RISK_PER_TRADE") is None and fields["sizing_mode"] == "RISK":
         r.problems.append(f"{prefix}RISK_PER_TRADE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
     return ProgramSettings(firm_code=firm, program_id=pid, **fields)
+
+
+def _read_guard_buffer(r: _Reader, prefix: str, fields: dict[str, Any], sources: dict[str, str], key: str) -> None:
+    """`{FIRM}_{ID}_GUARD_BUFFER`: it needs a loss limit to measure from, and must be below the
+    smallest one (else the guard would flatten an account that has lost nothing)."""
+    buffer = r.typed(prefix + "GUARD_BUFFER", _BUFFER, "a dollar amount >= 0")
+    if buffer is None:
+        return
+    limits = {name: fields[name] for name in ("max_daily_loss", "max_total_loss", "max_drawdown") if name in fields}
+    if not limits:
+        r.problems.append(f"{prefix}GUARD_BUFFER: needs a loss limit to guard ({prefix}MAX_DAILY_LOSS, "
+                          f"{prefix}MAX_TOTAL_LOSS or {prefix}MAX_DRAWDOWN)")
+        return
+    name, smallest = min(limits.items(), key=lambda item: item[1])
+    if buffer >= smallest:
+        r.problems.append(f"{prefix}GUARD_BUFFER={buffer}: must be below {prefix}{name.upper()}={smallest}, "
+                          "or the guard would flatten an account that has lost nothing")
+        return
+    fields["guard_buffer"], sources[key] = buffer, prefix + "GUARD_BUFFER"
 
 
 def _read_trading_day(r: _Reader, firm: str) -> tuple[time, str]:

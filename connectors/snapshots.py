@@ -42,6 +42,8 @@ class ConnectorSnapshots(SnapshotProvider):
         self._cache: dict[tuple[str, int], AccountSnapshot] = {}
         self._lock = threading.Lock()
         self._scheduler = None
+        self.on_refresh: Callable[[str, int], object] | None = None
+        """Called after each account the background refresh read (the account guard looks at it)."""
 
     def fetch(self, firm_code: str, program_id: int) -> AccountSnapshot:
         """The account's snapshot: the cached one while it is younger than half the allowed age,
@@ -71,6 +73,9 @@ class ConnectorSnapshots(SnapshotProvider):
                 self._read(firm_code, program_id, READ_BUDGET_SECONDS * 3)
             except Exception as exc:  # noqa: BLE001 - reported at the next entry, by its own read
                 log.warning("account snapshot refresh %s/%s failed: %s", firm_code, program_id, type(exc).__name__)
+                continue
+            if self.on_refresh is not None:
+                self.on_refresh(firm_code, program_id)
 
     def start(self) -> "ConnectorSnapshots":
         """Refresh each live firm every half its snapshot max age (the first read is the first

@@ -6,7 +6,8 @@ one query at a time that was 1 + 3 per firm round trips (each a parse, plan and 
 server), about a third of a dry-run signal's time in `make profile`. One UNION ALL returns it all,
 from one snapshot of the database, on PostgreSQL and SQLite alike. The same read carries what
 marks the open positions to market: each open position, the latest price per root and each
-account's equity peak (database/tables_prices.py).
+account's equity peak (database/tables_prices.py), and the account guard's latest hold per account
+and book (database/tables_guard.py).
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class EntryInputs:
     positions: dict[tuple[str, int], list[OpenPosition]] = field(default_factory=dict)  # open, per account
     marks: dict[str, Mark] = field(default_factory=dict)  # the latest price per futures root
     equity_peaks: dict[tuple[str, int], Decimal] = field(default_factory=dict)  # marked equity highs
+    guard_holds: dict[tuple[str, int], list[GuardHold]] = field(default_factory=dict)  # latest per book
 
     def summary(self, firm_code: str, program_id: int) -> LedgerSummary | None:
         return self.summaries.get((firm_code, program_id))
@@ -99,11 +101,28 @@ class EntryInputs:
     def equity_peak(self, firm_code: str, program_id: int) -> Decimal | None:
         return self.equity_peaks.get((firm_code, program_id))
 
+    def guard_hold(self, firm_code: str, program_id: int, now: dt.datetime, live_book: bool) -> GuardHold | None:
+        """The account guard's hold on the account at `now`, if any: a live book is held only by a
+        live trip (paper never counts as money), a paper book by either."""
+        holds = [h for h in self.guard_holds.get((firm_code, program_id), ())
+                 if now < h.until and not (live_book and h.simulated)]
+        return max(holds, key=lambda h: h.until) if holds else None
+
+
+@dataclass(frozen=True)
+class GuardHold:
+    """An account guard trip that keeps its program REDUCING until `until` (database/tables_guard.py)."""
+
+    trip_id: int
+    rule: str
+    until: dt.datetime
+    simulated: bool
+
 
 @lru_cache(maxsize=1)
 def portable_statement() -> TextClause:
     """Built once: the parts are told apart by `part` (S state, P open contracts, E ledger,
-    O an open position, M a mark, H an equity peak)."""
+    O an open position, M a mark, H an equity peak, G a guard hold)."""
     # The ledger branch comes first: PostgreSQL types a UNION column from its branches in order,
     # so the others' NULLs take the ledger's types instead of defaulting to text. SQLite runs this
     # one; PostgreSQL runs the same query from database/pg_statements.py.
@@ -120,6 +139,8 @@ def portable_statement() -> TextClause:
         SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0 FROM trading_state WHERE id = 1
         UNION ALL
         {MARK_ROWS.format(in_firms="IN :firms", pad="")}
+        UNION ALL
+        {GUARD_ROWS.format(in_firms="IN :firms", pad="")}
         ORDER BY occurred_at, id
     """
     return text(sql).bindparams(bindparam("firms", expanding=True)).columns(
@@ -140,6 +161,15 @@ MARK_ROWS = (
 )
 """The open positions (only once any price was stored), marks and equity peaks, in the read's
 columns: `{in_firms}` the dialect's test for a routed firm, `{pad}` NULLs for extra columns."""
+
+GUARD_ROWS = (
+    "SELECT 'G', firm_code, program_id, NULL, rule, NULL, until, simulated, NULL, id{pad} "
+    "FROM account_guard_trips g WHERE firm_code {in_firms} AND released_at IS NULL "
+    "AND id = (SELECT MAX(id) FROM account_guard_trips l WHERE l.firm_code = g.firm_code "
+    "AND l.program_id = g.program_id AND l.simulated = g.simulated AND l.released_at IS NULL)"
+)
+"""Each account's latest unreleased guard trip per book (its `until` may be past: the reader
+compares it with the entry's clock), in the read's columns like MARK_ROWS."""
 
 WindowSource = LedgerWindow | Callable[[], LedgerWindow | None] | None
 
@@ -241,6 +271,7 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
     positions: dict[tuple[str, int], list[OpenPosition]] = defaultdict(list)
     marks: dict[str, Mark] = {}
     peaks: dict[tuple[str, int], Decimal] = {}
+    holds: dict[tuple[str, int], list[GuardHold]] = defaultdict(list)
     for row in rows:
         part, firm, program, contracts, kind, amount, occurred_at, simulated, trade_id, number = row[:10]
         if part == "E":  # the statement returns them in (occurred_at, id) order
@@ -267,7 +298,9 @@ def inputs_from_rows(rows: Iterable[Any], window: LedgerWindow | None = None, *,
             marks[kind] = Mark(kind, amount, occurred_at)
         elif part == "H":
             peaks[(firm, program)] = amount
+        elif part == "G":
+            holds[(firm, program)].append(GuardHold(int(number), kind, occurred_at, bool(simulated)))
     return EntryInputs(trading_state=state, firm_open=dict(firm_open), account_open=dict(account_open),
                        firm_open_live=dict(firm_open_live), account_open_live=dict(account_open_live), ledger=dict(ledger),
                        summaries=summaries, as_of=window.now if window is not None else None, summarised=summarised,
-                       positions=dict(positions), marks=marks, equity_peaks=peaks)
+                       positions=dict(positions), marks=marks, equity_peaks=peaks, guard_holds=dict(holds))

@@ -24,7 +24,7 @@ from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from database.entry_inputs import MARK_ROWS
+from database.entry_inputs import GUARD_ROWS, MARK_ROWS
 from database.signal_statements import SignalStatements
 
 from domain.position import PositionStatus
@@ -53,7 +53,7 @@ _FINISH_TASK = (
 # Same rows as entry_inputs' portable statement (the ledger branch first, for the column types).
 def _open_contracts_and_state(extra_columns: int = 0) -> str:
     """The 'P' (open contracts per account and book: dry_run in the `simulated` column), 'S'
-    (trading state) and marking ('O', 'M', 'H': database/entry_inputs.MARK_ROWS) rows both reads
+    (trading state), marking ('O', 'M', 'H': database/entry_inputs.MARK_ROWS) and guard ('G') rows both reads
     end with, NULL-padded to the width of the read's ledger rows."""
     pad = ", NULL" * extra_columns
     return (
@@ -63,6 +63,7 @@ def _open_contracts_and_state(extra_columns: int = 0) -> str:
         "UNION ALL "
         f"SELECT 'S', NULL, NULL, NULL, state, NULL, NULL, NULL, NULL, 0{pad} FROM trading_state WHERE id = 1 "
         "UNION ALL " + MARK_ROWS.format(in_firms="= ANY(string_to_array(%(firms)s, ','))", pad=pad)
+        + " UNION ALL " + GUARD_ROWS.format(in_firms="= ANY(string_to_array(%(firms)s, ','))", pad=pad)
     )
 
 

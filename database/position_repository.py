@@ -225,6 +225,18 @@ class PositionRepository:
             ).all()
         return [position_from_row(row) for row in rows]
 
+    def open_positions_for_account(self, firm_code: str, program_id: int) -> list[PositionRecord]:
+        """What one account still has open, oldest first (what the account guard closes)."""
+        with self._db.transaction(one_statement=True) as connection:
+            rows = connection.execute(
+                select(*POSITION_COLUMNS)
+                .where(trade_positions.c.firm_code == firm_code, trade_positions.c.program_id == program_id)
+                .where(trade_positions.c.status == PositionStatus.OPEN)
+                .where(trade_positions.c.contracts_open > 0)
+                .order_by(trade_positions.c.id)
+            ).all()
+        return [position_from_row(row) for row in rows]
+
     def newest_open_trade(self, trade_id_prefix: str, side: str | None = None) -> tuple[str, str] | None:
         """(trade_id, side) of the newest trade whose id starts with ``trade_id_prefix`` (and of
         ``side``, when given) that still has contracts open anywhere: the trade an alert without a

@@ -2,7 +2,8 @@
 
 Events: an account breach rejection, a connector failure, a task failure, an exit whose bracket
 stop could not be cut to the position left (APEX, TOPSTEP), a firm that locked the service out (APEX: once
-per lockout, on the first order it refuses; entries refused after it are not told again). Each is derived from the finished result
+per lockout, on the first order it refuses; entries refused after it are not told again), an account the
+account guard flattened (sent by the guard itself, once per trip). Each is derived from the finished result
 document by the pure `events_for_result`. Reconciliation, which often runs after the request (in
 the background, or `flask reconcile-orders`), reports through the pure `events_for_reconciliation`:
 an exit that turned out not to be at the firm, and a found exit whose stop could not be cut.
@@ -33,6 +34,7 @@ CONNECTOR_FAILED = "CONNECTOR_FAILED"
 TASK_FAILED = "TASK_FAILED"
 EXIT_NOT_AT_FIRM = "EXIT_NOT_AT_FIRM"
 FIRM_LOCKED_OUT = "FIRM_LOCKED_OUT"
+ACCOUNT_GUARD = "ACCOUNT_GUARD"  # the account guard flattened an account (safety/account_guard.py)
 
 _STOP = object()
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Mapping
 
 from account_engine import evaluate_account_breach
+from account_engine.loss_room import loss_room
 from account_service import AccountView, FirmAccounts
 from config import RuleBook
 from config.routes import Route
@@ -78,21 +78,6 @@ def plan_entry(signal: Signal, rules: RuleBook, task_id: int, accounts: Mapping[
                 if capacity is not None:  # programs of one firm share its position limit
                     capacity -= sizing.contracts
     return EntryPlan(route.firm_codes, route, tuple(states), tuple(risks), tuple(sizings), tuple(breaches), tuple(orders))
-
-
-def loss_room(metrics: Mapping[str, Any], limits: BreachRules) -> tuple[Decimal, str] | None:
-    """What the account may still lose before its tightest loss limit, and that limit: the daily
-    loss limit less today's loss (a profit adds room, as the firms measure the day), the total
-    loss limit less the total loss, the drawdown limit less the drawdown. None: no limit set."""
-    def figure(name: str) -> Decimal:
-        return Decimal(str(metrics.get(name) or 0))
-
-    rooms = [(limit + figure(name), rule) for limit, name, rule in (
-        (limits.max_daily_loss, "day_pl", "MAX_DAILY_LOSS"),
-        (limits.max_total_loss, "total_pl", "MAX_TOTAL_LOSS"),
-        (limits.max_drawdown, "drawdown", "MAX_DRAWDOWN"),
-    ) if limit is not None]
-    return min(rooms, key=lambda room: room[0]) if rooms else None
 
 
 def check_breach(firm_code: str, program_id: int, view: AccountView | None, metrics: Mapping[str, Any],

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from account_engine.trading_day import next_trading_day_start, trading_day_start
 from config import Settings
 from connectors import SKIPPED, ConnectorResult, OrderRequest
+from database.entry_inputs import GuardHold
 from database.records import EntryRateCap
 from database.safety_repository import SafetyRepository
+from safety.account_guard import hold_refusal
 from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_velocity
 from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
 from safety.trading_state import ACTIVE, blocked_reason, refusal_message
@@ -52,8 +54,10 @@ class SafetyGuard:
         return known or safety.get_trading_state().state
 
     # -- entries ----------------------------------------------------------------------------------
-    def screen_entries(self, safety: SafetyRepository, orders: Iterable[OrderRequest], trading_state: str) -> Screened:
-        """Split entry orders by trading state, signal age, velocity and streak."""
+    def screen_entries(self, safety: SafetyRepository, orders: Iterable[OrderRequest], trading_state: str,
+                       held: Mapping[tuple[str, int], GuardHold] | None = None) -> Screened:
+        """Split entry orders by trading state, signal age, the account guard's holds (`held`,
+        per account), velocity and streak."""
         orders = tuple(orders)
         reason = blocked_reason(trading_state, "ENTRY")
         if reason is not None:
@@ -68,7 +72,8 @@ class SafetyGuard:
         checks: list[dict[str, Any]] = []
         planned: dict[str, int] = {}
         for order in orders:
-            verdict = self._entry_limit(safety, order, now, planned)
+            hold = held.get((order.firm_code, order.program_id)) if held else None
+            verdict = LimitVerdict(*hold_refusal(hold)) if hold is not None else self._entry_limit(safety, order, now, planned)
             if verdict is None:
                 allowed.append(order)
                 planned[order.firm_code] = planned.get(order.firm_code, 0) + 1

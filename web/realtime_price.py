@@ -5,7 +5,9 @@ Held to the signal webhook's rules (web/webhook.py): WEBHOOK_ALLOWED_IPS, WEBHOO
 header/query), strict JSON within the body limits, a 400 naming each bad field with nothing
 stored. A price older than the root's stored one, or than PRICE_MAX_AGE_SECONDS, is ignored and
 the answer says so per item: a late alert must never move a mark backwards. Stored prices then
-mark every open position of their roots to market (AccountService.mark_to_market).
+mark every open position of their roots to market (AccountService.mark_to_market), and the
+account guard looks at each account they moved (safety/account_guard.py; `guard_trips` in the
+answer lists what it flattened).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from database.price_repository import PriceRepository
+from domain.account_guard import GuardTrigger
 from signals import SignalError
 from signals.price_update import parse_price_updates, why_ignored
 from web.errors import error_response
@@ -63,6 +66,9 @@ def realtime_price():
         results.append({**item, "status": IGNORED if reason else STORED, **({"reason": reason} if reason else {})})
     live = [code for code, c in router.connectors.items() if not c.dry_run]
     accounts = router.accounts.mark_to_market(stored_roots, live_firms=live, now=received_at) if stored_roots else []
+    guard = router.account_guard
+    trips = guard.check_accounts([(a["firm_code"], a["program_id"]) for a in accounts], GuardTrigger.PRICE,
+                                 received_at) if guard is not None else []
     return jsonify({"status": "ok", "stored": sum(r["status"] == STORED for r in results),
                     "ignored": sum(r["status"] == IGNORED for r in results), "prices": results,
-                    "accounts": accounts}), 200
+                    "accounts": accounts, "guard_trips": [t.to_dict() for t in trips]}), 200
