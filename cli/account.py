@@ -1,5 +1,5 @@
-"""`account show | set-balance | adjust | new-day | reset-paper`: the admin API's account controls
-(web/account_admin.py) on the command line.
+"""`account show | set-balance | adjust | new-day | reset-paper | release-guard`: the admin API's account
+controls (web/account_admin.py) on the command line.
 
 Each change is one `account_events` row with who (`--by`) and why (`--reason`). Arguments are
 validated by the API's models (web/admin_models.py): bad input is refused with one line naming
@@ -124,3 +124,28 @@ def reset_paper_command(firm_code: str, program_id: str, by: str, reason: str) -
     key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
     change = cli_validate(NewDay, by=by, reason=reason)
     _apply(key, lambda s: s.reset_paper(key.firm_code, key.program_id, actor=change.by, reason=change.reason))
+
+
+@account.command("release-guard")
+@_firm
+@_program
+@_by
+@_reason
+def release_guard_command(firm_code: str, program_id: str, by: str, reason: str) -> None:
+    """End the account guard's hold now: the program takes entries again before the next trading
+    day. The guard does not trip again on this account today."""
+    from database.guard_repository import GuardRepository
+
+    key = cli_validate(AccountKey, firm_code=firm_code, program_id=program_id)
+    change = cli_validate(NewDay, by=by, reason=reason)
+    router = current_app.extensions["execution_router"]
+    try:
+        _service().view(key.firm_code, key.program_id)
+    except UnknownAccountError as exc:
+        raise _unknown_account(key, exc) from None
+    ended = GuardRepository(router.repository.engine).release(
+        key.firm_code, key.program_id, at=router.clock(), actor=change.by, reason=change.reason)
+    if not ended:
+        raise click.ClickException(f"The account guard is not holding {key.firm_code} program {key.program_id} now.")
+    click.echo(f"Released the account guard's hold on {key.firm_code} program {key.program_id} by {change.by}: "
+               f"{change.reason}")

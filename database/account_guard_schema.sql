@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS account_guard_trips (
     outcome JSONB,
     released_at TIMESTAMP WITH TIME ZONE,
     released_by VARCHAR(128),
+    release_reason TEXT,
     created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
     CONSTRAINT account_guard_trips_pkey PRIMARY KEY (id),
     CONSTRAINT account_guard_trips_account_day_key

@@ -40,6 +40,7 @@ class GuardTrip:
     outcome: Any = None
     released_at: dt.datetime | None = None
     released_by: str | None = None
+    release_reason: str | None = None
     id: int | None = None
 
     def holds(self, now: dt.datetime) -> bool:
@@ -55,12 +56,13 @@ class GuardTrip:
             "open_pl": float(self.open_pl), "source": self.source, "status": str(self.status),
             "reason": self.reason, "outcome": self.outcome,
             "released_at": self.released_at.isoformat() if self.released_at else None,
-            "released_by": self.released_by,
+            "released_by": self.released_by, "release_reason": self.release_reason,
         }
 
 
 _COLUMNS = ("firm_code", "program_id", "simulated", "day_start", "tripped_at", "until", "triggered_by", "rule", "room",
-            "buffer", "equity", "open_pl", "source", "reason", "status", "outcome", "released_at", "released_by")
+            "buffer", "equity", "open_pl", "source", "reason", "status", "outcome", "released_at", "released_by",
+            "release_reason")
 
 
 def _trip(row: Any) -> GuardTrip:
@@ -112,11 +114,12 @@ class GuardRepository:
             rows = connection.execute(select(trips).order_by(trips.c.id.desc()).limit(limit)).all()
         return [_trip(r) for r in rows]
 
-    def release(self, firm_code: str, program_id: int, *, at: dt.datetime, actor: str) -> int:
-        """End every hold of the account still running at `at`; how many were ended."""
+    def release(self, firm_code: str, program_id: int, *, at: dt.datetime, actor: str, reason: str) -> int:
+        """End every hold of the account still running at `at` (an operator's decision, with who
+        and why); how many were ended."""
         with self._db.transaction() as connection:
             result = connection.execute(update(trips).where(
                 trips.c.firm_code == firm_code, trips.c.program_id == program_id,
                 trips.c.released_at.is_(None), trips.c.until > at,
-            ).values(released_at=at, released_by=actor[:128]))
+            ).values(released_at=at, released_by=actor[:128], release_reason=reason))
         return int(result.rowcount or 0)

@@ -36,6 +36,7 @@ account_guard_trips = Table(
     Column("outcome", JsonDocument, nullable=True),
     Column("released_at", Timestamp, nullable=True),
     Column("released_by", String(128), nullable=True),
+    Column("release_reason", Text, nullable=True),
     Column("created_at", Timestamp, nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("id", name="account_guard_trips_pkey"),
     UniqueConstraint("firm_code", "program_id", "simulated", "day_start",

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from database.guard_repository import GuardRepository
 from account_service import AccountService, UnknownAccountError
 from web.admin_auth import require_admin
 from web.admin_models import (
@@ -40,7 +41,18 @@ def account_state(firm_code: str, program_id: int, events: int = 20) -> dict[str
     service = _service()
     view = service.view(firm_code.upper(), program_id)
     recent = service.ledger.events_for_account(view.state.firm_code, view.state.program_id, limit=events)
-    return {**view.to_dict(), "recent_events": [e.to_dict() for e in recent]}
+    return {**view.to_dict(), "guard": guard_state(view.state.firm_code, view.state.program_id),
+            "recent_events": [e.to_dict() for e in recent]}
+
+
+def guard_state(firm_code: str, program_id: int) -> dict[str, Any]:
+    """The account guard's buffer, whether it holds the program now, and its latest trip."""
+    router = current_app.extensions["execution_router"]
+    program = router.settings.firms[firm_code].programs[program_id]
+    latest = GuardRepository(router.repository.engine).latest(firm_code, program_id)
+    return {"buffer": float(program.guard_buffer) if program.guard_buffer is not None else None,
+            "holding": latest is not None and latest.holds(router.clock()),
+            "latest_trip": latest.to_dict() if latest is not None else None}
 
 
 def _parse(model: type[BaseModel]) -> BaseModel | tuple[Any, int]:

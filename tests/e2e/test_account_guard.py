@@ -181,3 +181,26 @@ def test_a_buffer_that_cannot_work_refuses_to_start(make_settings, overrides, pr
     with pytest.raises(ConfigError) as refused:
         make_settings(**overrides)
     assert problem in str(refused.value)
+
+
+def test_an_operator_can_release_the_hold_and_account_show_tells_it(make_app, receiver):
+    clock = Clock(START)
+    app = guarded_app(make_app, receiver, clock)
+    client = app.test_client()
+    post(client, WEBHOOK, entry("T1"))
+    assert mark(client, clock, 16482)["guard_trips"]
+    runner = app.test_cli_runner()
+    shown = json.loads(runner.invoke(args=["account", "show", "FTMO", "1"]).output)["guard"]
+    assert (shown["buffer"], shown["holding"], shown["latest_trip"]["rule"]) == (300.0, True, "MAX_DAILY_LOSS")
+
+    out = runner.invoke(args=["account", "release-guard", "FTMO", "1", "--by", "alice", "--reason", "checked at FTMO"])
+    assert out.exit_code == 0 and "Released the account guard's hold on FTMO program 1 by alice" in out.output
+    shown = json.loads(runner.invoke(args=["account", "show", "FTMO", "1"]).output)["guard"]
+    assert shown["holding"] is False
+    assert (shown["latest_trip"]["released_by"], shown["latest_trip"]["release_reason"]) == ("alice", "checked at FTMO")
+    clock.now += timedelta(minutes=1)
+    result = account(post(client, WEBHOOK, {**entry("T2"), "entry_price": 16482, "stop_loss": 16472})["connector_results"])
+    assert result["reason"] == "GLOBAL_DRY_RUN_ENABLED"  # sent (dry-run), no longer held
+    assert mark(client, clock, 16400)["guard_trips"] == []  # tripped once today already: not again
+    again = runner.invoke(args=["account", "release-guard", "FTMO", "1", "--reason", "twice"])
+    assert again.exit_code != 0 and "is not holding FTMO program 1 now" in again.output

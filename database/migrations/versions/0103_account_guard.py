@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("outcome", JSON_DOCUMENT, nullable=True),
         sa.Column("released_at", TIMESTAMP_TZ, nullable=True),
         sa.Column("released_by", sa.String(128), nullable=True),
+        sa.Column("release_reason", sa.Text, nullable=True),
         sa.Column("created_at", TIMESTAMP_TZ, nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("id", name="account_guard_trips_pkey"),
         sa.UniqueConstraint("firm_code", "program_id", "simulated", "day_start",
