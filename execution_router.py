@@ -35,7 +35,8 @@ from routing.exit_plan import plan_exit
 from routing.results import Outcome, entry_details, exit_details
 from routing.sending import OrderDesk
 from routing.tasks import Process, TaskRunner
-from safety.account_guard import AccountGuard, guard_scope
+from safety.account_guard import AccountGuard
+from safety.flattening import flatten_scope
 from safety.exit_resend import ResendPlan
 from safety.guard import SafetyGuard
 from safety.signal_age import SignalReceipt, receipt
@@ -147,12 +148,12 @@ class ExecutionRouter(TaskRunner):
     def processor_for(self, signal: Signal, resend: ResendPlan | None = None) -> tuple[Process, dict[str, Any] | None]:
         """The stage that processes `signal`, and what its result notes up front: a resent exit
         runs only where its earlier attempt failed (also used by recovery to re-run one), the
-        account guard's exit only on the account it flattens (its `guard_account`)."""
+        flattening exit only on the account it closes (safety/flattening.py)."""
         if signal.event_type in self.settings.entry_event_types:
             return self.process_entry, None
         if signal.event_type not in EXIT_TYPES:
             return self.process_info, None
-        only = guard_scope(signal)
+        only = flatten_scope(signal)
         if resend is None and only is None:
             return self.process_exit, None
         return partial(self.process_exit, resend=resend, only=only), resend.describe() if resend else None

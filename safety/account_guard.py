@@ -5,9 +5,8 @@ When an account's equity comes within `{FIRM}_{ID}_GUARD_BUFFER` dollars of any 
 the guard
 1. records a trip (database/guard_repository.py): at most one per account, book and trading day,
    whichever worker saw it first, so it acts once per breach;
-2. sends an exit for every position the account holds through the router, each its own task with
-   an idempotency key of the trip and the trade: journalled and reconciled like any exit (dry-run:
-   closed in the ledger at the latest mark), never twice, even when a restart finishes the job;
+2. closes every position the account holds (safety/flattening.py), each exit keyed by the trip
+   and the trade, so never twice, even when a restart finishes the job;
 3. holds the program REDUCING until the firm's next trading day: its entries are refused with
    rule ACCOUNT_GUARD (safety/guard.py reads the hold with the entry's other inputs);
 4. notifies (observability/notifications.py, kind ACCOUNT_GUARD) and keeps what each exit did in
@@ -28,11 +27,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from account_engine.loss_room import loss_room
 from connectors.orders import OrderStatus
-from database.errors import DuplicateIdempotencyKeyError
 from database.guard_repository import GuardRepository, GuardTrip
 from domain.account_guard import GuardTrigger
 from engine_common.rules import BreachRules
 from observability.notifications import ACCOUNT_GUARD, Notification
+from safety.flattening import close_account, failed_exits
 
 if TYPE_CHECKING:
     from account_service import AccountView
@@ -64,20 +63,6 @@ def guard_breach(view: "AccountView", limits: BreachRules, buffer: Decimal | Non
     if room is None or room[0] > buffer:
         return None
     return GuardBreach(room[1], room[0], buffer)
-
-
-GUARD_ACCOUNT_FIELD = "guard_account"
-"""The guard's exit names the account it closes ("FTMO.1"); the router closes the trade there only.
-Reserved: the webhook refuses an alert that sets it."""
-
-
-def guard_scope(signal: Any) -> frozenset[tuple[str, int]] | None:
-    """The one account a guard exit is for, or None for any other signal."""
-    value = getattr(signal, GUARD_ACCOUNT_FIELD, None)
-    if not isinstance(value, str) or "." not in value:
-        return None
-    firm_code, _, program_id = value.partition(".")
-    return frozenset({(firm_code, int(program_id))}) if program_id.isdigit() else frozenset()
 
 
 def hold_refusal(hold: "GuardHold") -> tuple[str, str, str, datetime]:
@@ -161,40 +146,16 @@ class AccountGuard:
     def flatten(self, trip: GuardTrip) -> GuardTrip:
         """Send an exit for each open position of the trip's account, record what each did, notify."""
         assert trip.id is not None
-        outcome = []
         self._busy.on = True
         try:
-            for position in self.router.repository.open_positions_for_account(trip.firm_code, trip.program_id):
-                outcome.append(self._exit(trip, position))
+            outcome = close_account(self.router, trip.firm_code, trip.program_id, key=f"guard:{trip.id}",
+                                    cause=GUARD_RULE, reason=trip.reason)
         finally:
             self._busy.on = False
         self.trips.finish(trip.id, outcome)
         done = replace(trip, outcome=outcome)
         self._notify(done)
         return done
-
-    def _exit(self, trip: GuardTrip, position: Any) -> dict[str, Any]:
-        mark = self.router.accounts.market([trip.firm_code]).marks.get(_root(position.symbol))
-        payload: dict[str, Any] = {"event_type": "EXIT", "trade_id": position.trade_id, "symbol": position.symbol,
-                                   GUARD_ACCOUNT_FIELD: f"{trip.firm_code}.{trip.program_id}",
-                                   "guard_trip_id": trip.id, "reason": trip.reason}
-        if mark is not None:  # dry-run books the close at it; live, the firm's fill decides
-            payload["exit_price"] = format(mark.price.normalize(), "f")
-        key = f"guard:{trip.id}:{position.trade_id}"
-        item: dict[str, Any] = {"trade_id": position.trade_id, "symbol": position.symbol,
-                                "contracts": position.contracts_open, "exit_price": payload.get("exit_price")}
-        try:
-            result = self.router.route(payload, payload, idempotency_key=key)
-        except DuplicateIdempotencyKeyError as exc:  # sent before a restart: that task holds its result
-            return {**item, "task_id": exc.existing_task_id, "status": "ALREADY_SENT"}
-        except Exception as exc:  # noqa: BLE001 - one failed exit must not keep the others from going
-            log.exception("account guard exit of %s failed", position.trade_id)
-            return {**item, "task_id": None, "status": "ERROR", "error": type(exc).__name__}
-        mine = [r for r in result.get("connector_results") or ()
-                if (r.get("firm_code"), r.get("program_id")) == (trip.firm_code, trip.program_id)]
-        return {**item, "task_id": result.get("task_id"),
-                "status": mine[0].get("status") if mine else result.get("status"),
-                "reason": mine[0].get("reason") if mine else None}
 
     def resume(self) -> list[GuardTrip]:
         """At start-up: finish the trips a stopped service left FLATTENING (their exits already
@@ -210,8 +171,7 @@ class AccountGuard:
     def _notify(self, trip: GuardTrip) -> None:
         if self.notify is None:
             return
-        closed = [o for o in trip.outcome or () if o.get("status") in (OrderStatus.SUCCESS, OrderStatus.SKIPPED, "ALREADY_SENT")]
-        problems = [o for o in trip.outcome or () if o not in closed]
+        problems = failed_exits(trip.outcome or [])
         mode = "paper" if trip.simulated else "live"
         text = (f"{trip.firm_code} program {trip.program_id} ({mode}): account guard flattened "
                 f"{len(trip.outcome or ())} position(s) - {trip.reason} Entries refused (REDUCING) until "
@@ -223,9 +183,3 @@ class AccountGuard:
                                                           **trip.to_dict()}))
         except Exception:  # noqa: BLE001 - a message must never undo the flattening
             log.exception("account guard notification failed")
-
-
-def _root(symbol: str) -> str:
-    from instruments import resolve_root
-
-    return resolve_root(symbol) or symbol

@@ -21,7 +21,7 @@ from observability.task_outcome import record_task_outcome
 from routing.results import ResultDocument
 from safety.exit_resend import plan_resend
 from safety.idempotency import derive_key, retry_key, wait_for_result
-from safety.account_guard import GUARD_ACCOUNT_FIELD
+from safety.flattening import FLATTEN_ACCOUNT_FIELD
 from signals import EXIT_TYPES, INFO_TYPES, Signal, SignalError, canonical_event_type, parse_signal
 from signals.dialects import ENTRY_EVENT, read_alert
 from signals.trade_identity import OpenTrade, Step, plan_steps, side_looked_up, trade_prefix
@@ -47,8 +47,8 @@ def handle_body(data: dict[str, Any], header_key: str | None, received_at: datet
     if canonical_event_type(data.get("event_type")) == "MFE_UPDATE_BATCH" and "trade_id" not in data:
         return _batch(data, received_at)
     try:
-        if GUARD_ACCOUNT_FIELD in data:  # it would limit an exit to one account
-            raise SignalError({GUARD_ACCOUNT_FIELD: "reserved for the account guard's own exits; remove it"})
+        if FLATTEN_ACCOUNT_FIELD in data:  # it would limit an exit to one account
+            raise SignalError({FLATTEN_ACCOUNT_FIELD: "reserved for the service's own flattening exits; remove it"})
         alert = read_alert(data)
         if alert.intent == "SIGNAL":
             signals = [(parse_signal(alert.fields), header_key, "signal")]

@@ -93,7 +93,7 @@ def test_the_guard_flattens_at_the_buffer_and_holds_the_program_until_the_next_t
     repository = app.extensions["execution_router"].repository
     logged = repository.get_log_for_task(closed["task_id"])["response_body"]
     assert (logged["event_type"], logged["trade_id"]) == ("EXIT", "T1")
-    assert repository.get_task(closed["task_id"])["payload"]["guard_account"] == "FTMO.1"
+    assert repository.get_task(closed["task_id"])["payload"]["flatten_account"] == "FTMO.1"
     [booked] = logged["account_closes"]
     assert (booked["firm_code"], booked["exit_price"], booked["realized_pl"], booked["simulated"]) == (
         "FTMO", 16482.0, -720.0, True)
@@ -163,10 +163,10 @@ def test_a_loss_booked_by_an_exit_trips_the_guard_with_nothing_left_to_close(mak
 
 
 def test_the_guard_exit_field_is_reserved(client):
-    response = client.post(WEBHOOK, data=json.dumps({"event_type": "EXIT", "trade_id": "T1", "guard_account": "FTMO.1"}),
+    response = client.post(WEBHOOK, data=json.dumps({"event_type": "EXIT", "trade_id": "T1", "flatten_account": "FTMO.1"}),
                            content_type="text/plain")
     assert response.status_code == 400
-    assert "guard_account" in response.get_json()["fields"]
+    assert "flatten_account" in response.get_json()["fields"]
 
 
 @pytest.mark.parametrize(("overrides", "problem"), [
