@@ -213,7 +213,7 @@ trade_positions = Table(
 Index("idx_trade_positions_firm_code_status", trade_positions.c.firm_code, trade_positions.c.status)
 
 APP_TABLES = (
-    "account_guard_trips", "account_equity_peaks", "market_prices", "dashboard_session_revocations",
+    "scheduled_runs", "account_guard_trips", "account_equity_peaks", "market_prices", "dashboard_session_revocations",
     "trading_state", "account_events", "connector_orders", "trade_positions", "execution_logs", "execution_tasks",
 )
 """The app's tables, children first (the order to drop or truncate them in)."""
@@ -224,3 +224,4 @@ import database.tables_safety  # noqa: E402,F401  (registers trading_state on me
 import database.tables_sessions  # noqa: E402,F401  (registers dashboard_session_revocations on metadata)
 import database.tables_prices  # noqa: E402,F401  (registers market_prices, account_equity_peaks on metadata)
 import database.tables_guard  # noqa: E402,F401  (registers account_guard_trips on metadata)
+import database.tables_schedule  # noqa: E402,F401  (registers scheduled_runs on metadata)

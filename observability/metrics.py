@@ -92,3 +92,21 @@ def render_latest() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+SCHEDULED_RUNS = Counter(
+    "execution_router_scheduled_runs", "Timed job runs this worker made (flat-by, news, recovery), by job and status.",
+    ["job", "status"],
+)
+SCHEDULED_LAST_DUE = Gauge(
+    "execution_router_scheduled_last_due_timestamp_seconds",
+    "When the last run of each timed job was due (Unix time), whichever worker ran it last.",
+    ["job"],
+    multiprocess_mode="max",
+)
+
+
+def observe_scheduled_run(job_id: str, status: str, due: Any) -> None:
+    """One timed job run (scheduling/scheduler.py). Job ids are built from configured firms and programs."""
+    SCHEDULED_RUNS.labels(job_id, str(status)).inc()
+    SCHEDULED_LAST_DUE.labels(job_id).set(due.timestamp())

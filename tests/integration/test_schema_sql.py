@@ -49,6 +49,7 @@ SCHEMA_FILES = [
     REPO_ROOT / "database" / "dashboard_sessions_schema.sql",
     REPO_ROOT / "database" / "market_prices_schema.sql",
     REPO_ROOT / "database" / "account_guard_schema.sql",
+    REPO_ROOT / "database" / "scheduled_runs_schema.sql",
 ]
 
 # The deployment guide's original tables ("DATABASE SCHEMA"), verbatim: what an operator who
