@@ -105,6 +105,8 @@ def make_app(make_settings):
     for app in apps:
         if "task_recovery" in app.extensions:
             app.extensions["task_recovery"].stop()
+        if "scheduler" in app.extensions:
+            app.extensions["scheduler"].shutdown()
         app.extensions["execution_router"].close()
         app.extensions["db_engine"].dispose()
 

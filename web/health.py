@@ -27,5 +27,17 @@ def health():
         "trading_state": state or "UNKNOWN",
         "firm_modes": {code: ("DRY_RUN" if c.dry_run else "LIVE") for code, c in router.connectors.items()},
         "version": __version__,
+        "scheduled_jobs": _jobs() if db_ok else [],
     }
     return jsonify(body), (200 if db_ok else 503)
+
+
+def _jobs() -> list[dict]:
+    """Each timed job's last run (whichever worker ran it) and next due instant."""
+    scheduler = current_app.extensions.get("scheduler")
+    if scheduler is None:
+        return []
+    try:
+        return scheduler.status()
+    except Exception:  # noqa: BLE001 - the health answer must not fail on its details
+        return []
