@@ -9,8 +9,13 @@ Quirks handled here:
 - Result codes (connectors/metaapi_schema.py, https://metaapi.cloud/docs/client/models/metatraderTradeResponse/):
   the documented success codes are SUCCESS, -11 "the result of the trade is not known" is UNKNOWN
   (reconciled, never resent), the rest are refusals.
-- The stop is sent as a distance (`stopLossUnits` RELATIVE_PRICE): the signal's stop is a futures
-  price, the order trades a cash CFD priced differently (connectors/metaapi_schema.py).
+- The stop and the take-profit target are sent as distances (`stopLossUnits` / `takeProfitUnits`
+  RELATIVE_PRICE): the signal's prices are futures prices, the order trades a cash CFD priced
+  differently (connectors/metaapi_schema.py). Both belong to the MT5 position ("stopLoss | position
+  stop loss price", "takeProfit | position take profit price",
+  https://metaapi.cloud/docs/client/models/metatraderPosition/): closing the position removes
+  them, and a partial close leaves the same position - its target, its stop - for the rest
+  (its `profit` counts the "partially closed position part"), so an exit has no leg to fit here.
 - Symbols are the account's CFD names (US100.cash), volume in lots: see config/live_settings.py.
 - Exits close the position opened by the entry, found by its clientId in
   GET .../positions (https://metaapi.cloud/docs/client/restApi/api/readTradingTerminalState/readPositions/):
@@ -31,7 +36,9 @@ from account_engine.snapshots import AccountSnapshot
 from connectors.base_connector import OrderLookup
 from connectors.http_client import Deadline, Rejected
 from connectors.http_connector import HttpConnector
-from connectors.metaapi_schema import AccountInformation, HistoryOrder, TradeAnswer, TradeOutcome, relative_stop
+from connectors.metaapi_schema import (
+    AccountInformation, HistoryOrder, TradeAnswer, TradeOutcome, relative_stop, relative_target,
+)
 from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
 
 LOT_STEP = Decimal("0.01")
@@ -103,12 +110,15 @@ class FtmoConnector(HttpConnector):
             "volume": float(self._volume(order, order.contracts)),
             "clientId": metaapi_client_id(order.client_order_id),
         }
-        stop = relative_stop(order)
-        if stop is None:
+        levels = {name: level for name, level in (("stop_loss_requested", relative_stop(order)),
+                                                  ("take_profit_requested", relative_target(order))) if level}
+        if not levels:
             return self._trade(order, body, deadline)
-        body.update(stop.fields())
-        result = self._trade(order, body, deadline, stop_loss_requested=stop.to_dict())
-        return dataclasses.replace(result, order={**(result.order or {}), "stop_loss_requested": stop.to_dict()})
+        for level in levels.values():
+            body.update(level.fields())
+        requested = {name: level.to_dict() for name, level in levels.items()}
+        result = self._trade(order, body, deadline, **requested)
+        return dataclasses.replace(result, order={**(result.order or {}), **requested})
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         position = self._position(order, order.entry_client_order_id, deadline)

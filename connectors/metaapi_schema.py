@@ -1,5 +1,5 @@
 """MetaApi's answers parsed into small typed values at the connector edge, and the stop-loss
-distance an FTMO entry is sent with. Each rule names the MetaApi documentation it follows."""
+and take-profit distances an FTMO entry is sent with. Each rule names the MetaApi documentation it follows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -114,41 +114,56 @@ class AccountInformation:
 # https://metaapi.cloud/docs/client/models/metatraderTrade/ - "stopLossUnits | string | stop loss units.
 # ABSOLUTE_PRICE means the that the value of stopLoss field is a final stop loss value. RELATIVE_* means
 # that the stopLoss field value contains relative stop loss expressed either in price, points, pips,
-# account currency or balance percentage. Default is ABSOLUTE_PRICE." RELATIVE_PRICE is used: the
-# signal's distance is in index points, and the future and the cash CFD quote the same index points,
-# while their prices differ by the basis - so the futures stop price is never sent as a CFD price.
-# Whether a relative value is signed is NOT documented. The REST trade page gives `stopLoss` "min: 0"
-# (https://metaapi.cloud/docs/client/restApi/api/trade/) and the trailing stop model calls its
-# relative value a "SL distance relative to current price"
-# (https://metaapi.cloud/docs/client/models/trailingStopLoss/), so a positive distance is sent and the
-# stop is expected on the losing side of the fill price.
+# account currency or balance percentage. Default is ABSOLUTE_PRICE."; "takeProfitUnits" says the same
+# of `takeProfit`. RELATIVE_PRICE is used for both: the signal's distances are in index points, and the
+# future and the cash CFD quote the same index points, while their prices differ by the basis - so a
+# futures price is never sent as a CFD price.
+# Whether a relative value is signed is NOT documented. The REST trade page gives `stopLoss` and
+# `takeProfit` "min: 0" (https://metaapi.cloud/docs/client/restApi/api/trade/) and the trailing stop
+# model calls its relative value a "SL distance relative to current price"
+# (https://metaapi.cloud/docs/client/models/trailingStopLoss/), so a positive distance is sent: the stop
+# expected on the losing side of the fill price, the target on the profit side.
 STOP_UNITS = "RELATIVE_PRICE"
 
 
 @dataclass(frozen=True)
-class RelativeStop:
+class RelativeLevel:
+    """A stop (`stopLoss`) or target (`takeProfit`) sent as a distance from the fill price."""
+
+    field: str
     units: str
     value: float
 
     def fields(self) -> dict[str, Any]:
-        return {"stopLoss": self.value, "stopLossUnits": self.units}
+        return {self.field: self.value, f"{self.field}Units": self.units}
 
     def to_dict(self) -> dict[str, Any]:
         return {"units": self.units, "value": self.value}
 
 
-def relative_stop(order: OrderRequest) -> RelativeStop | None:
-    """The entry's stop as a distance from the CFD's own fill price, or None without a stop.
-    Refused before sending when the distance cannot be taken from the signal."""
-    if order.stop_loss is None:
+def relative_stop(order: OrderRequest) -> RelativeLevel | None:
+    """The entry's stop as a distance from the CFD's own fill price, or None without a stop."""
+    return _relative(order, "stopLoss", order.stop_loss, losing=True)
+
+
+def relative_target(order: OrderRequest) -> RelativeLevel | None:
+    """The entry's take-profit target as a distance from the CFD's own fill price, or None."""
+    return _relative(order, "takeProfit", order.take_profit, losing=False)
+
+
+def _relative(order: OrderRequest, field: str, price: Decimal | None, losing: bool) -> RelativeLevel | None:
+    """Refused before sending when the distance cannot be taken from the signal."""
+    if price is None:
         return None
+    what = "stop" if losing else "target"
     if order.entry_price is None:
-        raise Rejected("NO_STOP_DISTANCE", "the signal has a stop but no entry price: its distance is unknown")
-    distance = order.entry_price - order.stop_loss if order.direction == "LONG" else order.stop_loss - order.entry_price
+        raise Rejected(f"NO_{what.upper()}_DISTANCE", f"the signal has a {what} but no entry price: its distance is unknown")
+    above = order.direction == ("SHORT" if losing else "LONG")  # where the level must lie
+    distance = price - order.entry_price if above else order.entry_price - price
     if distance <= 0:
-        raise Rejected("STOP_ON_WRONG_SIDE", f"stop {order.stop_loss} is not on the losing side of entry "
-                                             f"{order.entry_price} for a {order.direction}")
-    return RelativeStop(STOP_UNITS, float(distance))
+        raise Rejected(f"{what.upper()}_ON_WRONG_SIDE", f"{what} {price} is not on the {'losing' if losing else 'profit'} "
+                                                        f"side of entry {order.entry_price} for a {order.direction}")
+    return RelativeLevel(field, STOP_UNITS, float(distance))
 
 
 def _text(value: Any) -> str | None:

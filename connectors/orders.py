@@ -21,7 +21,16 @@ SUCCESS = OrderStatus.SUCCESS
 FAILED = OrderStatus.FAILED
 SKIPPED = OrderStatus.SKIPPED
 UNKNOWN = OrderStatus.UNKNOWN
-STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # an exit's `stop_adjustment` (APEX, TOPSTEP): a stop at the firm may exceed what is held
+STOP_NOT_ADJUSTED = "STOP_NOT_ADJUSTED"  # an exit's `stop_adjustment` (APEX, TOPSTEP): a leg at the firm may exceed what is held
+PRICE_FIELDS = ("entry_price", "stop_loss", "take_profit")
+"""OrderRequest's prices: Decimals in, floats in the stored and shown order."""
+
+
+class BracketLeg(StrEnum):
+    """The resting legs of an entry's bracket at the firm, as a `stop_adjustment` names them."""
+
+    STOP = "STOP"
+    TARGET = "TARGET"
 
 
 def client_order_id(task_id: int, firm_code: str, program_id: int, action: str) -> str:
@@ -45,6 +54,7 @@ class OrderRequest:
     contracts: int
     entry_price: Decimal | None = None
     stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None  # an entry's target price: a take-profit leg at the firm
     client_order_id: str = ""
     entry_client_order_id: str = ""  # for an EXIT: the id its entry was sent with (finds the firm's position)
     contract: str = ""  # for an EXIT: the firm's contract its entry traded ("" unknown: the front contract)
@@ -62,7 +72,7 @@ class OrderRequest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["side"] = self.side
-        for key in ("entry_price", "stop_loss"):
+        for key in PRICE_FIELDS:
             if data[key] is not None:
                 data[key] = float(data[key])
         return data
@@ -108,10 +118,10 @@ def stop_not_adjusted(result: ConnectorResult, left: int, changes: list[dict[str
     trade's bracket at the firm could not be fitted to the `left` contracts still held; `where`
     names the firm's platform in the message ("at Tradovate", "in TopstepX")."""
     if left:
-        message = (f"The bracket stop may still be larger than the {left} contract(s) left: adjust it {where}, "
-                   f"or a stop fill opens the other side ({why}).")
+        message = (f"The bracket stop (and take-profit target, if any) may still be larger than the {left} "
+                   f"contract(s) left: adjust it {where}, or its fill opens the other side ({why}).")
     else:
-        message = (f"This trade's bracket stop may still be working on a flat account: check it {where} "
-                   f"and cancel it, or its fill opens a position ({why}).")
+        message = (f"This trade's bracket stop (and take-profit target, if any) may still be working on a flat "
+                   f"account: check it {where} and cancel it, or its fill opens a position ({why}).")
     return replace(result, extra={**result.extra, "stop_adjustment": {
         "status": STOP_NOT_ADJUSTED, "position_left": left, "orders": changes, "message": message}})

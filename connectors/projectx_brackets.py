@@ -25,11 +25,10 @@ from typing import Any
 from connectors.base_connector import DEFAULT_BUDGET
 from connectors.exit_fitting import FIT_MARGIN, Fitting, fit_after_exit
 from connectors.http_client import Deadline, OutcomeUnknown, Rejected
-from connectors.orders import STOP_NOT_ADJUSTED, ConnectorResult, OrderRequest
+from connectors.orders import STOP_NOT_ADJUSTED, BracketLeg, ConnectorResult, OrderRequest
 from connectors.projectx_schemas import ASK, BID, OPEN, STOP_LEGS, TARGET_LEGS, Envelope, PxOrder
 
 log = logging.getLogger(__name__)
-
 
 
 class BracketFitting:
@@ -92,15 +91,15 @@ class BracketFitting:
         """Each kind of leg (stops, targets) cut down to `left` contracts in all, oldest kept
         first, appending each change made to `changes`; a refusal raises Rejected, the changes
         before it already made."""
-        for kind in (STOP_LEGS, TARGET_LEGS):
+        for name, kind in ((BracketLeg.STOP, STOP_LEGS), (BracketLeg.TARGET, TARGET_LEGS)):
             remaining = left
             for leg in (o for o in legs if o.type in kind):
                 keep = min(leg.size, remaining)
                 remaining -= keep
                 if keep != leg.size:
-                    self._change_leg(account, leg, keep, deadline, changes)
+                    self._change_leg(account, leg, name, keep, deadline, changes)
 
-    def _change_leg(self, account: int, leg: PxOrder, keep: int, deadline: Deadline,
+    def _change_leg(self, account: int, leg: PxOrder, name: BracketLeg, keep: int, deadline: Deadline,
                     changes: list[dict[str, Any]]) -> None:
         order_id = int(leg.id) if leg.id.isdecimal() else leg.id
         if keep == 0:
@@ -109,7 +108,7 @@ class BracketFitting:
             path, body = "/api/Order/modify", {"accountId": account, "orderId": order_id, "size": keep,
                                                "limitPrice": leg.limit_price, "stopPrice": leg.stop_price,
                                                "trailPrice": leg.trail_price}
-        change = {"order_id": leg.id, "contracts_before": leg.size, "contracts_after": keep}
+        change = {"order_id": leg.id, "leg": str(name), "contracts_before": leg.size, "contracts_after": keep}
         try:
             status, data = self._authorized_submit("POST", path, deadline, json=body, wait_back_off=False)
         except OutcomeUnknown:  # sent, unanswered: it may have taken effect; the trader must look

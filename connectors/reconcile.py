@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base_connector import BaseConnector
-from connectors.orders import STOP_NOT_ADJUSTED, OrderRequest
+from connectors.orders import PRICE_FIELDS, STOP_NOT_ADJUSTED, OrderRequest
 from database.orders_repository import ConnectorOrderRecord, ConnectorOrderRepository
 from database.ledger_repository import LedgerRepository
 from database.repository import ExecutionRepository
@@ -42,7 +42,7 @@ MIN_AGE_SECONDS = 5.0
 def order_from_record(record: ConnectorOrderRecord) -> OrderRequest:
     names = {f.name for f in fields(OrderRequest)}
     data: dict[str, Any] = {k: v for k, v in record.request.items() if k in names}
-    for key in ("entry_price", "stop_loss"):
+    for key in PRICE_FIELDS:
         if data.get(key) is not None:
             data[key] = Decimal(str(data[key]))
     return OrderRequest(**data)

@@ -9,7 +9,8 @@ Docs: https://gateway.docs.projectx.com/docs/intro
   CON.F.US.ENQ.H25 — ProjectX's product code for NQ is ENQ and for ES is EP, not the CME root
   (https://gateway.docs.projectx.com/docs/getting-started/placing-your-first-order).
 - orders: POST /api/Order/place with type 2 (Market), side 0 = Bid (buy) / 1 = Ask (sell), `size`,
-  a `stopLossBracket` {ticks, type 4 = Stop} and `customTag`, which "must be unique across the
+  a `stopLossBracket` {ticks, type 4 = Stop}, a `takeProfitBracket` {ticks, type 1 = Limit} for an
+  entry with a target, and `customTag`, which "must be unique across the
   account" — our client order id (https://gateway.docs.projectx.com/docs/api-reference/order/order-place).
   Bracket ticks are signed (projectx_schemas.bracket_ticks), and bracket objects are accepted only
   when the account is in Auto OCO Brackets mode (POSITION_BRACKETS_MODE otherwise).
@@ -36,7 +37,7 @@ from connectors.http_connector import HttpConnector
 from connectors.orders import ConnectorResult, OrderRequest, OrderStatus
 from connectors.projectx_brackets import BracketFitting
 from connectors.projectx_schemas import (
-    ASK, BID, CONTRACT_GONE_CODES, MARKET, POSITION_SIGN, STOP, Envelope, PxContract, PxOrder, PxPosition, bracket_ticks,
+    ASK, BID, CONTRACT_GONE_CODES, LIMIT, MARKET, POSITION_SIGN, STOP, Envelope, PxContract, PxOrder, PxPosition, bracket_ticks,
 )
 
 PRODUCT_CODES = {"NQ": "ENQ", "ES": "EP"}
@@ -163,13 +164,23 @@ class TopstepConnector(BracketFitting, HttpConnector):
             "accountId": account, "contractId": contract.id, "type": MARKET,
             "side": side, "size": order.contracts, "customTag": order.client_order_id,
         }
-        if order.stop_loss is not None and order.entry_price is not None:
-            if contract.tick_size <= 0:
-                raise Rejected("UNKNOWN_TICK_SIZE", f"{contract.id} has no tick size")
-            distance = abs(order.entry_price - order.stop_loss) / contract.tick_size
-            ticks = max(int(distance.to_integral_value(rounding=ROUND_HALF_UP)), 1)
-            body["stopLossBracket"] = {"ticks": bracket_ticks(side, "stop", ticks), "type": STOP}
+        # bracket objects {ticks, type}: stopLossBracket a Stop (type 4), takeProfitBracket a Limit
+        # (type 1), the entry's size, linked as OCO by the platform's Auto OCO Brackets
+        # (https://gateway.docs.projectx.com/docs/api-reference/order/order-place,
+        # https://help.projectx.com/settings/risk-settings/auto-oco-brackets); signed ticks: bracket_ticks
+        for field, leg, price, leg_type in (("stopLossBracket", "stop", order.stop_loss, STOP),
+                                            ("takeProfitBracket", "target", order.take_profit, LIMIT)):
+            if price is not None and order.entry_price is not None:
+                ticks = self._ticks(contract, abs(order.entry_price - price))
+                body[field] = {"ticks": bracket_ticks(side, leg, ticks), "type": leg_type}
         return self._submit(order, "/api/Order/place", body, deadline)
+
+    @staticmethod
+    def _ticks(contract: PxContract, distance: Decimal) -> int:
+        """A bracket's distance from the fill in the contract's whole ticks (at least one)."""
+        if contract.tick_size <= 0:
+            raise Rejected("UNKNOWN_TICK_SIZE", f"{contract.id} has no tick size")
+        return max(int((distance / contract.tick_size).to_integral_value(rounding=ROUND_HALF_UP)), 1)
 
     def _place_exit(self, order: OrderRequest, deadline: Deadline) -> ConnectorResult:
         account = self._account(order.program_id)

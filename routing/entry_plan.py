@@ -99,5 +99,6 @@ def _entry_order(signal: Signal, task_id: int, firm_code: str, program_id: int, 
         action="ENTRY", firm_code=firm_code, program_id=program_id, trade_id=signal.trade_id,
         task_id=task_id, symbol=signal.symbol_root or "", direction=signal.direction or "",
         contracts=contracts, entry_price=signal.entry_price, stop_loss=signal.stop_loss,
+        take_profit=signal.target_price,
         client_order_id=client_order_id(task_id, firm_code, program_id, "ENTRY"),
     )

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from instruments import resolve_root
 from signals.signal_model import SignalError
+from signals.targets import TARGET_FIELDS
 
 Dialect = Literal["ours", "tradingview", "traderspost"]
 DIALECTS: tuple[Dialect, ...] = ("ours", "tradingview", "traderspost")
@@ -114,7 +115,8 @@ def tradingview_alert(data: dict[str, Any]) -> Alert:
         if problems:
             raise SignalError(problems)
         fields = {"event_type": ENTRY_EVENT, "symbol": data.get("ticker"), "direction": position,
-                  "entry_price": price, "stop_loss": data.get("stop_loss"), "contracts": contracts}
+                  "entry_price": price, "stop_loss": data.get("stop_loss"), "contracts": contracts,
+                  **{name: data.get(name) for name in TARGET_FIELDS}}
         return Alert(intent="OPEN", fields=_known(fields, data), side=position, **common)
     fraction = _sold_fraction(data, problems)
     if problems:

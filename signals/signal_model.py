@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from instruments import resolve_root
+from instruments import get_contract_spec, resolve_root
+from signals.targets import TARGET_FIELDS, resolve_target
 
 EVENT_ALIASES = {"EXIT_SL": "EXIT_STOP_LOSS", "EXIT_BE": "EXIT_BREAK_EVEN", "EXIT_TP": "EXIT_TAKE_PROFIT"}
 ENTRY_TYPES = frozenset({"SIGNAL_CREATED", "ENTRY"})
@@ -29,6 +30,8 @@ MAX_PRICE = Decimal("10000000")
 MAX_CONTRACTS_PER_SIGNAL = 1000
 
 Price = Annotated[Decimal, Field(gt=0, lt=MAX_PRICE, allow_inf_nan=False)]
+Points = Annotated[Decimal, Field(gt=0, lt=MAX_PRICE, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]
 
 
 class SignalError(ValueError):
@@ -59,6 +62,9 @@ class Signal(BaseModel):
     entry_price: Price | None = None
     stop_loss: Price | None = None
     exit_price: Price | None = None
+    take_profit: Price | None = None  # an entry's target: one of these three (signals/targets.py)
+    take_profit_points: Points | None = None
+    take_profit_percent: Percent | None = None
     contracts: Annotated[int, Field(ge=1, le=MAX_CONTRACTS_PER_SIGNAL)] | None = None
     exit_contracts: Annotated[int, Field(ge=1, le=MAX_CONTRACTS_PER_SIGNAL)] | None = None
     exit_fraction: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
@@ -89,7 +95,7 @@ class Signal(BaseModel):
             raise ValueError("must be Bullish or Bearish (or LONG/SHORT, BUY/SELL)")
         return _DIRECTIONS[value.strip().upper()]
 
-    @field_validator("entry_price", "stop_loss", "exit_price", "exit_fraction", mode="before")
+    @field_validator("entry_price", "stop_loss", "exit_price", "exit_fraction", *TARGET_FIELDS, mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -132,7 +138,9 @@ class Signal(BaseModel):
         if self.event_type not in ENTRY_TYPES:
             return self
         problems: dict[str, str] = {}
-        for name in ("symbol", "direction", "entry_price", "stop_loss"):
+        # no stop_loss is needed here: whether an entry may go without one is each program's
+        # sizing mode's call ({FIRM}_{ID}_ALLOW_NO_STOP), so the signal reaches sizing to be refused
+        for name in ("symbol", "direction", "entry_price"):
             if getattr(self, name) is None:
                 problems[name] = f"required for {self.event_type}"
         if self.symbol is not None and self.symbol_root is None:
@@ -144,9 +152,21 @@ class Signal(BaseModel):
                 problems["stop_loss"] = "must be below entry_price for a Bullish (long) entry"
             elif self.direction == "SHORT" and self.stop_loss < self.entry_price:
                 problems["stop_loss"] = "must be above entry_price for a Bearish (short) entry"
+        problems.update(self._target()[1])
         if problems:
             raise SignalError(problems)
         return self
+
+    def _target(self) -> tuple[Decimal | None, dict[str, str]]:
+        spec = get_contract_spec(self.symbol)
+        return resolve_target(self.direction, self.entry_price, self.stop_loss,
+                              {name: getattr(self, name) for name in TARGET_FIELDS},
+                              spec.tick_size if spec is not None else None, MAX_PRICE)
+
+    @cached_property
+    def target_price(self) -> Decimal | None:
+        """An entry's take-profit price, resolved and on the tick grid; None without a target."""
+        return self._target()[0] if self.event_type in ENTRY_TYPES else None
 
     def payload(self) -> dict[str, Any]:
         """The JSON stored in execution_tasks.payload: every key as received, canonical types.

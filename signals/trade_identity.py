@@ -10,6 +10,8 @@ that strategy on that root (`trade_prefix`):
 - an entry on the other side is a reversal: close that trade, then open the new one;
 - an entry on the side already held is a repeat and names the open trade, so it gets that
   trade's stored entry result (a trade opens once) and never opens a second.
+The strategy is matched case-insensitively, as ROUTES matches strategy names: "FVG Core" and
+"fvg core" are one strategy, so the trade ids and alert keys carry it lower-cased.
 Pure: the caller looks the open trade up and runs the steps in order.
 """
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Step:
 
 def trade_prefix(strategy: str, root: str) -> str:
     """What every trade id of (strategy, root) starts with."""
-    return f"{strategy}:{root}:"
+    return f"{strategy.lower()}:{root}:"
 
 
 def stamp_or_digest(alert: Alert, data: dict[str, Any]) -> str:
@@ -92,4 +94,4 @@ def _exit_key(alert: Alert, header_key: str | None, event_type: str, suffix: str
         return header_key + suffix
     if alert.stamp is None:
         return None
-    return alert_key(alert.strategy, alert.root, alert.stamp, event_type)
+    return alert_key(alert.strategy.lower(), alert.root, alert.stamp, event_type)

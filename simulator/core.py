@@ -7,8 +7,8 @@ Serves the subset the connectors use, keeping orders and positions in memory:
                     /v1/contract/rollcontract | find, /v1/contractMaturity/item,
                     /v1/order/placeorder | placeOSO | liquidateposition | modifyorder | cancelorder | list | item,
                     /v1/orderVersion/deps, /v1/position/list, /v1/command/list, /v1/commandReport/deps, /v1/fill/deps,
-                    /v1/cashBalance/getcashbalancesnapshot (an OSO's bracket stop rests as a working order;
-                    `fire_stops` fills them)
+                    /v1/cashBalance/getcashbalancesnapshot (an OSO's bracket stop and target rest as working
+                    orders linked as an OCO; `fire_stops` fills the stops, `tradovate_orders.reach` any leg the price reaches)
 - ProjectX (TOPSTEP): /api/Auth/loginKey | validate, /api/Contract/available,
                     /api/Order/place | search | searchOpen | cancel | modify,
                     /api/Position/closeContract | partialCloseContract | searchOpen, /api/Account/search
@@ -46,7 +46,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from simulator import metaapi, projectx, tradovate
+from simulator import metaapi, projectx, tradovate, tradovate_orders
 
 FIRMS = ("FTMO", "APEX", "TOPSTEP")
 DEFAULT_CREDENTIALS = {
@@ -86,6 +86,7 @@ class Simulator:
             self.tradovate_versions: dict[int, dict[str, Any]] = {}  # order id -> its current OrderVersion
             self.projectx_positions: dict[tuple[int, str], int] = {}
             self.projectx_orders: list[dict[str, Any]] = []  # every order, bracket children included, with its status
+            self.projectx_oco: dict[int, int] = {}  # a bracket child -> its OCO partner (stop <-> target)
             self.projectx_listed: list[dict[str, Any]] = []  # contracts listed after a roll (projectx.roll)
             self.projectx_delisted: set[str] = set()  # contract ids rolled away from
             self.tickets: set[str] = set()
@@ -125,20 +126,20 @@ class Simulator:
             return [dict(o) for o in self.orders if o["firm"] == firm]
 
     def working_stops(self, account: int) -> list[dict[str, Any]]:
-        """Tradovate: the account's working stop orders, with their current quantity and price."""
+        """Tradovate: the account's working orders (bracket stops and targets), with their current
+        quantity, type and prices."""
         with self.lock:
-            return [{**o, **{k: self.tradovate_versions[o["id"]][k] for k in ("orderQty", "orderType", "stopPrice")}}
+            return [{**o, **{k: self.tradovate_versions[o["id"]].get(k) for k in ("orderQty", "orderType", "stopPrice", "price")}}
                     for o in self.tradovate_orders.values() if o["accountId"] == account and o["ordStatus"] == "Working"]
 
     def fire_stops(self, account: int) -> None:
-        """Tradovate: the market reaches the account's working stops; each fills its current size."""
+        """Tradovate: the market reaches the account's working stops; each fills its current size
+        (and cancels its OCO target)."""
         with self.lock:
-            for order in self.tradovate_orders.values():
-                if order["accountId"] == account and order["ordStatus"] == "Working":
-                    qty = self.tradovate_versions[order["id"]]["orderQty"]
-                    key = (account, order["contractId"])
-                    self.tradovate_net[key] = self.tradovate_net.get(key, 0) + (qty if order["action"] == "Buy" else -qty)
-                    order["ordStatus"] = "Filled"
+            for order in list(self.tradovate_orders.values()):
+                if (order["accountId"] == account and order["ordStatus"] == "Working"
+                        and self.tradovate_versions[order["id"]].get("orderType") != "Limit"):
+                    tradovate_orders.fill_leg(self, order)
 
     def roll_tradovate(self, root: str, name: str) -> None:
         """Tradovate: `name` becomes `root`'s front month (its old month expires now)."""

@@ -63,31 +63,51 @@ def _history_order(order_id: str, client_id: str | None, order_type: str, volume
             "positionId": position_id, "time": stamp, "doneTime": stamp}
 
 
-def _stop_price(body: dict[str, Any], buy: bool, price: float, symbol: str) -> tuple[float | None, str | None]:
-    """(absolute stop, None) or (None, refusal code).
+def _level(body: dict[str, Any], field: str, buy: bool, price: float, symbol: str) -> tuple[float | None, str | None]:
+    """(absolute stop or target, None) or (None, refusal code) for `field` stopLoss / takeProfit.
 
-    https://metaapi.cloud/docs/client/models/metatraderTrade/: `stopLossUnits` ABSOLUTE_PRICE (the
-    default) is the final stop price; RELATIVE_PRICE / RELATIVE_POINTS a distance in price / points.
-    The sign of a relative value is not documented; the REST trade page gives stopLoss "min: 0"
-    (https://metaapi.cloud/docs/client/restApi/api/trade/), so this simulator takes a positive
-    distance on the losing side of its own fill price and refuses anything else. A stop on the
-    wrong side of the price is refused as MT5 does (10016 TRADE_RETCODE_INVALID_STOPS)."""
-    value = body.get("stopLoss")
+    https://metaapi.cloud/docs/client/models/metatraderTrade/: `stopLossUnits` / `takeProfitUnits`
+    ABSOLUTE_PRICE (the default) is the final price; RELATIVE_PRICE / RELATIVE_POINTS a distance in
+    price / points. The sign of a relative value is not documented; the REST trade page gives
+    stopLoss and takeProfit "min: 0" (https://metaapi.cloud/docs/client/restApi/api/trade/), so this
+    simulator takes a positive distance - a stop on the losing side of its own fill price, a target
+    on the profit side - and refuses anything else. A level on the wrong side of the price is
+    refused as MT5 does (10016 TRADE_RETCODE_INVALID_STOPS)."""
+    value = body.get(field)
     if value is None:
         return None, None
-    units = body.get("stopLossUnits", "ABSOLUTE_PRICE")
+    units = body.get(f"{field}Units", "ABSOLUTE_PRICE")
+    above = buy != (field == "stopLoss")  # a buy's target and a sell's stop lie above the price
     if units == "ABSOLUTE_PRICE":
-        stop = float(value)
+        level = float(value)
     elif units in ("RELATIVE_PRICE", "RELATIVE_POINTS"):
         distance = float(value) * (CFD_POINT.get(symbol, 0.01) if units == "RELATIVE_POINTS" else 1.0)
         if distance <= 0:
             return None, "TRADE_RETCODE_INVALID_STOPS"
-        stop = price - distance if buy else price + distance
+        level = price + distance if above else price - distance
     else:  # RELATIVE_PIPS / _CURRENCY / _BALANCE_PERCENTAGE are documented but not modelled here
         return None, "TRADE_RETCODE_INVALID"
-    if (buy and stop >= price) or (not buy and stop <= price):
+    if (level <= price) if above else (level >= price):
         return None, "TRADE_RETCODE_INVALID_STOPS"
-    return round(stop, 2), None
+    return round(level, 2), None
+
+
+def reach(sim: "Simulator", account: str, symbol: str, price: float) -> None:
+    """The CFD trades at `price`: every position of `account` on `symbol` whose stop or take-profit
+    the price reached is closed by the broker (the levels belong to the position,
+    https://metaapi.cloud/docs/client/models/metatraderPosition/), its history order filled."""
+    with sim.lock:
+        sim.metaapi_prices[symbol] = price
+        for pos in list(sim.metaapi_positions.get(account, [])):
+            buy = pos["type"] == "POSITION_TYPE_BUY"
+            stop, target = pos.get("stopLoss"), pos.get("takeProfit")
+            hit = [why for why, level, crossed in (
+                ("STOP_LOSS", stop, stop is not None and (price <= stop if buy else price >= stop)),
+                ("TAKE_PROFIT", target, target is not None and (price >= target if buy else price <= target)),
+            ) if crossed]
+            if hit:
+                _close(sim, account, {"actionType": "POSITION_CLOSE_ID", "positionId": pos["id"], "clientId": None},
+                       reason=hit[0])
 
 
 def _reject(sim: "Simulator", account: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -111,21 +131,25 @@ def _open(sim: "Simulator", account: str, body: dict[str, Any]) -> dict[str, Any
     price = sim.metaapi_prices.get(symbol)
     if price is None:
         return trade_answer("TRADE_RETCODE_INVALID")
-    stop, refusal = _stop_price(body, buy, price, symbol)
-    if refusal is not None:
-        return trade_answer(refusal)
+    (stop, stop_refusal), (target, target_refusal) = (_level(body, field, buy, price, symbol)
+                                                      for field in ("stopLoss", "takeProfit"))
+    if stop_refusal or target_refusal:
+        return trade_answer(stop_refusal or target_refusal)
     position_id = str(next(sim.ids))
     sim.metaapi_positions.setdefault(account, []).append(
         {"id": position_id, "symbol": symbol, "volume": volume, "openPrice": price, "stopLoss": stop,
-         "type": "POSITION_TYPE_BUY" if buy else "POSITION_TYPE_SELL", "clientId": body.get("clientId")})
+         "takeProfit": target, "type": "POSITION_TYPE_BUY" if buy else "POSITION_TYPE_SELL",
+         "clientId": body.get("clientId")})
     order = sim._record("FTMO", account=account, kind="OPEN", side=side, quantity=volume, symbol=symbol, stop=stop,
-                        fill_price=price, client_id=body.get("clientId"), body=body)
+                        target=target, fill_price=price, client_id=body.get("clientId"), body=body)
     history.append(_history_order(str(order["id"]), body.get("clientId"), body["actionType"], volume,
                                   "ORDER_STATE_FILLED", position_id))
     return trade_answer("TRADE_RETCODE_DONE", orderId=str(order["id"]), positionId=position_id)
 
 
-def _close(sim: "Simulator", account: str, body: dict[str, Any]) -> dict[str, Any]:
+def _close(sim: "Simulator", account: str, body: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    """A close (POSITION_CLOSE_ID / POSITION_PARTIAL), or the broker's own at a stop or target
+    (`reason`); a partial close keeps the position, with its stop and target, for the rest."""
     positions = sim.metaapi_positions.setdefault(account, [])
     pos = next((p for p in positions if p["id"] == str(body.get("positionId"))), None)
     if pos is None:
@@ -136,7 +160,8 @@ def _close(sim: "Simulator", account: str, body: dict[str, Any]) -> dict[str, An
         positions.remove(pos)
     buy = pos["type"] == "POSITION_TYPE_SELL"
     order = sim._record("FTMO", account=account, kind="CLOSE", side="BUY" if buy else "SELL", quantity=volume,
-                        symbol=pos["symbol"], client_id=body.get("clientId"), position_id=pos["id"], body=body)
+                        symbol=pos["symbol"], client_id=body.get("clientId"), position_id=pos["id"], body=body,
+                        reason=reason)
     sim.metaapi_history.setdefault(account, []).append(_history_order(
         str(order["id"]), body.get("clientId"), "ORDER_TYPE_BUY" if buy else "ORDER_TYPE_SELL", volume,
         "ORDER_STATE_FILLED", pos["id"]))

@@ -9,7 +9,8 @@
   Position Brackets. You must enable Auto OCO Brackets.", and "the rejected order is still created
   and its ID is returned in `orderId`"
   (https://gateway.docs.projectx.com/docs/api-reference/order/order-place, newer revision).
-- An entry's brackets rest as child orders (Stop / Limit, status Open) that closeContract and
+- An entry's brackets rest as child orders (Stop / Limit, status Open, one cancelling the other
+  when it fills: `reach` moves the market through them) that closeContract and
   partialCloseContract leave working: the API pages say nothing either way, the platform help says
   Auto OCO brackets "Must manage bracket orders manually"
   (https://help.projectx.com/settings/risk-settings/auto-oco-brackets), and public clients report
@@ -64,9 +65,37 @@ def fire_stops(sim: "Simulator", account: int) -> None:
     with sim.lock:
         for o in sim.projectx_orders:
             if o["accountId"] == account and o["status"] == 1 and o["type"] == 4:
-                key = (account, o["contractId"])
-                sim.projectx_positions[key] = sim.projectx_positions.get(key, 0) + (o["size"] if o["side"] == 0 else -o["size"])
-                o.update(status=2, fillVolume=o["size"])
+                _fill(sim, o)
+
+
+def reach(sim: "Simulator", account: int, price: float) -> None:
+    """The market trades at `price`: each of the account's resting legs it reaches fills its
+    current size - a sell limit (target) at or below the price, a buy limit at or above, a sell
+    stop at or above the price, a buy stop at or below - and cancels its OCO partner."""
+    with sim.lock:
+        for o in sim.projectx_orders:
+            if o["accountId"] != account or o["status"] != 1:
+                continue
+            selling = o["side"] == 1
+            if o["type"] == 1 and (price >= o["limitPrice"] if selling else price <= o["limitPrice"]):
+                _fill(sim, o)
+            elif o["type"] == 4 and (price <= o["stopPrice"] if selling else price >= o["stopPrice"]):
+                _fill(sim, o)
+
+
+def _fill(sim: "Simulator", order: dict[str, Any]) -> None:
+    """A resting leg fills: the position moves by its size, and its Auto OCO partner is cancelled
+    (https://help.projectx.com/settings/risk-settings/auto-oco-brackets: the stop and the target
+    of one entry are one-cancels-other)."""
+    key = (order["accountId"], order["contractId"])
+    size = order["size"]
+    sim.projectx_positions[key] = sim.projectx_positions.get(key, 0) + (size if order["side"] == 0 else -size)
+    order.update(status=2, fillVolume=size)
+    partner = sim.projectx_oco.pop(order["id"], None)
+    sim.projectx_oco.pop(partner, None)
+    for other in sim.projectx_orders:
+        if other["id"] == partner and other["status"] == 1:
+            other["status"] = 3
 
 
 def _tick_refusal(body: dict[str, Any]) -> str | None:
@@ -151,18 +180,23 @@ def register(sim: "Simulator", app: Flask) -> None:
         return order
 
     def rest_brackets(body: dict[str, Any], contract: dict[str, Any]) -> None:
-        """Auto OCO: each bracket object becomes a resting child order on the closing side."""
+        """Auto OCO: each bracket object becomes a resting child order on the closing side; a stop
+        and a target of one entry are linked, one cancelling the other (`_fill`)."""
+        legs = []
         for field, default_type in (("stopLossBracket", 4), ("takeProfitBracket", 1)):
             leg = body.get(field)
             if not leg:
                 continue
             price = FILL_PRICE + int(leg["ticks"]) * float(contract["tickSize"])
             order_type = int(leg.get("type") or default_type)
-            sim.projectx_orders.append({
+            legs.append({
                 "id": next(sim.ids), "accountId": int(body["accountId"]), "contractId": body["contractId"], "status": 1,
                 "type": order_type, "side": 1 - body["side"], "size": int(body["size"]),
                 "limitPrice": price if order_type == 1 else None, "stopPrice": price if order_type in (3, 4) else None,
                 "fillVolume": 0, "customTag": None})
+        sim.projectx_orders.extend(legs)
+        if len(legs) == 2:
+            sim.projectx_oco.update({legs[0]["id"]: legs[1]["id"], legs[1]["id"]: legs[0]["id"]})
 
     @app.post("/api/Order/place")
     @guarded

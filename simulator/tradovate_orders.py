@@ -1,5 +1,6 @@
-"""Tradovate order endpoints of the simulator: placing (market, OSO), liquidating, modifying and
-cancelling, and the order / command / report / fill entities reconciliation reads."""
+"""Tradovate order endpoints of the simulator: placing (market, OSO with a stop and a target
+bracket, linked as an OCO), liquidating, modifying and cancelling, and the order / command /
+report / fill entities reconciliation reads; `reach` moves the market through resting brackets."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
@@ -8,6 +9,62 @@ from flask import Flask, jsonify, request
 
 if TYPE_CHECKING:
     from simulator.core import Simulator
+
+
+def rest_brackets(sim: "Simulator", body: dict[str, Any], entry_id: int, key: tuple[int, int], qty: int) -> dict[str, int]:
+    """An OSO's `bracket1` / `bracket2` as working orders of the entry's size, answered as
+    oso1Id / oso2Id (PlaceOsoResult). Each names its entry as `parentId`, and two are an OCO:
+    `linkedId` is the "OCO Linked Order (order to be canceled on this order's Fill)" (API
+    Education, Order entity; place-oso: "filling one will cancel the other")."""
+    ids = {}
+    for n in (1, 2):
+        bracket = body.get(f"bracket{n}")
+        if not bracket:
+            continue
+        leg_id = next(sim.ids)
+        sim.tradovate_orders[leg_id] = {"id": leg_id, "accountId": key[0], "contractId": key[1], "parentId": entry_id,
+                                        "action": bracket.get("action"), "ordStatus": "Working"}
+        sim.tradovate_versions[leg_id] = {"id": next(sim.ids), "orderId": leg_id, "orderQty": qty,
+                                          "orderType": bracket.get("orderType"), "stopPrice": bracket.get("stopPrice"),
+                                          "price": bracket.get("price")}
+        ids[f"oso{n}Id"] = leg_id
+    if len(ids) == 2:
+        sim.tradovate_orders[ids["oso1Id"]]["linkedId"] = ids["oso2Id"]
+        sim.tradovate_orders[ids["oso2Id"]]["linkedId"] = ids["oso1Id"]
+    return ids
+
+
+def fill_leg(sim: "Simulator", order: dict[str, Any]) -> None:
+    """A working bracket order fills its current size; its OCO linked order is cancelled."""
+    qty = sim.tradovate_versions[order["id"]]["orderQty"]
+    key = (order["accountId"], order["contractId"])
+    sim.tradovate_net[key] = sim.tradovate_net.get(key, 0) + (qty if order["action"] == "Buy" else -qty)
+    order["ordStatus"] = "Filled"
+    linked = sim.tradovate_orders.get(order.get("linkedId"))
+    if linked is not None and linked["ordStatus"] == "Working":
+        linked["ordStatus"] = "Canceled"
+
+
+def reach(sim: "Simulator", account: int, price: float) -> None:
+    """The market trades at `price`: each working order of the account it reaches fills - a sell
+    Limit (target) at or below the price, a buy Limit at or above, a sell Stop at or above, a buy
+    Stop at or below."""
+    with sim.lock:
+        for order in list(sim.tradovate_orders.values()):
+            version = sim.tradovate_versions.get(order["id"], {})
+            if order["accountId"] != account or order["ordStatus"] != "Working":
+                continue
+            selling = order["action"] == "Sell"
+            if version.get("orderType") == "Limit":
+                level = version["price"]
+                reached = price >= level if selling else price <= level
+            elif version.get("orderType") == "Stop":
+                level = version["stopPrice"]
+                reached = price <= level if selling else price >= level
+            else:
+                continue
+            if reached:
+                fill_leg(sim, order)
 
 
 def register(sim: "Simulator", app: Flask, guarded: Callable) -> None:
@@ -58,24 +115,20 @@ def register(sim: "Simulator", app: Flask, guarded: Callable) -> None:
                 sim._maybe_hang("APEX")
                 return jsonify(answer)
             sim.tradovate_net[key] = sim.tradovate_net.get(key, 0) + (qty if body["action"] == "Buy" else -qty)
-            bracket = (body.get("bracket1") or {}) if oso else {}
-            stop = bracket.get("stopPrice")
-            order = sim._record("APEX", account=int(body["accountId"]), kind="OPEN" if oso or stop else "ORDER",
+            brackets = [body[k] for k in ("bracket1", "bracket2") if oso and body.get(k)]
+            stop = next((b.get("stopPrice") for b in brackets if b.get("orderType") == "Stop"), None)
+            target = next((b.get("price") for b in brackets if b.get("orderType") == "Limit"), None)
+            order = sim._record("APEX", account=int(body["accountId"]), kind="OPEN" if oso else "ORDER",
                                 side=body["action"].upper(), quantity=qty, symbol=body["symbol"], stop=stop,
-                                client_id=body.get("clOrdId"), body=body)
+                                target=target, client_id=body.get("clOrdId"), body=body)
             sim.tradovate_commands.append({"id": next(sim.ids), "orderId": order["id"], "clOrdId": body.get("clOrdId"),
                                            "commandType": "New", "commandStatus": "ExecutionStopped"})
             answer = {"orderId": order["id"]}
             filled(order["id"], key, body["action"], qty)  # listed too: filled, or PendingNew when asked to
             sim.tradovate_versions[order["id"]] = {"id": next(sim.ids), "orderId": order["id"], "orderQty": qty,
                                                    "orderType": body.get("orderType", "Market"), "stopPrice": None}
-            if oso:  # the bracket rests at the firm for the entry's full size until it fills or is changed
-                stop_id = next(sim.ids)
-                sim.tradovate_orders[stop_id] = {"id": stop_id, "accountId": key[0], "contractId": key[1],
-                                                 "action": bracket.get("action"), "ordStatus": "Working"}
-                sim.tradovate_versions[stop_id] = {"id": next(sim.ids), "orderId": stop_id, "orderQty": qty,
-                                                   "orderType": bracket.get("orderType"), "stopPrice": stop}
-                answer["oso1Id"] = stop_id
+            if oso:  # the brackets rest at the firm for the entry's full size until they fill or are changed
+                answer.update(rest_brackets(sim, body, order["id"], key, qty))
         sim._maybe_hang("APEX")
         return jsonify(answer)
 
@@ -154,7 +207,8 @@ def register(sim: "Simulator", app: Flask, guarded: Callable) -> None:
                 order["ordStatus"] = "Canceled"
             else:
                 sim.tradovate_versions[order["id"]] = {**version, "id": next(sim.ids), "orderQty": int(body["orderQty"]),
-                                                       "stopPrice": body.get("stopPrice", version["stopPrice"])}
+                                                       "stopPrice": body.get("stopPrice", version["stopPrice"]),
+                                                       "price": body.get("price", version.get("price"))}
             sim._record("APEX", account=order["accountId"], kind="CANCEL" if cancel else "MODIFY", side=None,
                         quantity=0 if cancel else int(body["orderQty"]), symbol=None, client_id=None, body=body)
         return jsonify({"commandId": next(sim.ids)})

@@ -72,7 +72,8 @@ def signal_request_schema() -> dict[str, Any]:
     props["passphrase"] = {"type": "string"}
     schema["additionalProperties"] = True
     schema["description"] = (
-        "Entries (SIGNAL_CREATED, ENTRY) also need symbol, direction, entry_price and stop_loss; "
+        "Entries (SIGNAL_CREATED, ENTRY) also need symbol, direction and entry_price (stop_loss: see the "
+        "sizing modes), and may carry one of take_profit, take_profit_points, take_profit_percent; "
         "EXIT_PARTIAL needs exit_contracts or exit_fraction. Other keys are stored as received."
     )
     schema.pop("title", None)

@@ -126,20 +126,23 @@ def maturity_expires(data: Any) -> float:
 
 @dataclass(frozen=True)
 class Placed:
-    """PlaceOrderResult / PlaceOsoResult: orderId, failureReason, failureText, oso1Id
-    (https://partner.tradovate.com/api/rest-api-endpoints/orders/place-order)."""
+    """PlaceOrderResult / PlaceOsoResult: orderId, failureReason, failureText, oso1Id, oso2Id ("One
+    of up to two linked Order entities"; https://partner.tradovate.com/api/rest-api-endpoints/orders/place-order,
+    API Education PlaceOsoResult)."""
 
     order_id: str | None
     failure_reason: str | None
     failure_text: str | None
     oso1_id: str | None
+    oso2_id: str | None = None
 
     @classmethod
     def of(cls, data: Any) -> "Placed":
         data = data if isinstance(data, dict) else {}
         def text(key: str) -> str | None:
             return str(data[key]) if data.get(key) not in (None, "") else None
-        return cls(text("orderId"), text("failureReason"), text("failureText") or text("errorText"), text("oso1Id"))
+        return cls(text("orderId"), text("failureReason"), text("failureText") or text("errorText"), text("oso1Id"),
+                   text("oso2Id"))
 
     @property
     def accepted(self) -> bool:
@@ -169,11 +172,33 @@ def market_order(*, spec: str, account: int, client_order_id: str, action: str, 
             "symbol": symbol, "orderQty": quantity, "orderType": "Market", "isAutomated": True}
 
 
-def with_stop(body: dict[str, Any], stop_price: float) -> dict[str, Any]:
-    """/order/placeOSO: the order plus `bracket1`, sent once it fills; prices are absolute
-    (https://partner.tradovate.com/api/rest-api-endpoints/orders/place-oso)."""
+def with_brackets(body: dict[str, Any], *, stop_price: float | None, target_price: float | None) -> dict[str, Any]:
+    """/order/placeOSO: the order plus its brackets (RestrainedOrderVersion: action, orderType,
+    price, stopPrice, ...), sent once it fills; prices are absolute. `bracket1` is required and
+    `bracket2` optional: "Use a single bracket for only stop-loss or take-profit alone. Use both
+    brackets to set up stop-loss and take-profit orders", and two are "linked as an OCO, where
+    filling one will cancel the other" (https://partner.tradovate.com/api/rest-api-endpoints/orders/place-oso,
+    API Education placeOSO). The stop is a Stop at `stopPrice`, the target a Limit at `price`
+    (the page's own take-profit example)."""
     closing = "Sell" if body["action"] == "Buy" else "Buy"
-    return {**body, "bracket1": {"action": closing, "orderType": "Stop", "stopPrice": stop_price}}
+    legs = [leg for leg in (
+        {"action": closing, "orderType": "Stop", "stopPrice": stop_price} if stop_price is not None else None,
+        {"action": closing, "orderType": "Limit", "price": target_price} if target_price is not None else None,
+    ) if leg is not None]
+    if not legs:
+        raise ValueError("an OSO needs a stop or a target")
+    return {**body, **{f"bracket{n}": leg for n, leg in enumerate(legs, start=1)}}
+
+
+def bracket_ids(body: dict[str, Any], placed: Placed) -> dict[str, str]:
+    """{"stop": id, "target": id} of an accepted OSO's brackets: oso1Id is `bracket1`'s order,
+    oso2Id `bracket2`'s (PlaceOsoResult)."""
+    ids = {}
+    for key, leg_id in (("bracket1", placed.oso1_id), ("bracket2", placed.oso2_id)):
+        leg = body.get(key)
+        if leg is not None and leg_id is not None:
+            ids["stop" if leg["orderType"] == "Stop" else "target"] = leg_id
+    return ids
 
 
 def liquidation(*, account: int, contract_id: int, client_order_id: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ FLAT_1 = tv("sell", "flat", "2026-01-05T15:00:00Z", price=16520)
 SHORT = tv("sell", "short", "2026-01-05T16:00:00Z", stop_loss=16525)
 REVERSAL = tv("buy", "long", "2026-01-05T17:00:00Z", price=16480, stop_loss=16455, contracts=2)
 FLAT_2 = tv("sell", "flat", "2026-01-05T18:00:00Z", price=16490)
-T1, T2, T3 = ("FVG_Core:NQ:" + s for s in ("2026-01-05T14_30_00Z", "2026-01-05T16_00_00Z", "2026-01-05T17_00_00Z"))
+T1, T2, T3 = ("fvg_core:NQ:" + s for s in ("2026-01-05T14_30_00Z", "2026-01-05T16_00_00Z", "2026-01-05T17_00_00Z"))
 
 
 def test_a_strategy_without_trade_ids_opens_closes_and_reverses_exactly_per_program(client, db):
@@ -122,7 +122,7 @@ def test_the_legacy_endpoint_has_the_same_contract(make_app):
     assert post(client, dict(LONG, secret="s3cret"), LEGACY).get_json()["duplicate"] is True
     assert post(client, dict(LONG, secret="s3cret"), WEBHOOK).get_json()["duplicate"] is True  # one key space
     bad = post(client, {"secret": "s3cret", "event_type": "SIGNAL_CREATED", "trade_id": "X"}, LEGACY)
-    assert bad.status_code == 400 and "stop_loss" in bad.get_json()["fields"]
+    assert bad.status_code == 400 and "entry_price" in bad.get_json()["fields"]
     assert "/api/live-signals" in client.get("/openapi.json").get_json()["paths"]
 
 
@@ -134,10 +134,10 @@ def traderspost(name):
     ("enter_bullish", "ticker"), ("enter_bearish", "ticker"), ("exit", "ticker"), ("exit_bullish_flat", "ticker"),
     ("exit_bearish_flat", "ticker"), ("cancel", "action"), ("add", "action"), ("signal_message", "ticker"),
     ("stop_loss_amount", "ticker"), ("stop_loss_stop_price", "ticker"), ("take_profit_limit_price", "ticker"),
-    ("custom_code_mnq", "stop_loss"),
+    ("custom_code_mnq", "entry_price"),
 ])
 def test_the_traderspost_documentation_examples_are_read_as_documented(client, db, name, field):
-    """Their stock tickers cannot be routed here, MNQ without a stop cannot be sized: 400 naming it."""
+    """Their stock tickers cannot be routed here, MNQ without a price cannot be sized: 400 naming it."""
     resp = post(client, traderspost(name))
     assert resp.status_code == 400 and field in resp.get_json()["fields"], resp.get_json()
     assert count(db, "execution_tasks") == 0
@@ -166,11 +166,15 @@ def test_a_traderspost_trade_on_a_future_opens_reverses_and_closes(client, db):
 
 
 def test_traderspost_take_profit_is_read_and_kept(client, db):
-    body = dict(traderspost("take_profit_limit_price"), ticker="NQ1!", limitPrice=16500, stopLoss={"stopPrice": 16475})
+    body = dict(traderspost("take_profit_limit_price"), ticker="NQ1!", limitPrice=16500, stopLoss={"stopPrice": 16475},
+                takeProfit={"limitPrice": 16550})
     result = post(client, body).get_json()
     assert result["program_sizing"][0]["contracts"] == 2
+    assert {r["details"]["take_profit"] for r in result["connector_results"]} == {16550.0}  # each would-be order
     stored = db.execute(text("SELECT payload FROM execution_tasks")).scalar_one()
-    assert (json.loads(stored) if isinstance(stored, str) else stored)["takeProfit"] == {"limitPrice": 110}
+    assert (json.loads(stored) if isinstance(stored, str) else stored)["takeProfit"] == {"limitPrice": 16550}
+    below = post(client, dict(body, time="2", takeProfit={"limitPrice": 110}))  # the docs' stock target, under NQ
+    assert below.status_code == 400 and "above entry_price" in below.get_json()["fields"]["take_profit"]
 
 
 @pytest.mark.parametrize("body,field,expected", [

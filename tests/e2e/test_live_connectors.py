@@ -377,7 +377,7 @@ def test_an_apex_partial_exit_cuts_the_bracket_stop_to_the_position_left(live_ap
     result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
     assert result["status"] == "SUCCESS"
     assert result["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 2, "orders": [
-        {"order_id": str(stop["id"]), "contracts_before": 3, "contracts_after": 2}]}
+        {"order_id": str(stop["id"]), "leg": "STOP", "contracts_before": 3, "contracts_after": 2}]}
     (stop,) = sim.working_stops(201)
     assert (stop["orderQty"], stop["stopPrice"]) == (2, 16475.0)  # same price, the size left
     sim.fire_stops(201)
@@ -485,7 +485,7 @@ def test_an_unanswered_apex_partial_exit_found_by_reconciliation_gets_its_stop_c
     assert [s["orderQty"] for s in sim.working_stops(201)] == [2]
     exit_row = list(journal(db).values())[-1]
     assert exit_row.status == "SUCCESS" and positions(db)["APEX"].contracts_open == 2
-    assert "stops cut to the 2 contract(s) held" in db.execute(text(
+    assert "cut to the 2 contract(s) held" in db.execute(text(
         "SELECT message FROM connector_orders ORDER BY id DESC LIMIT 1")).scalar_one()
 
 
@@ -516,7 +516,7 @@ def test_an_exit_after_a_close_by_hand_cancels_the_stop_left_working(live_app, s
     result = post(client, EXIT).get_json()["connector_results"][0]
     assert (result["status"], result["reason"]) == ("SKIPPED", "ALREADY_FLAT_AT_FIRM")
     assert result["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 0, "orders": [
-        {"order_id": str(stop["id"]), "contracts_before": 3, "contracts_after": 0}]}
+        {"order_id": str(stop["id"]), "leg": "STOP", "contracts_before": 3, "contracts_after": 0}]}
     assert sim.working_stops(201) == []
     sim.fire_stops(201)
     assert list(sim.tradovate_net.values()) == [0]

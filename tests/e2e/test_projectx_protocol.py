@@ -109,7 +109,7 @@ def test_a_full_exit_cancels_the_bracket_stop_the_close_left_working(topstep, si
     result = post(client, EXIT).get_json()["connector_results"][0]
     assert result["status"] == "SUCCESS"
     assert result["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 0, "orders": [
-        {"order_id": str(stop["id"]), "contracts_before": 1, "contracts_after": 0}]}
+        {"order_id": str(stop["id"]), "leg": "STOP", "contracts_before": 1, "contracts_after": 0}]}
     assert projectx.working_orders(sim, ACCOUNT) == []
     projectx.fire_stops(sim, ACCOUNT)
     assert held(sim) == {}  # nothing left to fill into a position
@@ -125,7 +125,7 @@ def test_a_partial_exit_cuts_the_bracket_stop_to_the_size_left(topstep, sim, db)
     result = post(client, dict(EXIT, event_type="EXIT_PARTIAL", exit_contracts=1)).get_json()["connector_results"][0]
     assert result["status"] == "SUCCESS"
     assert result["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 2, "orders": [
-        {"order_id": str(stop["id"]), "contracts_before": 3, "contracts_after": 2}]}
+        {"order_id": str(stop["id"]), "leg": "STOP", "contracts_before": 3, "contracts_after": 2}]}
     assert stops(sim) == [(OLD, 1, 2, 16475.0)]  # same price, the size left
     (modify,) = sent(sim, "MODIFY")
     assert modify["body"] == {"accountId": ACCOUNT, "orderId": stop["id"], "size": 2, "limitPrice": None,

@@ -149,7 +149,6 @@ BAD_PAYLOADS = [
     (dict(GUIDE_PAYLOAD, trade_id=""), "trade_id"),
     (dict(GUIDE_PAYLOAD, entry_price="abc"), "entry_price"),
     (dict(GUIDE_PAYLOAD, entry_price=-5), "entry_price"),
-    (dict(GUIDE_PAYLOAD, stop_loss=None), "stop_loss"),
     (dict(GUIDE_PAYLOAD, stop_loss=16500.0), "stop_loss"),
     (dict(GUIDE_PAYLOAD, stop_loss=16600.0), "stop_loss"),  # stop above a long entry
     (dict(GUIDE_PAYLOAD, symbol="DOGE"), "symbol"),

@@ -81,18 +81,18 @@ def test_traderspost_problems_are_named(body, field):
 def test_an_entry_opens_a_trade_named_by_the_alert_and_a_repeat_names_the_open_one():
     alert = read_alert(TV_LONG)
     (entry,) = plan_steps(alert, TV_LONG, None)
-    assert entry.fields["trade_id"] == "ORB:NQ:2026-01-05T14_30_00Z-Long_entry" and entry.key is None
-    (repeat,) = plan_steps(alert, TV_LONG, OpenTrade("ORB:NQ:older", "LONG"))
-    assert repeat.fields["trade_id"] == "ORB:NQ:older"
+    assert entry.fields["trade_id"] == "orb:NQ:2026-01-05T14_30_00Z-Long_entry" and entry.key is None
+    (repeat,) = plan_steps(alert, TV_LONG, OpenTrade("orb:NQ:older", "LONG"))
+    assert repeat.fields["trade_id"] == "orb:NQ:older"
 
 
 def test_a_reversal_closes_the_open_trade_first_under_the_alerts_own_key():
     alert = read_alert(dict(TV_LONG, action="sell", market_position="short", stop_loss="16520"))
-    close, entry = plan_steps(alert, {}, OpenTrade("ORB:NQ:older", "LONG"))
-    assert (close.role, close.fields["trade_id"], close.fields["event_type"]) == ("reversal_exit", "ORB:NQ:older", "EXIT")
-    assert close.key == "alert:ORB:NQ:2026-01-05T14_30_00Z-Long_entry:EXIT"
-    assert entry.fields["direction"] == "SHORT" and entry.fields["trade_id"].startswith("ORB:NQ:")
-    assert plan_steps(alert, {}, OpenTrade("ORB:NQ:older", "LONG"), "hdr:k")[0].key == "hdr:k:close"
+    close, entry = plan_steps(alert, {}, OpenTrade("orb:NQ:older", "LONG"))
+    assert (close.role, close.fields["trade_id"], close.fields["event_type"]) == ("reversal_exit", "orb:NQ:older", "EXIT")
+    assert close.key == "alert:orb:NQ:2026-01-05T14_30_00Z-Long_entry:EXIT"
+    assert entry.fields["direction"] == "SHORT" and entry.fields["trade_id"].startswith("orb:NQ:")
+    assert plan_steps(alert, {}, OpenTrade("orb:NQ:older", "LONG"), "hdr:k")[0].key == "hdr:k:close"
 
 
 def test_an_exit_without_a_stamp_is_keyed_by_the_trade_it_closes_and_one_matching_nothing_says_so():

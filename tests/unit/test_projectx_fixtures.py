@@ -135,7 +135,7 @@ def test_a_documented_resting_stop_is_cancelled_with_the_documented_fields_after
     assert gateway.body("/api/Order/cancel") == doc("order_cancel_request") | {"accountId": 212, "orderId": 26970}
     assert set(gateway.body("/api/Order/cancel")) == set(doc("order_cancel_request"))
     assert result.extra["stop_adjustment"] == {"status": "ADJUSTED", "position_left": 0, "orders": [
-        {"order_id": "26970", "contracts_before": 1, "contracts_after": 0}]}
+        {"order_id": "26970", "leg": "STOP", "contracts_before": 1, "contracts_after": 0}]}
 
 
 def test_a_documented_resting_stop_is_cut_with_the_documented_modify_fields_after_a_partial_exit():
