@@ -74,10 +74,10 @@ def routing_table(settings: Settings, now: datetime | None = None) -> str:
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
             for rule in ("drawdown_mode", "drawdown_trail"):
                 lines.append(f"    {rule:<22} {getattr(program, rule):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")
+            lines.extend(program_time_lines(settings, firm, program, now))
             for rule in _sizing_rules(program.sizing_mode):
                 value = getattr(program, rule)
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")
-            lines.extend(program_time_lines(settings, firm, program, now))
     lines.append("")
     lines.extend(_routes_table(settings))
     blackouts = next(iter(settings.firms.values())).news_blackouts if settings.firms else ()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -65,11 +66,11 @@ class Blackout:
     after: int
     label: str | None = None
 
-    @property
+    @cached_property
     def start(self) -> datetime:
         return self.at - timedelta(minutes=self.before)
 
-    @property
+    @cached_property
     def end(self) -> datetime:
         return self.at + timedelta(minutes=self.after)
 
@@ -80,7 +81,6 @@ class Blackout:
 
 class Reader(Protocol):
     problems: list[str]
-    env: Any
 
     def raw(self, name: str) -> str | None: ...
 

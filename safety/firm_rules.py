@@ -56,9 +56,9 @@ class EntryContext:
         return self.days.get((firm.code, program_id))
 
 
-def firm_rule_verdict(firm: FirmSettings, program: ProgramSettings, order: OrderRequest, context: EntryContext,
+def firm_rule_verdict(firm: FirmSettings, program: ProgramSettings, context: EntryContext,
                       opened_since: OpenedSince) -> LimitVerdict | None:
-    """The first of these rules that refuses `order`, or None."""
+    """The first of these rules that refuses an entry of `program` in `context`, or None."""
     now = context.now
     verdict = time_verdict(firm, program, now)
     if verdict is not None:

@@ -105,8 +105,10 @@ class SafetyGuard:
             return None
         program = firm.programs.get(order.program_id)
         if context is not None and program is not None:
-            verdict = firm_rule_verdict(firm, program, order, context, lambda since, live: safety.entries_opened_since(
-                order.firm_code, order.program_id, since, live_only=live))
+            def opened_since(since: dt.datetime, live: bool) -> int:
+                return safety.entries_opened_since(order.firm_code, order.program_id, since, live_only=live)
+
+            verdict = firm_rule_verdict(firm, program, context, opened_since)
             if verdict is not None:
                 return verdict
         if firm.max_orders_per_minute is not None:

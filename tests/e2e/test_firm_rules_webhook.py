@@ -9,7 +9,6 @@ contract. An exit 20 points up books (16520 - 16500) x 1 x 20 = +$400.
 """
 from __future__ import annotations
 
-import json
 import time as wall
 from datetime import datetime, time, timedelta, timezone
 
@@ -17,25 +16,11 @@ import pytest
 
 from account_engine.trading_day import next_trading_day_start
 from tests.e2e.test_check_config_cli import check_config
+from tests.e2e.test_trading_day_ledger import Clock, post
 
-WEBHOOK = "/api/automated-signals/webhook"
 UTC = timezone.utc
 TOPSTEP = {"ROUTE_TO_FIRMS": "TOPSTEP", "TOPSTEP_PROGRAM_IDS": "1", "TOPSTEP_1_ACCOUNT_SIZE": "50000",
            "TOPSTEP_1_RISK_PER_TRADE": "0.01"}
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def post(client, payload):
-    resp = client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json")
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resp.get_json()
 
 
 def entry(trade_id, **extra):
