@@ -38,6 +38,7 @@ from routing.tasks import Process, TaskRunner
 from safety.account_guard import AccountGuard
 from safety.flattening import flatten_scope
 from safety.exit_resend import ResendPlan
+from safety.firm_rules import EntryContext
 from safety.guard import SafetyGuard
 from safety.signal_age import SignalReceipt, receipt
 from signals import ENTRY_TYPES, EXIT_TYPES, Signal, parse_signal
@@ -186,7 +187,8 @@ class ExecutionRouter(TaskRunner):
         plan = plan_entry(signal, self.rules, task_id, accounts)
         held = {(o.firm_code, o.program_id): hold for o in plan.orders
                 if (hold := inputs.guard_hold(o.firm_code, o.program_id, now, self.accounts.live_book(o.firm_code)))}
-        screened = self.guard.screen_entries(db.safety, plan.orders, state, held)
+        screened = self.guard.screen_entries(db.safety, plan.orders, state, held,
+                                             EntryContext.of(signal, accounts, live, now))
         sent, late_checks = self.desk.send_entries(db, screened.allowed)
         self._forget_snapshots(sent)
         results = screened.refused + sent
@@ -195,6 +197,7 @@ class ExecutionRouter(TaskRunner):
             connector_results=results, safety_checks=screened.checks + late_checks, route=plan.route.to_dict(),
             lists={"account_states": plan.account_states, "risk_checks": plan.risk_checks,
                    "program_sizing": plan.program_sizing, "account_breaches": plan.account_breaches},
+            notes={"warnings": list(screened.warnings)} if screened.warnings else {},
         )
 
     def process_exit(self, task_id: int, signal: Signal, db: Connections, resend: ResendPlan | None = None,

@@ -15,6 +15,7 @@ from flask import Flask
 
 from cli import loading_app_for_a_command, refuse_configuration, register_cli
 from config import ConfigError, Settings, load_settings, set_settings
+from config.rules_report import log_firm_rules
 from connectors import live_problems
 from database import ExecutionRepository, create_db_engine, upgrade_to_head
 from database.engine import DatabaseTimeouts
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_db_error_handlers(app)
     register_cli(app)
     _install_safety(app, settings, router)
+    log_firm_rules(settings, log)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
     return app
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from config.live_settings import LiveFirmSettings
 from config.routes import RouteRule
+from config.time_rules import DEFAULT_TRADING_DAYS, Blackout, TradingWindow
 
 DEFAULT_ENTRY_EVENT_TYPES = ("SIGNAL_CREATED", "ENTRY")
 DEFAULT_MAX_CONTRACTS_PER_ORDER = 20
@@ -61,6 +62,16 @@ class ProgramSettings(_Frozen):
     guard_buffer: Decimal | None = None
     """`{FIRM}_{ID}_GUARD_BUFFER`: dollars of loss room at which the account guard flattens the account
     and holds it REDUCING until the next trading day (safety/account_guard.py); None = off."""
+    trading_windows: tuple[TradingWindow, ...] = ()
+    """`{FIRM}_{ID}_TRADING_WINDOWS` in the firm's trading-day zone; empty = entries at any hour."""
+    trading_days: frozenset[int] = DEFAULT_TRADING_DAYS
+    """`{FIRM}_{ID}_TRADING_DAYS` (Monday = 0) the windows apply on (config/time_rules.py)."""
+    flat_by: time | None = None
+    """`{FIRM}_{ID}_FLAT_BY` in the firm's trading-day zone: no entries from it to the next trading day."""
+    flatten_before_news: bool = False
+    max_trades_per_day: int | None = None
+    daily_profit_target: Decimal | None = None
+    """`{FIRM}_{ID}_MAX_TRADES_PER_DAY` / `_DAILY_PROFIT_TARGET`: entries pause until the next trading day."""
 
 
 class FirmSettings(_Frozen):
@@ -81,6 +92,11 @@ class FirmSettings(_Frozen):
     snapshot_policy: str = "BLOCK"
     """Live mode, stale/failed account snapshot: BLOCK entries or fall back to the LEDGER."""
     snapshot_max_age_seconds: int = 60
+    news_blackouts: tuple[Blackout, ...] = ()
+    """NEWS_BLACKOUTS / NEWS_BLACKOUTS_FILE, in time order: the same list at every firm."""
+    require_stop_and_target: bool = False
+    """Live entries without both a stop and a target are refused (`{FIRM}_REQUIRE_STOP_AND_TARGET`,
+    default from the firm's compliance profile)."""
     live: LiveFirmSettings = Field(default_factory=LiveFirmSettings)
     """What the firm's live connector needs (config/live_settings.py); checked when routed live."""
     secrets: dict[str, SecretStr] = Field(default_factory=dict)

@@ -1,9 +1,11 @@
 """`check-config`: the effective routing table in plain text, every rule with its source."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from config.prop_firm_config import route_of
+from config.rules_report import compliance_lines, firm_warnings, program_time_lines
 from config.settings import Settings
 from instruments import CONTRACT_SPECS
 
@@ -36,7 +38,9 @@ def _routes_table(settings: Settings) -> list[str]:
     return lines
 
 
-def routing_table(settings: Settings) -> str:
+def routing_table(settings: Settings, now: datetime | None = None) -> str:
+    """The table as of `now` (default the current time: the next cutoff and blackout depend on it)."""
+    now = now or datetime.now(timezone.utc)
     src = settings.sources
     lines = [
         f"Global mode: {'DRY-RUN' if settings.dry_run else 'LIVE'} (EXECUTION_DRY_RUN)",
@@ -59,6 +63,9 @@ def routing_table(settings: Settings) -> str:
             lines.append(f"  {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{rule}', '(not set: disabled)')}")
         lines.append(f"  {'snapshot_policy':<22} {firm.snapshot_policy:>12}  live snapshot stale after "
                      f"{firm.snapshot_max_age_seconds}s ({code}_SNAPSHOT_POLICY / _SNAPSHOT_MAX_AGE_SECONDS)")
+        lines.append(f"  {'require_stop_and_target':<22} {_fmt(firm.require_stop_and_target):>12}  "
+                     f"{src.get(f'{code}.require_stop_and_target', '(the firm profile)')}")
+        lines.extend(compliance_lines(code))
         for pid, program in firm.programs.items():
             lines.append(f"  program {pid}")
             for rule in ("account_size", "risk_per_trade", "max_contracts", "max_daily_loss", "max_total_loss", "max_drawdown",
@@ -67,11 +74,20 @@ def routing_table(settings: Settings) -> str:
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(not set: disabled)')}")
             for rule in ("drawdown_mode", "drawdown_trail"):
                 lines.append(f"    {rule:<22} {getattr(program, rule):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")
+            lines.extend(program_time_lines(settings, firm, program, now))
             for rule in _sizing_rules(program.sizing_mode):
                 value = getattr(program, rule)
                 lines.append(f"    {rule:<22} {_fmt(value):>12}  {src.get(f'{code}.{pid}.{rule}', '(default)')}")
     lines.append("")
     lines.extend(_routes_table(settings))
+    blackouts = next(iter(settings.firms.values())).news_blackouts if settings.firms else ()
+    lines.append("")
+    lines.append(f"News blackouts: {len(blackouts)} (NEWS_BLACKOUTS / NEWS_BLACKOUTS_FILE)")
+    warnings = firm_warnings(settings)
+    if warnings:
+        lines.append("")
+        lines.append("Warnings:")
+        lines.extend(f"  {warning}" for warning in warnings)
     lines.append("")
     lines.append("Point values ($ per 1.00 point):")
     for root, spec in CONTRACT_SPECS.items():

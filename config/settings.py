@@ -28,6 +28,7 @@ from config.routes import parse_routes
 from config.loss_rules import read_drawdown_rules
 from config.sizing_modes import read_sizing_mode
 from config.price_settings import read_price_settings
+from config.time_rules import Blackout, read_blackouts, read_program_time_rules
 from config.models import (  # noqa: F401 - the settings' names, importable from here as before
     DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     DEFAULT_DATABASE_LOCK_TIMEOUT_MS,
@@ -44,7 +45,7 @@ from config.models import (  # noqa: F401 - the settings' names, importable from
     Settings,
 )
 from instruments import CONTRACT_SPECS
-from prop_firm_registry import get_firm_by_code, get_firm_registry
+from prop_firm_registry import get_compliance_profile, get_firm_by_code, get_firm_registry
 
 T = TypeVar("T")
 
@@ -114,7 +115,8 @@ _INTERVAL = TypeAdapter(Annotated[int, Field(ge=0, le=86_400)])
 _MILLIS = TypeAdapter(Annotated[int, Field(ge=100, le=60_000)])
 _IDLE_MILLIS = TypeAdapter(Annotated[int, Field(ge=1_000, le=3_600_000)])
 
-def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> ProgramSettings:
+def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str], day: tuple[time, str],
+                  has_blackouts: bool) -> ProgramSettings:
     prefix = f"{firm}_{pid}_"
     fields, sizing_sources = read_sizing_mode(r, prefix)
     sources.update({f"{firm}.{pid}.{name}": variable for name, variable in sizing_sources.items()})
@@ -134,6 +136,7 @@ def _read_program(r: _Reader, firm: str, pid: int, sources: dict[str, str]) -> P
             sources[f"{firm}.{pid}.{suffix.lower()}"] = prefix + suffix
     fields.update(read_drawdown_rules(r, firm, pid, sources))
     _read_guard_buffer(r, prefix, fields, sources, f"{firm}.{pid}.guard_buffer")
+    fields.update(read_program_time_rules(r, firm, pid, day, has_blackouts, sources))
     if r.raw(prefix + "ACCOUNT_SIZE") is None:
         r.problems.append(f"{prefix}ACCOUNT_SIZE: required, because program {pid} is listed in {firm}_PROGRAM_IDS")
     if r.raw(prefix + "RISK_PER_TRADE") is None and fields["sizing_mode"] == "RISK":
@@ -180,7 +183,8 @@ def _read_trading_day(r: _Reader, firm: str) -> tuple[time, str]:
     return start, zone
 
 
-def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, str]) -> FirmSettings:
+def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, str],
+               blackouts: tuple[Blackout, ...]) -> FirmSettings:
     program_ids: list[int] = []
     for raw in r.csv(f"{firm}_PROGRAM_IDS"):
         pid = int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else None
@@ -215,12 +219,18 @@ def _read_firm(r: _Reader, firm: str, global_dry_run: bool, sources: dict[str, s
     dry_run_var = f"{firm}_DRY_RUN"
     has_override = r.raw(dry_run_var) is not None
     start, zone = _read_trading_day(r, firm)
+    profile = get_compliance_profile(firm)
+    required = profile is not None and profile.stop_and_target_required
+    firm_fields["require_stop_and_target"] = r.boolean(f"{firm}_REQUIRE_STOP_AND_TARGET", required)
+    if r.raw(f"{firm}_REQUIRE_STOP_AND_TARGET") is not None:
+        sources[f"{firm}.require_stop_and_target"] = f"{firm}_REQUIRE_STOP_AND_TARGET"
     prefix = f"{firm}_"
     env = {k[len(prefix):]: v for k, v in r.env.items() if k.startswith(prefix) and v}
     return FirmSettings(
         code=firm,
         program_ids=tuple(program_ids),
-        programs={pid: _read_program(r, firm, pid, sources) for pid in program_ids},
+        programs={pid: _read_program(r, firm, pid, sources, (start, zone), bool(blackouts)) for pid in program_ids},
+        news_blackouts=blackouts,
         dry_run=r.boolean(dry_run_var, global_dry_run),
         dry_run_source=dry_run_var if has_override else "EXECUTION_DRY_RUN",
         trading_day_start=start,
@@ -328,7 +338,8 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
             r.problems.append(f"ROUTE_TO_FIRMS: unknown firm {code!r}; known firms: {', '.join(get_firm_registry())}")
         elif code not in routed:
             routed.append(code)
-    firms = {code: _read_firm(r, code, dry_run, sources) for code in routed}
+    blackouts = read_blackouts(r)
+    firms = {code: _read_firm(r, code, dry_run, sources, blackouts) for code in routed}
     routes, route_problems = parse_routes(r.raw("ROUTES"), {c: f.program_ids for c, f in firms.items()},
                                           tuple(get_firm_registry()))
     r.problems.extend(route_problems)

@@ -1,5 +1,5 @@
-"""SQL for the safety features: trading state, stuck-task recovery, velocity and streak
-inputs. Like ExecutionRepository, one transaction per public method; plain values out.
+"""SQL for the safety features: trading state, stuck-task recovery, velocity, streak and
+trades-per-day inputs. Like ExecutionRepository, one transaction per public method; plain values out.
 """
 from __future__ import annotations
 
@@ -128,6 +128,21 @@ class SafetyRepository:
         """Entry orders reserved at a firm since ``since`` (released reservations sent nothing)."""
         with self._db.transaction() as connection:
             return entries_reserved_since(connection, firm_code, since)
+
+    def entries_opened_since(self, firm_code: str, program_id: int, since: dt.datetime, live_only: bool) -> int:
+        """Entries the program opened since ``since``: reservations not given back (a released one
+        sent nothing or the firm refused it); ``live_only`` leaves out simulated (dry-run) ones."""
+        query = (
+            select(func.count()).select_from(trade_positions)
+            .where(trade_positions.c.firm_code == firm_code)
+            .where(trade_positions.c.program_id == program_id)
+            .where(trade_positions.c.status != PositionStatus.RELEASED)
+            .where(trade_positions.c.created_at >= since)
+        )
+        if live_only:
+            query = query.where(trade_positions.c.dry_run.is_(False))
+        with self._db.transaction(one_statement=True) as connection:
+            return int(connection.execute(query).scalar_one())
 
     def closing_events_since(self, firm_code: str, program_id: int, since: dt.datetime, limit: int = 200) -> list[str]:
         """For the program's trades closed since ``since``, newest first: the event type of the

@@ -5,7 +5,8 @@ Called at two points of a task: ``trading_state`` (read once per task) and ``scr
 with the other exit refusals (routing/exit_plan.py). A blocked order never reaches a connector;
 it appears in ``connector_results`` as SKIPPED with the reason, and limit rejections also in
 ``safety_checks``. An entry whose signal is older than MAX_SIGNAL_AGE_SECONDS is one of them
-(safety/signal_age.py).
+(safety/signal_age.py); so are the firm rules over time and the daily locks (safety/firm_rules.py),
+judged at the router's instant for the entry (`EntryContext.now`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from database.entry_inputs import GuardHold
 from database.records import EntryRateCap
 from database.safety_repository import SafetyRepository
 from safety.account_guard import hold_refusal
+from safety.firm_rules import EntryContext, firm_rule_verdict, stop_and_target_warnings
 from safety.limits import VELOCITY_WINDOW, LimitVerdict, check_streak, check_velocity
 from safety.signal_age import SIGNAL_TOO_OLD, entry_refusal
 from safety.trading_state import ACTIVE, blocked_reason, refusal_message
@@ -34,11 +36,13 @@ _TOO_OLD = ("Entry refused: its signal arrived more than MAX_SIGNAL_AGE_SECONDS 
 @dataclass(frozen=True)
 class Screened:
     """Entry orders split by the guard: those that may be reserved, the SKIPPED results of the
-    others, and the limit checks that refused them (``safety_checks``)."""
+    others, the limit checks that refused them (``safety_checks``) and what the allowed ones are
+    warned about (the result's ``warnings``)."""
 
     allowed: tuple[OrderRequest, ...]
     refused: tuple[ConnectorResult, ...] = ()
     checks: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[dict[str, Any], ...] = ()
 
 
 class SafetyGuard:
@@ -55,9 +59,10 @@ class SafetyGuard:
 
     # -- entries ----------------------------------------------------------------------------------
     def screen_entries(self, safety: SafetyRepository, orders: Iterable[OrderRequest], trading_state: str,
-                       held: Mapping[tuple[str, int], GuardHold] | None = None) -> Screened:
+                       held: Mapping[tuple[str, int], GuardHold] | None = None,
+                       context: EntryContext | None = None) -> Screened:
         """Split entry orders by trading state, signal age, the account guard's holds (`held`,
-        per account), velocity and streak."""
+        per account), the firm rules (given `context`), velocity and streak."""
         orders = tuple(orders)
         reason = blocked_reason(trading_state, "ENTRY")
         if reason is not None:
@@ -73,7 +78,8 @@ class SafetyGuard:
         planned: dict[str, int] = {}
         for order in orders:
             hold = held.get((order.firm_code, order.program_id)) if held else None
-            verdict = LimitVerdict(*hold_refusal(hold)) if hold is not None else self._entry_limit(safety, order, now, planned)
+            verdict = (LimitVerdict(*hold_refusal(hold)) if hold is not None
+                       else self._entry_limit(safety, order, now, planned, context))
             if verdict is None:
                 allowed.append(order)
                 planned[order.firm_code] = planned.get(order.firm_code, 0) + 1
@@ -81,7 +87,8 @@ class SafetyGuard:
             result, check = refusal(order, verdict)
             skipped.append(result)
             checks.append(check)
-        return Screened(tuple(allowed), tuple(skipped), tuple(checks))
+        warnings = stop_and_target_warnings(self.settings.firms, allowed, context) if context else ()
+        return Screened(tuple(allowed), tuple(skipped), tuple(checks), warnings)
 
     def entry_rate_cap(self, firm_code: str) -> EntryRateCap | None:
         """The firm's MAX_ORDERS_PER_MINUTE as the reservation re-checks it under the firm's lock
@@ -92,16 +99,23 @@ class SafetyGuard:
         return EntryRateCap(firm.max_orders_per_minute, self._clock() - VELOCITY_WINDOW)
 
     def _entry_limit(self, safety: SafetyRepository, order: OrderRequest, now: dt.datetime,
-                     planned: dict[str, int]) -> LimitVerdict | None:
+                     planned: dict[str, int], context: EntryContext | None = None) -> LimitVerdict | None:
         firm = self.settings.firms.get(order.firm_code)
         if firm is None:
             return None
+        program = firm.programs.get(order.program_id)
+        if context is not None and program is not None:
+            def opened_since(since: dt.datetime, live: bool) -> int:
+                return safety.entries_opened_since(order.firm_code, order.program_id, since, live_only=live)
+
+            verdict = firm_rule_verdict(firm, program, context, opened_since)
+            if verdict is not None:
+                return verdict
         if firm.max_orders_per_minute is not None:
             recent = safety.entry_orders_since(order.firm_code, now - VELOCITY_WINDOW)
             verdict = check_velocity(recent + planned.get(order.firm_code, 0), firm.max_orders_per_minute)
             if verdict is not None:
                 return verdict
-        program = firm.programs.get(order.program_id)
         if program is not None and program.max_consecutive_losses is not None:
             day_start = trading_day_start(now, firm.trading_day_start, firm.trading_day_timezone)
             events = safety.closing_events_since(order.firm_code, order.program_id, day_start)

@@ -70,7 +70,8 @@ class FailingConnector(AcceptingConnector):
 
 def live_settings(database_url: str = "", **overrides: str) -> Settings:
     """Step 2 settings routed live (only for routers built directly with fake connectors)."""
-    env = dict(STEP2_ENV, EXECUTION_DRY_RUN="false", DATABASE_URL=database_url, **overrides)
+    env = dict(STEP2_ENV, EXECUTION_DRY_RUN="false", DATABASE_URL=database_url,
+               APEX_REQUIRE_STOP_AND_TARGET="false", **overrides)  # the subject is a failing order, not the rule
     return parse_settings(env)
 
 

@@ -22,6 +22,8 @@ def live_env(url: str, **overrides: str) -> dict[str, str]:
         "FTMO_API_URL": url, "FTMO_ACCOUNT_ID": "sim-mt5-1", "FTMO_SYMBOL_MAP": "NQ:US100.cash,ES:US500.cash",
         "FTMO_1_LOTS_PER_CONTRACT": "20",
         "APEX_API_URL": url + "/v1", "APEX_ACCOUNT_ID": "201", "APEX_ALLOW_AUTOMATION": "true",
+        # These tests' subject is the order path, not Apex's stop-and-target rule (test_firm_rules_live.py).
+        "APEX_REQUIRE_STOP_AND_TARGET": "false",
         "TOPSTEP_API_URL": url, "TOPSTEP_ACCOUNT_ID": "301", "TOPSTEP_ALLOW_AUTOMATION": "true",
         "TOPSTEP_PROGRAM_IDS": "1", "TOPSTEP_1_ACCOUNT_SIZE": "50000", "TOPSTEP_1_RISK_PER_TRADE": "0.01",
         "TOPSTEP_1_MAX_CONTRACTS": "5",
