@@ -27,6 +27,9 @@ from observability.json_logging import install_handler, settings_secrets
 from observability.notifications import Notifier
 from safety.account_guard import AccountGuard
 from domain.account_guard import GuardTrigger
+from database.schedule_repository import ScheduleRepository
+from scheduling.firm_jobs import firm_jobs
+from scheduling.scheduler import JobScheduler
 from web import account_admin, admin_trading_state, health, metrics_view, openapi, query_api, realtime_price, webhook
 from web.db_errors import register_db_error_handlers
 from database.safety_repository import SafetyRepository
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_db_error_handlers(app)
     register_cli(app)
     _install_safety(app, settings, router)
+    _install_scheduler(app, router, engine)
     log_firm_rules(settings, log)
     log.info("execution router %s started (database: %s)", __version__, engine.dialect.name)
     return app
@@ -114,6 +118,20 @@ def _install_account_guard(router: ExecutionRouter, settings: Settings, notifier
     resumed = guard.resume()
     if resumed:
         log.warning("finished %d account guard flattening(s) left from before the restart", len(resumed))
+
+
+def _install_scheduler(app: Flask, router: ExecutionRouter, engine) -> None:
+    """The timed jobs the programs configure (flat-by, flattening before news), in every worker,
+    each run once across them (scheduling/scheduler.py). Not in a `flask ...` command's process
+    (a command that looks at an account must not close it), nor where TIMED_JOBS_ENABLED=false;
+    /health shows the jobs either way."""
+    jobs = firm_jobs(router, app.extensions["notifier"].submit)
+    if not jobs:
+        return
+    scheduler = JobScheduler(jobs, ScheduleRepository(engine), clock=lambda: router.clock())
+    app.extensions["scheduler"] = scheduler
+    if router.settings.timed_jobs_enabled and not loading_app_for_a_command():
+        scheduler.start()
 
 
 def _check_after_snapshot(guard: AccountGuard, firm_code: str, program_id: int) -> None:

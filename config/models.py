@@ -137,6 +137,8 @@ class Settings(_Frozen):
     database_pool_timeout_ms: int = DEFAULT_DATABASE_POOL_TIMEOUT_MS
     """DATABASE_*_TIMEOUT_MS: how long the database may keep a request waiting (database/engine.py)."""
     recovery_interval_seconds: int = 60
+    timed_jobs_enabled: bool = True
+    """TIMED_JOBS_ENABLED: false keeps this instance from running the flat-by and news jobs (another does)."""
     log_level: str = "INFO"
     log_format: str = "json"
     """`json` (one object per line, secrets redacted) or `text`; LOG_FORMAT."""

@@ -380,6 +380,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         **read_price_settings(r),
         recovery_interval_seconds=_or_default(
             r.typed("RECOVERY_INTERVAL_SECONDS", _INTERVAL, "a number of seconds between 0 (off) and 86400"), 60),
+        timed_jobs_enabled=r.boolean("TIMED_JOBS_ENABLED", True),
         log_level=log_level,
         log_format=log_format,
         notify_urls=notify_urls,
