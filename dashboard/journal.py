@@ -39,6 +39,9 @@ class Mode(StrEnum):
     LIVE = "LIVE"
 
 
+PRICE_STEP = Decimal("0.000001")
+"""An average exit is kept to the stored prices' scale (NUMERIC(18,6))."""
+
 CSV_COLUMNS = ("trade_id", "firm_code", "program_id", "symbol", "side", "contracts", "entry_price", "exit_price",
                "realized_pl", "mode")
 """The journal CSV's columns, in order (a public contract)."""
@@ -124,7 +127,7 @@ def _average_exit(exits: tuple[Exit, ...]) -> Decimal | None:
     priced = [x for x in exits if x.kind == AccountEventKind.CLOSE and not x.reversed and x.price is not None
               and x.contracts]
     total = sum(x.contracts for x in priced)
-    return sum(Decimal(x.price) * x.contracts for x in priced) / total if total else None
+    return (sum(Decimal(x.price) * x.contracts for x in priced) / total).quantize(PRICE_STEP) if total else None
 
 
 def _outcome(status: str, contracts_open: int, realized: Decimal | None) -> Outcome:
