@@ -23,6 +23,8 @@ from dashboard.equity_curve import CurvePoint, curve, daily_bars
 from web.browser_auth import require_admin_browser
 
 HISTORY = timedelta(days=30)
+DAYS_WIDTH, DAYS_HEIGHT = 1300, 170
+"""The daily bars span two chart columns: a wider drawing, so their text keeps the charts' size."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def account_charts(line: AccountLine, at: datetime) -> AccountCharts | None:
     return AccountCharts(
         line_chart(today, since_today, at, lambda t: times.clock_label(t, zone)), today,
         line_chart(month, since_month, at, lambda t: times.day_label(t, zone)), month,
-        bar_chart(bars, lambda b: b.day.strftime("%m-%d")),
+        bar_chart(bars, lambda b: b.day.strftime("%m-%d"), width=DAYS_WIDTH, height=DAYS_HEIGHT),
     )
 
 

@@ -128,16 +128,17 @@ def line_chart(points: Sequence[CurvePoint], since: datetime, now: datetime,
                      _y_ticks(low, high, y), x_ticks)
 
 
-def bar_chart(bars: Sequence[DayBar], label: Callable[[DayBar], str]) -> BarChart:
+def bar_chart(bars: Sequence[DayBar], label: Callable[[DayBar], str], width: int = WIDTH,
+              height: int = HEIGHT) -> BarChart:
     """Daily P&L bars around a zero line (a profit up, a loss down)."""
     values = [float(b.pl) for b in bars] + [0.0]
     low, high = _range(values)
-    y = _scale(low, high, HEIGHT - BOTTOM, TOP)
-    slot = (WIDTH - RIGHT - LEFT) / max(1, len(bars))
+    y = _scale(low, high, height - BOTTOM, TOP)
+    slot = (width - RIGHT - LEFT) / max(1, len(bars))
     zero = y(0.0)
     out = []
     for i, b in enumerate(bars):
         top = y(float(b.pl))
         out.append(Bar(round(LEFT + i * slot + slot * 0.15, 2), min(top, zero), round(slot * 0.7, 2),
                        max(0.5, abs(zero - top)), b, label(b)))
-    return BarChart(WIDTH, HEIGHT, zero, tuple(out), _y_ticks(low, high, y))
+    return BarChart(width, height, zero, tuple(out), _y_ticks(low, high, y), right=width - RIGHT)
