@@ -19,7 +19,8 @@ from dashboard import times
 from dashboard.account_view import AccountLine, account_rows, account_views, with_bars
 from dashboard.blueprint import bp, now, render_page, router
 from dashboard.charts import BarChart, LineChart, bar_chart, line_chart
-from dashboard.equity_curve import CurvePoint, curve, daily_bars
+from account_engine.ledger import LedgerEntry
+from dashboard.equity_curve import CurvePoint, curve, daily_bars, states_from
 from web.browser_auth import require_admin_browser
 
 HISTORY = timedelta(days=30)
@@ -43,10 +44,10 @@ def account_charts(line: AccountLine, at: datetime) -> AccountCharts | None:
     accounts = router().accounts
     firm, program = line.firm, line.program
     events = accounts.ledger.events_for_account(firm.code, program.program_id)
-
-    def state_at(instant: datetime):
-        return accounts.view_from(firm.code, program.program_id, events=events, open_contracts=0, now=instant).state
-
+    state_at = states_from(
+        lambda entries, instant: accounts.view_from(firm.code, program.program_id, events=entries, open_contracts=0,
+                                                    now=instant).state,
+        [LedgerEntry(e.kind, e.amount, e.occurred_at, e.simulated, e.trade_id) for e in events])
     final = line.view.state
     zone, day_start = firm.trading_day_timezone, firm.trading_day_start
     event_times = [(e.occurred_at, e.kind) for e in events]
@@ -56,8 +57,8 @@ def account_charts(line: AccountLine, at: datetime) -> AccountCharts | None:
     month = curve(state_at, event_times, since=since_month, max_daily_loss=program.max_daily_loss, **common)
     bars = daily_bars(state_at, since=since_month, **common)
     return AccountCharts(
-        line_chart(today, since_today, at, lambda t: times.clock_label(t, zone)), today,
-        line_chart(month, since_month, at, lambda t: times.day_label(t, zone)), month,
+        line_chart(today, lambda t: times.clock_label(t, zone)), today,
+        line_chart(month, lambda t: times.day_label(t, zone)), month,
         bar_chart(bars, lambda b: b.day.strftime("%m-%d"), width=DAYS_WIDTH, height=DAYS_HEIGHT),
     )
 

@@ -105,12 +105,12 @@ def _y_ticks(low: float, high: float, y: Callable[[float], float]) -> tuple[Tick
     return tuple(Tick(y(v), f"{v + 0.0:,.{decimals}f}") for v in (first + i * step for i in range(count)))
 
 
-def line_chart(points: Sequence[CurvePoint], since: datetime, now: datetime,
-               label: Callable[[datetime], str]) -> LineChart:
-    """Equity (with the floor and the daily loss line) over [since, now]; x labels by `label`."""
+def line_chart(points: Sequence[CurvePoint], label: Callable[[datetime], str]) -> LineChart:
+    """Equity (with the floor and the daily loss line) from the first point to the last; x labels by `label`."""
     values = [float(v) for p in points for v in (p.equity, p.floor, p.daily_line) if v is not None]
     low, high = _range(values)
-    start, end = since.timestamp(), max(now.timestamp(), since.timestamp() + 1)
+    since = points[0].at
+    start, end = since.timestamp(), max(points[-1].at.timestamp(), since.timestamp() + 1)
     x = _scale(start, end, LEFT, WIDTH - RIGHT)
     y = _scale(low, high, HEIGHT - BOTTOM, TOP)
     xs = [x(p.at.timestamp()) for p in points]

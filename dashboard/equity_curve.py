@@ -14,17 +14,19 @@ Limit lines, in equity:
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
-from account_engine.ledger import AccountState, trading_date
+from account_engine.ledger import AccountState, LedgerEntry, trading_date
 from account_engine.trading_day import next_trading_day_start, trading_day_start
 
 StateAt = Callable[[datetime], AccountState]
-MAX_POINTS = 400
-"""A chart draws at most this many ledger events (the newest); the rest of the window is their sum."""
+MAX_POINTS = 200
+"""A chart draws at most this many ledger events, the newest (it then starts just before the first
+of them): each point is a fold of the account's whole ledger, so a page costs points x rows."""
 _TICK = timedelta(microseconds=1)
 
 
@@ -47,6 +49,23 @@ class DayBar:
     today: bool  # includes open P&L (the day is not over)
 
 
+def states_from(fold: Callable[[Sequence[LedgerEntry], datetime], AccountState],
+                entries: Iterable[LedgerEntry]) -> StateAt:
+    """`state_at` over one account's ledger: `fold(entries, t)` (the ledger engine through the
+    account service) given only the entries up to t - the engine ignores later ones anyway - and
+    asked once per instant, since a page draws several charts over the same instants."""
+    ordered = sorted(entries, key=lambda e: e.occurred_at)
+    times = [e.occurred_at for e in ordered]
+    seen: dict[datetime, AccountState] = {}
+
+    def state_at(at: datetime) -> AccountState:
+        if at not in seen:
+            seen[at] = fold(ordered[:bisect.bisect_right(times, at)], at)
+        return seen[at]
+
+    return state_at
+
+
 def _point(state: AccountState, kind: str, max_daily_loss: Decimal | None) -> CurvePoint:
     daily = state.equity - state.day_pl - Decimal(max_daily_loss) if max_daily_loss is not None else None
     return CurvePoint(state.as_of, state.equity, state.balance, state.day_pl, state.drawdown_floor, daily, kind)
@@ -64,7 +83,10 @@ def day_starts(since: datetime, now: datetime, day_start: time, zone: str) -> li
 def curve(state_at: StateAt, event_times: Iterable[tuple[datetime, str]], *, since: datetime, now: datetime,
           final: AccountState, day_start: time, zone: str, max_daily_loss: Decimal | None) -> tuple[CurvePoint, ...]:
     """The points from `since` to `now`; `final` is the account's view now (open P&L included)."""
-    events = sorted((at, kind) for at, kind in event_times if since < at <= now)[-MAX_POINTS:]
+    events = sorted((at, kind) for at, kind in event_times if since < at <= now)
+    if len(events) > MAX_POINTS:  # the newest: the curve starts just before the first of them
+        events = events[-MAX_POINTS:]
+        since = events[0][0] - _TICK
     instants = [(since, "START")] + [(at, "DAY_START") for at in day_starts(since, now, day_start, zone)] + events
     points = [_point(state_at(at), kind, max_daily_loss) for at, kind in sorted(instants, key=lambda i: i[0])]
     return tuple(points) + (_point(final, "NOW", max_daily_loss),)

@@ -31,7 +31,6 @@ class StageStatus(StrEnum):
 
 
 STAGES = ("risk", "sizing", "breach")
-_LISTS = {"risk": "risk_checks", "sizing": "program_sizing", "breach": "account_breaches"}
 
 
 @dataclass(frozen=True)

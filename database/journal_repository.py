@@ -41,7 +41,6 @@ class JournalFilter:
     symbol: str | None = None  # a futures root (trade_positions.symbol)
     live: bool | None = None  # True: live positions only, False: paper only
     opened: bool = True  # False: the entries whose order failed (RELEASED), nothing opened
-    trade_id: str | None = None
 
 
 def _as_dict(value: Any) -> Any:
@@ -63,8 +62,7 @@ class JournalRepository:
         strategy = _strategy_column()
         released = p.status == PositionStatus.RELEASED
         conditions: list[ColumnElement[bool]] = [~released if f.opened else released]
-        for column, value in ((p.firm_code, f.firm), (p.program_id, f.program_id), (p.symbol, f.symbol),
-                              (p.trade_id, f.trade_id)):
+        for column, value in ((p.firm_code, f.firm), (p.program_id, f.program_id), (p.symbol, f.symbol)):
             if value is not None:
                 conditions.append(column == value)
         if f.since is not None:

@@ -12,7 +12,7 @@ from account_engine.ledger import LedgerEntry, compute_account_state
 from dashboard.analytics import OrderTiming, analyse, percentile
 from dashboard.blueprint import safe_back
 from dashboard.charts import _nice_step, bar_chart, line_chart
-from dashboard.equity_curve import curve, daily_bars
+from dashboard.equity_curve import curve, daily_bars, states_from
 from dashboard.stages import StageStatus, lanes
 from dashboard.times import zoned
 
@@ -49,6 +49,26 @@ def test_every_point_is_the_ledger_balance_then_and_the_limit_lines_follow_it():
     assert [p.at for p in points] == sorted(p.at for p in points)
 
 
+def test_a_long_history_draws_its_newest_events_from_just_before_the_first_of_them(monkeypatch):
+    monkeypatch.setattr("dashboard.equity_curve.MAX_POINTS", 2)
+    points = curve(state_at, [(e.occurred_at, e.kind) for e in EVENTS], since=NOW - timedelta(days=30), now=NOW,
+                   final=state_at(NOW), day_start=MIDNIGHT, zone=PRAGUE, max_daily_loss=D(1000))
+    assert points[0].kind == "START" and points[0].equity == D(99200)  # after the first close, before the second
+    assert [p.equity for p in points if p.kind == "CLOSE"] == [D(100700), D(100300)]
+
+
+def test_states_are_folded_from_the_entries_up_to_each_instant_once():
+    calls = []
+
+    def fold(entries, at):
+        calls.append((len(entries), at))
+        return state_at(at)
+
+    at = states_from(fold, reversed(EVENTS))
+    assert at(EVENTS[1].occurred_at).equity == D(100700) and at(EVENTS[1].occurred_at).equity == D(100700)
+    assert calls == [(2, EVENTS[1].occurred_at)]  # the two entries up to then, folded once
+
+
 def test_daily_bars_are_each_days_pl_as_the_daily_check_read_it():
     bars = daily_bars(state_at, since=NOW - timedelta(days=3), now=NOW, final=state_at(NOW), day_start=MIDNIGHT,
                       zone=PRAGUE)
@@ -63,7 +83,7 @@ def test_chart_geometry_draws_steps_within_the_plot_and_round_ticks():
     since = NOW - timedelta(days=3)
     points = curve(state_at, [(e.occurred_at, e.kind) for e in EVENTS], since=since, now=NOW, final=final,
                    day_start=MIDNIGHT, zone=PRAGUE, max_daily_loss=D(1000))
-    chart = line_chart(points, since, NOW, lambda t: t.strftime("%d"))
+    chart = line_chart(points, lambda t: t.strftime("%d"))
     xs = [d.x for d in chart.dots]
     assert xs == sorted(xs) and chart.left <= xs[0] and xs[-1] <= chart.right
     assert all(0 <= d.y <= chart.height for d in chart.dots)
