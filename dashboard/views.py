@@ -1,33 +1,34 @@
-"""GET / (a redirect here), GET /dashboard (server-rendered, refreshes itself),
+"""GET / (a redirect here), GET /dashboard (the overview, refreshes itself),
 POST /dashboard/trading-state and POST /dashboard/logout (sessions, logout and CSRF:
-web/browser_auth.py).
+web/browser_auth.py). The other pages register on the same blueprint: accounts_page,
+journal_page, analytics_page.
 
-The page reloads itself every `?refresh=` seconds (meta refresh, default 15, bounded 2..300): no
-JavaScript, no build step, and a stale tab can never show a state older than one interval.
+The overview reloads itself every `?refresh=` seconds (meta refresh, default 15, bounded 2..300):
+no JavaScript, no build step, and a stale tab can never show a state older than one interval.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 
-from dashboard.account_view import account_rows, used_fraction
-from dashboard.stats import summarize
-from dashboard.trading_state_view import STATES, set_trading_state, trading_state
+from dashboard import accounts_page, analytics_page, journal_page  # noqa: F401 (their routes join `bp`)
+from dashboard.account_view import account_rows, account_views, with_bars
+from dashboard.blueprint import bp, now, render_page, safe_back
+from dashboard.execution_stats import execution_stats
+from dashboard.stages import lanes
+from dashboard.trading_state_view import STATES, set_trading_state
 from database.json_documents import json_document_problem
 from database.monitoring_repository import ExecutionFilter, MonitoringRepository
-from observability import metrics
-from web.browser_auth import access_method, csrf_ok, csrf_token, end_session, require_admin_browser
+from web.browser_auth import csrf_ok, end_session, require_admin_browser
 from web.errors import error_response
-
-bp = Blueprint("dashboard", __name__, template_folder="templates")
 
 RECENT_EXECUTIONS = 25
 STATS_WINDOW = timedelta(hours=24)
 STATS_MAX_DOCUMENTS = 5_000
 
 
-def _refresh_seconds() -> int:
+def refresh_seconds() -> int:
     raw = request.args.get("refresh", "15")
     # isdigit() alone accepts "²" (int() then raises) and 5,000 digits: ASCII and short only
     return min(300, max(2, int(raw))) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 15
@@ -47,33 +48,20 @@ def index() -> Response:
 @require_admin_browser(html=True)
 def dashboard():
     app = current_app
-    router = app.extensions["execution_router"]
     repo = MonitoringRepository(app.extensions["db_engine"])
     executions, total = repo.list_executions(ExecutionFilter(limit=RECENT_EXECUTIONS))
-    now = datetime.now(timezone.utc)
-    stats = summarize(repo.result_documents(now - STATS_WINDOW, None, STATS_MAX_DOCUMENTS))
-    accounts = account_rows(app)
-    for row in accounts:
-        row["daily_used"] = used_fraction(row["day_pl"], row["max_daily_loss"])
-        dd = row["drawdown"]  # a magnitude (the breach engine reads it the same way)
-        row["drawdown_used"] = used_fraction(-abs(dd) if dd is not None else None, row["max_drawdown"])
-    state = trading_state(app)
-    metrics.observe_trading_state(state.get("state"))
-    return render_template(
-        "dashboard.html",
-        refresh=_refresh_seconds(),
-        now=now,
+    for e in executions:
+        e["lanes"] = lanes(e["result"] or {})
+    at = now()
+    return render_page(
+        "overview.html",
+        refresh=refresh_seconds(),
+        now=at,
         executions=executions,
         executions_total=total,
-        stats=stats,
-        accounts=accounts,
+        stats=execution_stats(app, at - STATS_WINDOW, None, STATS_MAX_DOCUMENTS),
+        accounts=[with_bars(row) for row in account_rows(app, account_views(app, at))],
         positions=repo.open_positions(),
-        firm_modes={code: ("DRY_RUN" if c.dry_run else "LIVE") for code, c in router.connectors.items()},
-        routed_firms=app.config["ROUTER_SETTINGS"].route_to_firms,
-        trading_state=state,
-        states=STATES,
-        csrf=csrf_token(),
-        signed_in_with=access_method(),
     )
 
 
@@ -93,7 +81,7 @@ def change_trading_state():
         return error_response(400, "invalid_form", "The reason contains text that cannot be stored.", {"why": problem})
     if not set_trading_state(current_app, state, "dashboard", why):
         return error_response(409, "not_available", "No trading-state switch is installed in this version.")
-    return redirect(url_for("dashboard.dashboard"), code=303)
+    return redirect(safe_back(form.get("back")) or url_for("dashboard.dashboard"), code=303)
 
 
 @bp.post("/dashboard/logout")

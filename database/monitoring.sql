@@ -149,15 +149,17 @@ ORDER BY et.created_at DESC, et.id DESC
 LIMIT 10;
 
 -- name: firm_success_rate_7d
--- Execution success rate by firm (last 7 days). Skipped (dry-run, duplicates) count as attempts,
--- as in the guide; NULLIF guards the division.
+-- Execution success rate by firm (last 7 days). total_attempts counts every connector result, as
+-- in the guide; the rate counts only orders that went to a firm (SUCCESS, FAILED, UNKNOWN), so a
+-- dry-run week (every order SKIPPED) has no rate (NULL) rather than 0.00, as the dashboard shows it.
 SELECT
     firm_code AS firm,
     COUNT(*) AS total_attempts,
     COUNT(*) FILTER (WHERE status = 'SUCCESS') AS successes,
     COUNT(*) FILTER (WHERE status = 'FAILED')  AS failures,
     COUNT(*) FILTER (WHERE status = 'SKIPPED') AS skipped,
-    ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'SUCCESS') / NULLIF(COUNT(*), 0), 2) AS success_rate
+    ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'SUCCESS')
+          / NULLIF(COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'UNKNOWN')), 0), 2) AS success_rate
 FROM execution_connector_results
 WHERE created_at > NOW() - INTERVAL '7 days'
 GROUP BY firm

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from database.tables import execution_logs, execution_tasks, trade_positions
+from database.tables_connector_orders import ORDER_PENDING, connector_orders
 from database.unit_of_work import Connections, connections
 from domain.position import PositionStatus
 
@@ -122,6 +123,24 @@ class MonitoringRepository:
             query = query.where(execution_logs.c.created_at < until)
         with self._db.transaction() as connection:
             return [_as_dict(r[0]) for r in connection.execute(query).all()]
+
+    def order_timings(self, since: datetime | None, until: datetime | None, limit: int) -> list[dict[str, Any]]:
+        """Live orders whose signal arrived in [since, until), newest first, at most `limit`: firm,
+        status, reason, when the signal's task was written and when the order's answer was."""
+        o, t = connector_orders.c, execution_tasks.c
+        query = (
+            select(o.firm_code, o.status, o.reason, t.created_at.label("received_at"),
+                   o.updated_at.label("answered_at"))
+            .select_from(connector_orders.join(execution_tasks, execution_tasks.c.id == o.task_id))
+            .where(o.status != ORDER_PENDING)
+            .order_by(t.created_at.desc(), o.id.desc()).limit(limit)
+        )
+        if since is not None:
+            query = query.where(t.created_at >= since)
+        if until is not None:
+            query = query.where(t.created_at < until)
+        with self._db.transaction() as connection:
+            return [dict(r._mapping) for r in connection.execute(query).all()]
 
     def task_status_counts(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
         query = select(execution_tasks.c.status, func.count()).group_by(execution_tasks.c.status)

@@ -1,6 +1,8 @@
-"""GET /openapi.json - an OpenAPI 3.1 document for the webhook, so senders and fuzzers
-(schemathesis) know the contract. The request schema is generated from the pydantic Signal model
-and then tightened where the model validates in code (event types, directions, trade ids)."""
+"""GET /openapi.json - an OpenAPI 3.1 document for the webhook and the statistics API, so
+senders and fuzzers (schemathesis) know the contract. The request schema is generated from the
+pydantic Signal model and then tightened where the model validates in code (event types,
+directions, trade ids); the statistics answer is described field by field (dashboard/stats.py,
+dashboard/analytics.py)."""
 from __future__ import annotations
 
 import copy
@@ -57,6 +59,79 @@ _BATCH = {
                    "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
                    "details": {"type": "string"}},
 }
+
+
+_COUNT = {"type": "integer", "minimum": 0}
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_FIRM_COUNTS = {
+    "type": "object",
+    "description": ("Per stage: approved / rejected (REJECTED or ERROR) / not run. A stage that did not run for an "
+                    "account, or a breach APPROVED after its sizing refused the account, counts as not run."),
+    "properties": {
+        **{f"{stage}_{what}": _COUNT for stage in ("risk", "sizing", "breach") for what in ("approved", "rejected")},
+        "sizing_not_run": _COUNT, "breach_not_run": _COUNT,
+        **{f"connector_{status}": _COUNT for status in ("success", "failed", "unknown", "skipped", "other")},
+        "orders_sent": {**_COUNT, "description": "SUCCESS + FAILED + UNKNOWN: orders that went to the firm"},
+        "success_rate": {**_NUMBER_OR_NULL, "description": "percent of orders sent; null when none was sent (dry-run)"},
+    },
+}
+_ANALYTICS = {
+    "type": "object",
+    "description": "Execution analytics of one firm (the guide's Stage 13L).",
+    "properties": {
+        "orders": {"type": "object", "properties": {
+            **{k: _COUNT for k in ("attempts", "sent", "success", "failed", "unknown", "skipped")},
+            "success_rate": _NUMBER_OR_NULL}},
+        "modes": {"type": "object", "additionalProperties": _COUNT,
+                  "description": "connector results by mode (LIVE, DRY_RUN, NOT_SENT)"},
+        "outcome_reasons": {"type": "array", "items": {"type": "object", "properties": {
+            "status": {"type": "string"}, "reason": {"type": "string"}, "count": _COUNT}}},
+        "latency_ms": {"type": "object", "description": (
+            "signal received (its task row) to the firm's answer recorded (the order journal), live orders "
+            "answered in the request; nearest-rank percentiles, null without samples"),
+            "properties": {"samples": _COUNT, "p50": _NUMBER_OR_NULL, "p95": _NUMBER_OR_NULL}},
+        "slippage": {"type": "object", "description": (
+            "a connector result's fill_price against the order's signal price, positive = worse for the trader; "
+            "null where no firm reported a fill"),
+            "properties": {"fills": _COUNT, "avg_points": _NUMBER_OR_NULL, "avg_dollars": _NUMBER_OR_NULL,
+                           "total_dollars": _NUMBER_OR_NULL}},
+    },
+}
+_STATS = {
+    "type": "object",
+    "required": ["executions", "routed", "failed", "firms", "rejections_by_rule", "since", "until",
+                 "tasks_by_status", "analytics", "capped"],
+    "properties": {
+        "executions": _COUNT, "routed": _COUNT, "failed": _COUNT,
+        "firms": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/FirmCounts"}},
+        "rejections_by_rule": {"type": "array", "items": {"type": "object", "properties": {
+            "firm_code": {"type": "string"}, "stage": {"type": "string", "enum": ["risk", "sizing", "breach"]},
+            "rule": {"type": "string"}, "count": _COUNT}}},
+        "since": {"type": ["string", "null"], "format": "date-time"},
+        "until": {"type": ["string", "null"], "format": "date-time"},
+        "tasks_by_status": {"type": "object", "additionalProperties": _COUNT},
+        "analytics": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/FirmAnalytics"}},
+        "capped": {"type": "boolean", "description": "more result documents matched than were read (20,000)"},
+    },
+}
+STATS_SCHEMAS = {"Stats": _STATS, "FirmCounts": _FIRM_COUNTS, "FirmAnalytics": _ANALYTICS}
+
+
+def stats_operation(error: Any) -> dict[str, Any]:
+    window = [{"name": name, "in": "query", "required": False,
+               "schema": {"type": "string", "format": "date-time"},
+               "description": "ISO 8601 (UTC without a zone; a date is its midnight UTC)"} for name in ("since", "until")]
+    return {"get": {
+        "summary": "Statistics and execution analytics per firm (default: the last 24 hours)",
+        "operationId": "stats", "security": [{"adminBearer": []}], "parameters": window,
+        "responses": {
+            "200": {"description": "Counts, rejections by rule, per-firm analytics",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stats"}}}},
+            "400": error("An unknown or invalid parameter, named in `fields`"),
+            "401": error("Missing or wrong admin token"),
+            "403": error("ADMIN_TOKEN is not set: the admin API is closed"),
+        },
+    }}
 
 
 def signal_request_schema() -> dict[str, Any]:
@@ -126,8 +201,13 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/api/automated-signals/webhook": signal_operation("webhook", "Route a TradingView signal"),
             "/api/live-signals": signal_operation("live_signals", "The guide's legacy path: the same contract"),
+            "/api/stats": stats_operation(error),
         },
-        "components": {"schemas": {"Signal": signal_request_schema(), "Result": _RESULT, "Error": _ERROR}},
+        "components": {
+            "schemas": {"Signal": signal_request_schema(), "Result": _RESULT, "Error": _ERROR, **STATS_SCHEMAS},
+            "securitySchemes": {"adminBearer": {"type": "http", "scheme": "bearer",
+                                                "description": "ADMIN_TOKEN (basic auth with it as the password works too)"}},
+        },
     }
 
 

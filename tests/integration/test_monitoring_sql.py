@@ -150,3 +150,20 @@ def test_refuses_unmigrated_guide_tables_so_the_views_never_block_the_migration(
         engine.dispose()
         with pg_engine.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def test_a_dry_run_firm_has_no_success_rate_rather_than_zero(clean_pg: Engine) -> None:
+    """Every order of a dry-run week is SKIPPED (never sent): the rate is NULL, not 0.00."""
+    from config import parse_settings
+    from database import ExecutionRepository
+    from execution_router import ExecutionRouter
+    from tests.conftest import GUIDE_PAYLOAD, STEP2_ENV
+
+    settings = parse_settings(dict(STEP2_ENV, DATABASE_URL=db_fixtures.postgres_test_url()))
+    router = ExecutionRouter(settings=settings, repository=ExecutionRepository(clean_pg))
+    router.route(dict(GUIDE_PAYLOAD))
+    router.close()
+    assert run_file_with_psql().returncode == 0
+    with clean_pg.connect() as connection:
+        rows = [tuple(r) for r in connection.exec_driver_sql(named_queries()["firm_success_rate_7d"]).all()]
+    assert rows == [("APEX", 1, 0, 0, 1, None), ("FTMO", 1, 0, 0, 1, None)]

@@ -1,4 +1,4 @@
-"""Pure parts of the dashboard: loss-limit bars and the summary statistics."""
+"""Pure parts of the dashboard: loss-limit bars and the summary statistics (stages not run apart)."""
 from __future__ import annotations
 
 import pytest
@@ -16,32 +16,52 @@ def test_used_fraction(pl, limit, expected):
     assert used_fraction(pl, limit) == expected
 
 
-def test_summarize_counts_each_stage_and_rule():
+def test_summarize_counts_each_stage_once_and_not_run_stages_apart():
     docs = [
-        {"routed": True, "risk_checks": [{"firm_code": "FTMO", "status": "APPROVED"}],
-         "program_sizing": [{"firm_code": "FTMO", "status": "REJECTED", "rule": "BELOW_ONE_CONTRACT"}],
-         "connector_results": [{"firm_code": "FTMO", "status": "UNKNOWN"}]},
-        {"error": "RuntimeError: x", "account_breaches": [{"firm_code": "APEX", "status": "ERROR", "rule": None}]},
+        {"routed": True, "action": "ENTRY",
+         "risk_checks": [{"firm_code": "FTMO", "status": "APPROVED"}, {"firm_code": "APEX", "status": "REJECTED",
+                                                                         "rule": "MAX_DAILY_LOSS"}],
+         "program_sizing": [{"firm_code": "FTMO", "program_id": 1, "status": "REJECTED", "rule": "BELOW_ONE_CONTRACT",
+                             "contracts": 0},
+                            {"firm_code": "FTMO", "program_id": 2, "status": "APPROVED", "contracts": 1}],
+         "account_breaches": [{"firm_code": "FTMO", "program_id": 1, "status": "APPROVED"},
+                              {"firm_code": "FTMO", "program_id": 2, "status": "APPROVED"}],
+         "connector_results": [{"firm_code": "FTMO", "program_id": 2, "status": "UNKNOWN"}]},
+        {"error": "RuntimeError: x", "action": "ENTRY", "risk_checks": [], "connector_results": []},
+        {"action": "EXIT", "connector_results": [{"firm_code": "FTMO", "program_id": 2, "status": "SUCCESS"}]},
     ]
     s = summarize(docs)
-    assert (s["executions"], s["routed"], s["failed"]) == (2, 1, 1)
-    assert s["firms"]["FTMO"]["sizing_rejected"] == 1 and s["firms"]["FTMO"]["connector_other"] == 1
+    assert (s["executions"], s["routed"], s["failed"]) == (3, 1, 1)
+    ftmo, apex = s["firms"]["FTMO"], s["firms"]["APEX"]
+    assert (ftmo["risk_approved"], ftmo["sizing_approved"], ftmo["sizing_rejected"]) == (1, 1, 1)  # risk once, not per program
+    # program 1's breach "APPROVED" came after its sizing refused it: not run, not an approval
+    assert (ftmo["breach_approved"], ftmo["breach_rejected"], ftmo["breach_not_run"]) == (1, 0, 1)
+    assert (apex["risk_rejected"], apex["sizing_not_run"], apex["breach_not_run"]) == (1, 1, 1)
+    assert (ftmo["connector_unknown"], ftmo["connector_success"], ftmo["orders_sent"], ftmo["success_rate"]) == (1, 1, 2, 50.0)
+    assert apex["orders_sent"] == 0 and apex["success_rate"] is None  # nothing sent: no rate, not 0.00
     assert s["rejections_by_rule"] == [
-        {"firm_code": "APEX", "stage": "breach", "rule": "NONE", "count": 1},
+        {"firm_code": "APEX", "stage": "risk", "rule": "MAX_DAILY_LOSS", "count": 1},
         {"firm_code": "FTMO", "stage": "sizing", "rule": "BELOW_ONE_CONTRACT", "count": 1}]
 
 
+def test_a_dry_run_day_has_no_success_rate():
+    skipped = {"firm_code": "FTMO", "program_id": 1, "status": "SKIPPED", "reason": "GLOBAL_DRY_RUN_ENABLED",
+               "mode": "DRY_RUN"}
+    s = summarize([{"action": "EXIT", "connector_results": [skipped]}] * 3)
+    assert s["firms"]["FTMO"]["connector_skipped"] == 3 and s["firms"]["FTMO"]["success_rate"] is None
+
+
 def test_bars_render_used_loss_against_the_limit(make_app):
-    """What the page shows once the ledger fills day_pl/drawdown (issue 5 wires account_rows)."""
-    from flask import render_template
+    from flask import get_template_attribute
 
     app = make_app()
-    row = {"firm_code": "FTMO", "program_id": 1, "mode": "DRY_RUN", "day_pl": -850.0, "max_daily_loss": 1000.0,
-           "daily_used": 0.85, "drawdown": 500.0, "max_drawdown": 2000.0, "drawdown_used": 0.25,
-           "open_contracts": 2, "max_contracts": 5}
+    row = {"pl_source": "LEDGER", "open_pl_source": "MARK"}
     with app.test_request_context():
-        html = render_template("dashboard.html", refresh=15, now=__import__("datetime").datetime.now(), executions=[],
-                               executions_total=0, stats=summarize([]), accounts=[row], positions=[], firm_modes={},
-                               routed_firms=(), trading_state={"available": False}, states=(), csrf="x")
-    assert 'class="bar bad"><span style="width: 85.0%">' in html and "-850.00 / 1000.00 (85.0%)" in html
-    assert 'class="bar "><span style="width: 25.0%">' in html and "500.00 / 2000.00 (25.0%)" in html
+        bar = get_template_attribute("_macros.html", "limit_bar")
+        daily = str(bar(0.85, -850.0, 1000.0, 150.0, row))
+        drawdown = str(bar(0.25, -500.0, 2000.0, 1500.0, row))
+        missing = str(bar(None, None, 1000.0, None, row))
+    assert 'class="bar bad"><span style="width: 85.0%">' in daily and "-850.00 / 1000.00 (85.0%)" in daily
+    assert "room 150.00 · LEDGER + MARK open P&amp;L" in daily
+    assert 'class="bar "><span style="width: 25.0%">' in drawdown and "-500.00 / 2000.00 (25.0%)" in drawdown
+    assert "no data" in missing and "0.00 / 1000.00" not in missing
