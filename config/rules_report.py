@@ -31,7 +31,7 @@ def compliance_lines(code: str) -> list[str]:
 
 
 def program_time_lines(settings: Settings, firm: FirmSettings, program: ProgramSettings, now: datetime) -> list[str]:
-    """A program's windows, flat-by, news flattening, daily locks and the next blackout."""
+    """A program's windows, flat-by, news flattening, daily locks, account guard buffer and the next blackout."""
     src = settings.sources
     key = f"{firm.code}.{program.program_id}"
     lines = []
@@ -49,7 +49,7 @@ def program_time_lines(settings: Settings, firm: FirmSettings, program: ProgramS
                      f"(next {_instant(next_flat_by(firm, program, now))})  {src.get(key + '.flat_by')}")
     else:
         lines.append(f"    {'flat_by':<22} {'off':>12}  {src.get(key + '.flat_by', '(not set: disabled)')}")
-    for rule in ("flatten_before_news", "max_trades_per_day", "daily_profit_target"):
+    for rule in ("flatten_before_news", "max_trades_per_day", "daily_profit_target", "guard_buffer"):
         value = getattr(program, rule)
         shown = ("off" if value in (None, False) else "true" if value is True
                  else f"{value:,.2f}" if isinstance(value, Decimal) else str(value))

@@ -1,6 +1,6 @@
 """GET /dashboard/accounts: per firm/program the balance, equity, day and open P&L, each loss
 limit's room with its source, the equity curve with its limit lines for today and the last 30
-days, and the daily P&L bars.
+days, the daily P&L bars, and what holds the program back now or soon (dashboard/program_rules.py).
 
 Every figure comes from the account's view (dashboard/account_view.py) and every curve point
 from the same AccountService fold at that point's instant (dashboard/equity_curve.py), so the
@@ -21,6 +21,8 @@ from dashboard.blueprint import bp, now, render_page, router
 from dashboard.charts import BarChart, LineChart, bar_chart, line_chart
 from account_engine.ledger import LedgerEntry
 from dashboard.equity_curve import CurvePoint, curve, daily_bars, states_from
+from dashboard.program_rules import program_rules
+from database.guard_repository import GuardRepository
 from web.browser_auth import require_admin_browser
 
 HISTORY = timedelta(days=30)
@@ -69,6 +71,7 @@ def accounts():
     app = current_app
     at = now()
     lines = account_views(app, at)
+    guards = GuardRepository(app.extensions["db_engine"])
     cards: list[dict[str, Any]] = []
     for line, row in zip(lines, account_rows(app, lines)):
         try:
@@ -76,5 +79,6 @@ def accounts():
         except Exception:  # noqa: BLE001 - a broken ledger shows "no data", never a crashed page
             app.logger.exception("account history unavailable for %s/%s", line.firm.code, line.program.program_id)
             charts = None
-        cards.append({"row": with_bars(row), "line": line, "charts": charts})
+        rules = program_rules(guards, line.firm, line.program, at, router().accounts.live_book(line.firm.code))
+        cards.append({"row": with_bars(row), "line": line, "charts": charts, "rules": rules})
     return render_page("accounts.html", now=at, cards=cards)

@@ -204,3 +204,28 @@ def test_an_operator_can_release_the_hold_and_account_show_tells_it(make_app, re
     assert mark(client, clock, 16400)["guard_trips"] == []  # tripped once today already: not again
     again = runner.invoke(args=["account", "release-guard", "FTMO", "1", "--reason", "twice"])
     assert again.exit_code != 0 and "is not holding FTMO program 1 now" in again.output
+
+
+def test_the_accounts_page_shows_the_hold_and_the_times_ahead(make_app, receiver):
+    import re
+
+    clock = Clock(START)
+    app = guarded_app(make_app, receiver, clock, ADMIN_TOKEN="dash-token-0123456789", FTMO_1_FLAT_BY="16:00",
+                      TIMED_JOBS_ENABLED="false", NEWS_BLACKOUTS="2026-03-10T18:00Z/30/15/FOMC")
+    client = app.test_client()
+    auth = {"Authorization": "Bearer dash-token-0123456789"}
+
+    def rules(firm: str) -> dict[str, str]:
+        page = client.get("/dashboard/accounts", headers=auth).get_data(as_text=True)
+        card = page.split(f'data-account-card="{firm}-1"', 1)[1].split("</section>", 1)[0]
+        return {m[0]: re.sub(r"<[^>]+>", "", m[1]).strip() for m in
+                re.findall(r'<tr data-rule="([a-z-]+)"><td>[^<]+</td><td>(.*?)</td></tr>', card, re.S)}
+
+    before = rules("FTMO")
+    assert before["guard"].startswith("on: flattens within") and "300.00" in before["guard"]
+    assert "next cutoff" in before["flat-by"] and "16:00" in before["flat-by"]
+    assert "FOMC" in before["news"] and rules("APEX")["guard"] == "off"
+    post(client, WEBHOOK, entry("T1"))
+    assert mark(client, clock, 16482)["guard_trips"]
+    after = rules("FTMO")["guard"]
+    assert after.startswith("REDUCING near MAX_DAILY_LOSS until") and "00:00" in after  # midnight Prague

@@ -166,7 +166,8 @@ def test_apex_dry_run_entry_without_a_target_is_allowed_and_warned(make_app):
 def test_check_config_prints_each_programs_windows_flat_by_locks_and_next_blackout(tmp_path):
     done = check_config(tmp_path, **TOPSTEP, TOPSTEP_1_TRADING_WINDOWS="08:30-11:30", TOPSTEP_1_FLAT_BY="default",
                         TOPSTEP_1_MAX_TRADES_PER_DAY="3", TOPSTEP_1_DAILY_PROFIT_TARGET="1500",
-                        NEWS_BLACKOUTS="2099-01-09T13:30Z/30/15/NFP", TOPSTEP_1_FLATTEN_BEFORE_NEWS="true")
+                        NEWS_BLACKOUTS="2099-01-09T13:30Z/30/15/NFP", TOPSTEP_1_FLATTEN_BEFORE_NEWS="true",
+                        TOPSTEP_1_MAX_DAILY_LOSS="1000", TOPSTEP_1_GUARD_BUFFER="250")
     assert done.returncode == 0, done.stderr
     lines = [line.strip() for line in done.stdout.splitlines()]
     assert any(line.startswith("trading_windows        08:30-11:30 MON,TUE,WED,THU,FRI America/Chicago") for line in lines)
@@ -174,6 +175,7 @@ def test_check_config_prints_each_programs_windows_flat_by_locks_and_next_blacko
                line.endswith("TOPSTEP_1_FLAT_BY=default (15:10 America/Chicago)") for line in lines)
     assert "max_trades_per_day                3  TOPSTEP_1_MAX_TRADES_PER_DAY" in lines
     assert "daily_profit_target        1,500.00  TOPSTEP_1_DAILY_PROFIT_TARGET" in lines
+    assert "guard_buffer                 250.00  TOPSTEP_1_GUARD_BUFFER" in lines
     assert "next_blackout          2099-01-09T13:30Z -30/+15 min NFP (flattens before it)" in lines
     assert any(line.startswith("session_close    positions flat by 3:10 PM CT") for line in lines)
     assert "News blackouts: 1 (NEWS_BLACKOUTS / NEWS_BLACKOUTS_FILE)" in lines
