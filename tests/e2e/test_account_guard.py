@@ -21,19 +21,13 @@ from sqlalchemy import select
 from database.tables import trade_positions
 from database.tables_guard import account_guard_trips
 from tests.e2e.receiver import receiver  # noqa: F401 (fixture)
+from tests.e2e.scripted import Clock
 
 WEBHOOK = "/api/automated-signals/webhook"
 PRICES = "/api/realtime-price"
 START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
 NEXT_FTMO_DAY = datetime(2026, 3, 10, 23, 0, tzinfo=timezone.utc)  # 00:00 Europe/Prague (CET)
 
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def entry(trade_id: str) -> dict:

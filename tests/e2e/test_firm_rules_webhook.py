@@ -16,7 +16,8 @@ import pytest
 
 from account_engine.trading_day import next_trading_day_start
 from tests.e2e.test_check_config_cli import check_config
-from tests.e2e.test_trading_day_ledger import Clock, post
+from tests.e2e.scripted import Clock
+from tests.e2e.test_trading_day_ledger import post
 
 UTC = timezone.utc
 TOPSTEP = {"ROUTE_TO_FIRMS": "TOPSTEP", "TOPSTEP_PROGRAM_IDS": "1", "TOPSTEP_1_ACCOUNT_SIZE": "50000",

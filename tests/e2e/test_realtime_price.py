@@ -16,18 +16,12 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from tests.e2e.scripted import Clock
 
 WEBHOOK = "/api/automated-signals/webhook"
 PRICES = "/api/realtime-price"
 START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
 
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def entry(trade_id: str) -> dict:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from database.tables import trade_positions
 from tests.e2e.receiver import receiver  # noqa: F401 (fixture)
+from tests.e2e.scripted import Clock
 
 WEBHOOK = "/api/automated-signals/webhook"
 START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
@@ -22,13 +23,6 @@ CUTOFF = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
 NEXT_DAY = datetime(2026, 3, 10, 23, 0, tzinfo=timezone.utc)
 FOMC = datetime(2026, 3, 10, 18, 0, tzinfo=timezone.utc)
 
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def entry(trade_id: str) -> dict:

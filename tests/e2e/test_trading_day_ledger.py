@@ -16,16 +16,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import text
+from tests.e2e.scripted import Clock
 
 WEBHOOK = "/api/automated-signals/webhook"
 
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def post(client, payload):
