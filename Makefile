@@ -33,7 +33,7 @@ test: install-dev
 	@bash tools/ensure_chromium.sh
 	$(PY) -m pytest -q
 
-## make bench: gunicorn + PostgreSQL load test of the webhook against a minimal reference app
+## make bench: gunicorn + PostgreSQL load test of the webhook against the floor (Flask + psycopg, one insert)
 ## (needs wrk: apt-get install -y wrk). BENCH_DATABASE_URL (default: the local `test` database)
 ## is EMPTIED first. Options: make bench BENCH_ARGS="--duration 10 --levels 1,16,64 --mode mix".
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
