@@ -315,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
     parser.add_argument("--no-scaling", action="store_true", help="skip the firms x programs rows")
+    parser.add_argument("--no-scale-out", action="store_true", help="skip the two-instance row (bench/scale_out.py)")
     parser.add_argument("--scaling-duration", type=float, default=4.0, help="seconds per scaling level (default 4)")
     parser.add_argument("--baseline-db", metavar="URL",
                         help="the baseline's own PostgreSQL database (EMPTIED: every table dropped), for a "
@@ -408,10 +409,20 @@ def main(argv: list[str] | None = None) -> int:
             sql = measure(env, args.db, requests=100, tag=f"sql{firms}x{programs}")
             results["scaling"].append({"firms": firms, "programs": programs, "levels": levels_out, "sql": sql})
 
+    if not args.no_scale_out:
+        from bench import scale_out
+
+        print("scale-out: two instances on one PostgreSQL ...", flush=True)
+        results["scale_out"] = scale_out.measure(args.db, args.scaling_duration, args.repeats, 16, 100,
+                                                 args.workers, args.threads)
     results["loadavg_after"] = loadavg()
     results["targets"] = check_targets(results)
     (out_dir / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
+    if results.get("scale_out"):
+        from bench import scale_out
+
+        table += "\n\n" + scale_out.markdown(results["scale_out"])
     if args.baseline:
         table += "\n\n" + baseline.markdown(results["baseline"], results["machine"], results["date"], args)
     print()
@@ -420,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nRaw results: {out_dir / f'bench-{stamp}.json'}; server logs in {workdir}")
     engine.dispose()
     bad_rows = any(not r["rows"]["ok"] for r in results["ours"] + results.get("baseline", {}).get("levels", []))
+    scaled = results.get("scale_out")
+    bad_rows = bad_rows or bool(scaled and not (scaled["rows"]["ok"] and scaled["duplicate_rows"]["ok"]))
     return 1 if bad_rows else 0
 
 
