@@ -123,6 +123,13 @@ class SimulatorProcess:
         self.stop()
         raise RuntimeError("the simulator did not start")
 
+    def set_latency(self, seconds: float) -> None:
+        """Every firm answers `seconds` later (the simulator's `latency` fault), as a firm across a network would."""
+        for firm in FIRMS:
+            body = json.dumps({"firm": firm, "latency": seconds}).encode()
+            urllib.request.urlopen(urllib.request.Request(self.url + "/_sim/faults", data=body, method="POST",
+                                                          headers={"Content-Type": "application/json"}), timeout=10).read()
+
     def timings(self, clear: bool = False) -> list[dict[str, Any]]:
         with urllib.request.urlopen(self.url + "/_sim/timings" + ("?clear=1" if clear else ""), timeout=10) as r:
             return json.loads(r.read())
@@ -234,7 +241,7 @@ def analyse(sent: list[dict[str, Any]], calls: list[dict[str, Any]], accounts: d
 
 
 def measure(total_accounts: int, levels: list[int], requests: int, db: str, workdir: Path,
-            workers: int, threads: int) -> dict[str, Any]:
+            workers: int, threads: int, latency: float = 0.0) -> dict[str, Any]:
     from tests.db_fixtures import truncate_app_tables
 
     accounts = split_accounts(total_accounts)
@@ -244,6 +251,8 @@ def measure(total_accounts: int, levels: list[int], requests: int, db: str, work
     sim = SimulatorProcess(accounts.get("APEX", 0), workdir)
     server = None
     try:
+        if latency:
+            sim.set_latency(latency)
         server = Server("bench.timed_wsgi:ours()", {**live_env(sim.url, accounts), "DATABASE_URL": db}, workdir,
                         workers, threads, f"live{total_accounts}")
         send_all(server.port, f"warm{total_accounts}", max(8, 2 * workers * threads), min(8, workers * threads))
@@ -269,7 +278,7 @@ def fmt(value: float | None, digits: int = 2) -> str:
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"Live path against the simulator (zero latency); {results['date']}; {results['cpus']} CPUs "
              f"({results['cpu_model']}); gunicorn gthread {results['workers']} x {results['threads']}; "
-             f"{results['requests']} entries per level; load average before / after: {results['loadavg_before']} / "
+             f"{results['requests']} entries per level; firm latency {results['firm_latency'] * 1000:.0f} ms; load average before / after: {results['loadavg_before']} / "
              f"{results['loadavg_after']}.", "",
              "| accounts (FTMO/APEX/TOPSTEP) | c | entries | errors | orders at the simulator / expected | "
              "to order p50 / p99 ms | answer p50 / p99 ms | overhead p50 / p99 ms | overhead p50 per account ms |",
@@ -313,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", default="1,5,15,30", help="account counts, spread over FTMO, APEX, TOPSTEP")
     parser.add_argument("--levels", default="1,16", help="concurrency levels")
     parser.add_argument("--requests", type=int, default=200, help="entries per level (default 200)")
+    parser.add_argument("--firm-latency", type=float, default=0.0,
+                        help="seconds the simulator adds to every firm call (default 0: the router's own overhead)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
@@ -327,11 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     results: dict[str, Any] = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                                "cpus": os.cpu_count(), "cpu_model": cpu_model(), "workers": args.workers,
-                               "threads": args.threads, "requests": args.requests, "loadavg_before": loadavg(),
+                               "threads": args.threads, "requests": args.requests, "firm_latency": args.firm_latency,
+                               "loadavg_before": loadavg(),
                                "runs": []}
     for total in (int(x) for x in args.accounts.split(",") if x.strip()):
         print(f"live: {total} accounts ...", flush=True)
-        results["runs"].append(measure(total, levels, args.requests, args.db, workdir, args.workers, args.threads))
+        results["runs"].append(measure(total, levels, args.requests, args.db, workdir, args.workers, args.threads,
+                                       args.firm_latency))
     results["loadavg_after"] = loadavg()
     results["targets"] = check_targets(results["runs"])
     table = markdown(results)
