@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +233,8 @@ def analyse(sent: list[dict[str, Any]], calls: list[dict[str, Any]], accounts: d
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
-    return {"requests": len(sent), "errors": errors, "orders": orders,
+    statuses = Counter(str(r["status"]) for r in sent)
+    return {"requests": len(sent), "errors": errors, "statuses": dict(sorted(statuses.items())), "orders": orders,
             "orders_expected": sum(accounts.values()) * (len(sent) - errors),
             "to_order_p50_ms": pct(to_order, 0.5), "to_order_p99_ms": pct(to_order, 0.99),
             "answer_p50_ms": pct(answer, 0.5), "answer_p99_ms": pct(answer, 0.99),
@@ -287,7 +289,8 @@ def markdown(results: dict[str, Any]) -> str:
         split = "/".join(str(run["split"].get(f, 0)) for f in FIRMS)
         for lv in run["levels"]:
             lines.append(
-                f"| {run['accounts']} ({split}) | {lv['concurrency']} | {lv['requests']} | {lv['errors']} | "
+                f"| {run['accounts']} ({split}) | {lv['concurrency']} | {lv['requests']} | {lv['errors']}"
+                f"{'' if not lv['errors'] else ' (' + ', '.join(f'{k}: {v}' for k, v in lv['statuses'].items() if k != '200') + ')'} | "
                 f"{lv['orders']} / {lv['orders_expected']} | {fmt(lv['to_order_p50_ms'])} / {fmt(lv['to_order_p99_ms'])} | "
                 f"{fmt(lv['answer_p50_ms'])} / {fmt(lv['answer_p99_ms'])} | "
                 f"{fmt(lv['overhead_p50_ms'])} / {fmt(lv['overhead_p99_ms'])} | {fmt(lv['per_account_overhead_p50_ms'], 3)} |")
