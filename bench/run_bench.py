@@ -1,4 +1,4 @@
-"""`make bench`: throughput and latency of the webhook under gunicorn, against a reference.
+"""`make bench`: throughput and latency of the webhook under gunicorn, against the floor.
 
     python bench/run_bench.py [--db URL] [--duration S] [--repeats N] [--levels 1,16,64] [--mode entry|mix]
 
@@ -6,12 +6,15 @@
    gunicorn on a free 127.0.0.1 port in dry-run with the guide's Step 2 configuration, warms up,
    then drives POST /api/automated-signals/webhook with wrk at each concurrency level; every
    request carries a distinct trade_id.
-2. Runs the same load against bench/reference_app.py (parse JSON, INSERT one JSONB row, COMMIT)
-   under the same gunicorn settings, interleaved with ours: each level is run --repeats times per
-   app, alternating, and our throughput is printed as the median ratio of back-to-back runs.
+2. Runs the same load against the floor, bench/floor_app.py (Flask + psycopg: parse JSON, INSERT
+   one JSONB row, COMMIT) and the SQLAlchemy reference, bench/reference_app.py (the same insert
+   through our engine), under the same gunicorn settings, interleaved with ours: each level is
+   run --repeats times per app, alternating, and ours is compared with each as the median ratio
+   of back-to-back runs (throughput, p99) and the ratio of server-side p50s.
 3. Stops the servers and checks, per level, that every request sent produced exactly one
    execution_tasks row and one execution_logs row, COMPLETED (lost / extra / unfinished rows).
 4. Scaling: 1x1, 2x2 and 5x3 firms x programs (every account sized and checked per entry).
+5. Two instances on one PostgreSQL (bench/scale_out.py).
 
 Server-side processing time comes from a timing WSGI wrapper (bench/timed_wsgi.py) that only the
 benchmark's gunicorn entry point installs. Results: a Markdown table on stdout, raw JSON and the
