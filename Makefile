@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test install install-dev init-db check-config bench profile clean
+.PHONY: run test install install-dev init-db check-config bench bench-live profile clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +33,17 @@ test: install-dev
 	@bash tools/ensure_chromium.sh
 	$(PY) -m pytest -q
 
-## make bench: gunicorn + PostgreSQL load test of the webhook against a minimal reference app
+## make bench: gunicorn + PostgreSQL load test of the webhook against the floor (Flask + psycopg, one insert)
 ## (needs wrk: apt-get install -y wrk). BENCH_DATABASE_URL (default: the local `test` database)
 ## is EMPTIED first. Options: make bench BENCH_ARGS="--duration 10 --levels 1,16,64 --mode mix".
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 bench: install-dev
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run_bench.py $(BENCH_ARGS)
+
+## make bench-live: the live path's own overhead per order against the simulator (zero latency), 1-30
+## accounts over FTMO, APEX, TOPSTEP, at c=1 and c=16. BENCH_DATABASE_URL is EMPTIED first.
+bench-live: install-dev
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.live_overhead $(BENCH_LIVE_ARGS)
 
 ## make profile: SQL round trips/commits per request and a pyinstrument profile (bench-results/).
 profile: install-dev

@@ -182,8 +182,11 @@ class ExecutionRouter(TaskRunner):
         state = self.guard.trading_state(db.safety, inputs.trading_state)
         live = {code for code, c in self.connectors.items() if not c.dry_run}
         now = self.clock()
-        accounts = {code: self.accounts.firm_accounts(code, inputs, live=code in live, now=now)
-                    for code in self.routed_firms(signal)}
+        routed = self.routed_firms(signal)
+        if self.snapshot_provider is not None and live:
+            self.snapshot_provider.prefetch([(code, pid) for code in routed if code in live
+                                             for pid in self.settings.firms[code].program_ids])
+        accounts = {code: self.accounts.firm_accounts(code, inputs, live=code in live, now=now) for code in routed}
         plan = plan_entry(signal, self.rules, task_id, accounts)
         held = {(o.firm_code, o.program_id): hold for o in plan.orders
                 if (hold := inputs.guard_hold(o.firm_code, o.program_id, now, self.accounts.live_book(o.firm_code)))}

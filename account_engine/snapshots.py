@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Iterable
 
 SOURCE_LEDGER = "LEDGER"
 SOURCE_SNAPSHOT = "SNAPSHOT"
@@ -45,6 +46,10 @@ class SnapshotProvider(ABC):
 
     def forget(self, firm_code: str, program_id: int) -> None:
         """An order reached the account: a cached snapshot predates it (the next read is fresh)."""
+
+    def prefetch(self, accounts: Iterable[tuple[str, int]]) -> None:
+        """An entry is about to `fetch` these accounts: a provider that can read them together
+        does so now, so the entry waits about one read instead of one per account."""
 
 
 def snapshot_problem(snapshot: AccountSnapshot, now: datetime, max_age_seconds: int) -> str | None:

@@ -1,4 +1,4 @@
-"""`make bench`: throughput and latency of the webhook under gunicorn, against a reference.
+"""`make bench`: throughput and latency of the webhook under gunicorn, against the floor.
 
     python bench/run_bench.py [--db URL] [--duration S] [--repeats N] [--levels 1,16,64] [--mode entry|mix]
 
@@ -6,12 +6,15 @@
    gunicorn on a free 127.0.0.1 port in dry-run with the guide's Step 2 configuration, warms up,
    then drives POST /api/automated-signals/webhook with wrk at each concurrency level; every
    request carries a distinct trade_id.
-2. Runs the same load against bench/reference_app.py (parse JSON, INSERT one JSONB row, COMMIT)
-   under the same gunicorn settings, interleaved with ours: each level is run --repeats times per
-   app, alternating, and our throughput is printed as the median ratio of back-to-back runs.
+2. Runs the same load against the floor, bench/floor_app.py (Flask + psycopg: parse JSON, INSERT
+   one JSONB row, COMMIT) and the SQLAlchemy reference, bench/reference_app.py (the same insert
+   through our engine), under the same gunicorn settings, interleaved with ours: each level is
+   run --repeats times per app, alternating, and ours is compared with each as the median ratio
+   of back-to-back runs (throughput, p99) and the ratio of server-side p50s.
 3. Stops the servers and checks, per level, that every request sent produced exactly one
    execution_tasks row and one execution_logs row, COMPLETED (lost / extra / unfinished rows).
 4. Scaling: 1x1, 2x2 and 5x3 firms x programs (every account sized and checked per entry).
+5. Two instances on one PostgreSQL (bench/scale_out.py).
 
 Server-side processing time comes from a timing WSGI wrapper (bench/timed_wsgi.py) that only the
 benchmark's gunicorn entry point installs. Results: a Markdown table on stdout, raw JSON and the
@@ -216,7 +219,7 @@ def run_servers(apps: dict[str, tuple[str, dict[str, str]]], workdir: Path, args
                 roots: dict[str, Path] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Start every app (label -> (gunicorn spec, env), served from `roots[label]` or this checkout),
     drive them side by side, stop them."""
-    from bench.timed_wsgi import read_timings
+    from bench.timed_wsgi import read_timings, timing_label
 
     servers: dict[str, Server] = {}
     try:
@@ -229,9 +232,24 @@ def run_servers(apps: dict[str, tuple[str, dict[str, str]]], workdir: Path, args
             server.stop()
     out = {}
     for label, (spec, _) in apps.items():
-        timings = read_timings(str(servers[label].timings_dir), "ours" if "ours" in spec else "reference")
+        timings = read_timings(str(servers[label].timings_dir), timing_label(spec))
         out[label] = [summarize(reps, timings) for reps in runs[label]]
     return out
+
+
+def ratios(ours: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
+    """Ours against another app at one level: throughput and p99 as the median of the ratios of
+    runs made back to back (the machine's speed drifts less within a pair than across the run);
+    the server-side p50 as the ratio of the two medians over every request of the level."""
+    def paired(a: list[float], b: list[float]) -> float | None:
+        pairs = [x / y for x, y in zip(a, b) if y]
+        return statistics.median(pairs) if pairs else None
+
+    server = (ours["server_p50_ms"] / other["server_p50_ms"]
+              if ours.get("server_p50_ms") and other.get("server_p50_ms") else None)
+    return {"throughput": paired(ours["rps_per_repeat"], other["rps_per_repeat"]),
+            "p99": paired(ours["p99_ms_per_repeat"], other["p99_ms_per_repeat"]),
+            "server_p50": server}
 
 
 def row_check(level: dict[str, Any], check: Any) -> dict[str, Any]:
@@ -248,13 +266,33 @@ def reset_database(url: str) -> Any:
     from database import create_db_engine, upgrade_to_head
     from tests.db_fixtures import truncate_app_tables
 
+    from bench.floor_app import reset_floor_table
     from bench.reference_app import reset_reference_table
 
     engine = create_db_engine(url)
     upgrade_to_head(engine)
     truncate_app_tables(engine)
     reset_reference_table(engine)
+    reset_floor_table(url)
     return engine
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages: how busy the shared machine was around a measurement."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "-"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def postgres_version(engine: Any) -> str:
@@ -280,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
     parser.add_argument("--no-scaling", action="store_true", help="skip the firms x programs rows")
+    parser.add_argument("--no-scale-out", action="store_true", help="skip the two-instance row (bench/scale_out.py)")
     parser.add_argument("--scaling-duration", type=float, default=4.0, help="seconds per scaling level (default 4)")
     parser.add_argument("--baseline-db", metavar="URL",
                         help="the baseline's own PostgreSQL database (EMPTIED: every table dropped), for a "
@@ -303,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = reset_database(args.db)
     results: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
+        "loadavg_before": loadavg(),
+        "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "postgres": postgres_version(engine)},
         "workers": args.workers, "threads": args.threads, "duration": args.duration, "repeats": args.repeats,
         "mode": args.mode,
@@ -311,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     base_env = {"DATABASE_URL": args.db, "WEBHOOK_SECRET": SECRET}
 
-    apps = {"ours": ("bench.timed_wsgi:ours()", {**step2_env(), **base_env})}
+    apps = {"ours": ("bench.timed_wsgi:ours()", {**step2_env(), **base_env}),
+            "floor": ("bench.timed_wsgi:floor()", base_env)}
     if not args.no_reference:
         apps["reference"] = ("bench.timed_wsgi:reference()", base_env)
     roots = {}
@@ -322,8 +363,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline.empty_database(args.baseline_db)  # the baseline's own migrations build its schema
             baseline_env["DATABASE_URL"] = args.baseline_db
         apps["baseline"] = ("bench.timed_wsgi:ours()", {**step2_env(), **baseline_env})
-    print(f"{', '.join(apps)} (ours and the baseline: Step 2 configuration; the reference: one JSONB insert + commit): "
-          f"levels {levels}, {args.repeats} x {args.duration:.0f} s each, interleaved ...", flush=True)
+    print(f"{', '.join(apps)} (ours and the baseline: Step 2 configuration; the floor: Flask + psycopg, one JSONB "
+          f"insert + commit; the reference: the same through SQLAlchemy): levels {levels}, "
+          f"{args.repeats} x {args.duration:.0f} s each, interleaved ...", flush=True)
     try:
         measured = run_servers(apps, workdir, args, levels, args.duration, args.warmup, args.repeats, roots)
     finally:
@@ -332,16 +374,19 @@ def main(argv: list[str] | None = None) -> int:
     for r in measured["ours"]:
         r["rows"] = row_check({**r, "mode": args.mode}, lambda prefix, want: check_rows(engine, prefix, want))
     results["ours"] = measured["ours"]
-    if not args.no_reference:
-        from bench.reference_app import count_reference_rows
+    from bench.floor_app import count_floor_rows
+    from bench.reference_app import count_reference_rows
 
-        for r, ours_level in zip(measured["reference"], results["ours"]):
+    counters = {"floor": lambda prefix: count_floor_rows(args.db, prefix),
+                "reference": lambda prefix: count_reference_rows(engine, prefix)}
+    for label, count in counters.items():
+        if label not in measured:
+            continue
+        for r, ours_level in zip(measured[label], results["ours"]):
             r["rows"] = row_check({**r, "mode": args.mode},
-                                  lambda prefix, want: check_reference_rows(count_reference_rows(engine, prefix), want))
-            # the ratio of runs made back to back, then the median over the repeats
-            pairs = zip(ours_level["rps_per_repeat"], r["rps_per_repeat"])
-            ours_level["ratio_to_reference"] = statistics.median(o / f for o, f in pairs if f)
-        results["reference"] = measured["reference"]
+                                  lambda prefix, want: check_reference_rows(count(prefix), want))
+            ours_level[f"vs_{label}"] = ratios(ours_level, r)
+        results[label] = measured[label]
 
     if args.baseline:
         baseline_engine = baseline.engine_for(args.baseline_db) if args.baseline_db else engine
@@ -367,9 +412,20 @@ def main(argv: list[str] | None = None) -> int:
             sql = measure(env, args.db, requests=100, tag=f"sql{firms}x{programs}")
             results["scaling"].append({"firms": firms, "programs": programs, "levels": levels_out, "sql": sql})
 
+    if not args.no_scale_out:
+        from bench import scale_out
+
+        print("scale-out: two instances on one PostgreSQL ...", flush=True)
+        results["scale_out"] = scale_out.measure(args.db, args.scaling_duration, args.repeats, 16, 100,
+                                                 args.workers, args.threads)
+    results["loadavg_after"] = loadavg()
     results["targets"] = check_targets(results)
     (out_dir / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
+    if results.get("scale_out"):
+        from bench import scale_out
+
+        table += "\n\n" + scale_out.markdown(results["scale_out"])
     if args.baseline:
         table += "\n\n" + baseline.markdown(results["baseline"], results["machine"], results["date"], args)
     print()
@@ -378,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nRaw results: {out_dir / f'bench-{stamp}.json'}; server logs in {workdir}")
     engine.dispose()
     bad_rows = any(not r["rows"]["ok"] for r in results["ours"] + results.get("baseline", {}).get("levels", []))
+    scaled = results.get("scale_out")
+    bad_rows = bad_rows or bool(scaled and not (scaled["rows"]["ok"] and scaled["duplicate_rows"]["ok"]))
     return 1 if bad_rows else 0
 
 

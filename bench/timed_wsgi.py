@@ -1,4 +1,4 @@
-"""gunicorn entry points for `make bench`: the app (ours or the reference) wrapped in a timer.
+"""gunicorn entry points for `make bench`: the app (ours, the floor or the reference) wrapped in a timer.
 
 The timer records, per request, when it finished (wall clock) and how long the WSGI call took
 (monotonic), and writes them to ``$BENCH_TIMINGS_DIR/<label>-<pid>.bin`` when the worker exits.
@@ -72,3 +72,14 @@ def reference():
     from bench.reference_app import create_app
 
     return ServerTiming(create_app(), "reference", os.environ.get("BENCH_TIMINGS_DIR"))
+
+
+def floor():
+    from bench.floor_app import create_app
+
+    return ServerTiming(create_app(), "floor", os.environ.get("BENCH_TIMINGS_DIR"))
+
+
+def timing_label(spec: str) -> str:
+    """The label a gunicorn spec ``bench.timed_wsgi:NAME()`` writes its timings under."""
+    return spec.rsplit(":", 1)[-1].removesuffix("()")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from account_engine.snapshots import AccountSnapshot, SnapshotProvider
 from config import Settings
@@ -41,6 +43,8 @@ class ConnectorSnapshots(SnapshotProvider):
         self.clock = clock
         self._cache: dict[tuple[str, int], AccountSnapshot] = {}
         self._lock = threading.Lock()
+        self._failed: dict[tuple[str, int], tuple[float, Exception]] = {}  # a prefetch's failure, for its fetch
+        self._pool: ThreadPoolExecutor | None = None
         self._scheduler = None
         self.on_refresh: Callable[[str, int], object] | None = None
         """Called after each account the background refresh read (the account guard looks at it)."""
@@ -51,13 +55,42 @@ class ConnectorSnapshots(SnapshotProvider):
         key = (firm_code, int(program_id))
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and self._age(cached) <= self._max_age(firm_code) / 2:
+            failed = self._failed.pop(key, None)
+        if cached is not None and self._fresh(firm_code, cached):
             return cached
+        if failed is not None and time.monotonic() - failed[0] <= READ_BUDGET_SECONDS:
+            self._refresh_soon(firm_code)  # this entry's own read, made by `prefetch`, just failed
+            raise failed[1]
         try:
             return self._read(firm_code, int(program_id), READ_BUDGET_SECONDS)
         except Exception:
             self._refresh_soon(firm_code)  # the background job, with its longer budget, warms the cache
             raise
+
+    def prefetch(self, accounts: Iterable[tuple[str, int]]) -> None:
+        """Read the entry's accounts whose cached snapshot is too old, in parallel (an order that
+        reached an account drops its snapshot, so each entry after a fill reads every account it
+        routes to: one after the other, those reads added up per account). A failure is kept for
+        the entry's own `fetch` to raise, so a failing account is not read twice."""
+        with self._lock:
+            stale = [(code, int(pid)) for code, pid in accounts if code in self.connectors
+                     and ((cached := self._cache.get((code, int(pid)))) is None or not self._fresh(code, cached))]
+            if len(stale) < 2:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="snapshot-read")
+            pool = self._pool
+        for key, error in zip(stale, pool.map(self._read_quietly, stale)):
+            if error is not None:
+                with self._lock:
+                    self._failed[key] = (time.monotonic(), error)
+
+    def _read_quietly(self, key: tuple[str, int]) -> Exception | None:
+        try:
+            self._read(key[0], key[1], READ_BUDGET_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - raised by the entry's fetch
+            return exc
+        return None
 
     def _refresh_soon(self, firm_code: str) -> None:
         if self._scheduler is not None:
@@ -102,6 +135,9 @@ class ConnectorSnapshots(SnapshotProvider):
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _read(self, firm_code: str, program_id: int, budget: float) -> AccountSnapshot:
         connector = self.connectors.get(firm_code)
@@ -111,6 +147,10 @@ class ConnectorSnapshots(SnapshotProvider):
         with self._lock:
             self._cache[(firm_code, program_id)] = snapshot
         return snapshot
+
+    def _fresh(self, firm_code: str, snapshot: AccountSnapshot) -> bool:
+        """Young enough to use without reading again: half the firm's allowed age."""
+        return self._age(snapshot) <= self._max_age(firm_code) / 2
 
     def _age(self, snapshot: AccountSnapshot) -> float:
         return (self.clock() - snapshot.taken_at).total_seconds()

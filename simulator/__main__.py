@@ -10,8 +10,10 @@ from simulator.core import Simulator
 def main() -> None:
     parser = argparse.ArgumentParser(description="Local simulator of the MetaApi, Tradovate and ProjectX APIs.")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--record-timings", action="store_true",
+                        help="record each request's arrival and departure, read at GET /_sim/timings (benchmarks)")
     args = parser.parse_args()
-    sim = Simulator()
+    sim = Simulator(record_timings=args.record_timings)
     url = sim.start(args.port)
     print(f"Firm API simulator on {url} (Ctrl-C to stop). Point the router at it with:")
     print(f"  FTMO_API_URL={url}  FTMO_API_KEY={sim.credentials['FTMO_API_KEY']}  FTMO_ACCOUNT_ID=sim-mt5-1")

@@ -35,6 +35,11 @@ with this stringCode) + `retcode_executed` (whether that trade is executed anywa
 N orders are recorded Rejected), `position_brackets` (ProjectX: the accounts are in Position
 Brackets mode, so orders with bracket objects are rejected). GET /_sim/orders lists what the firms
 received.
+
+Timing (a development tool for bench/live_overhead.py, off unless `Simulator(record_timings=True)` or
+`python -m simulator --record-timings`): every request's path, arrival and departure (wall clock) and
+the client order id its body carries (`customTag`, `clOrdId`, `clientId`), at GET /_sim/timings
+(`?clear=1` empties the list after reading it).
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.serving import make_server
 
 from simulator import metaapi, projectx, tradovate, tradovate_orders
@@ -60,8 +65,9 @@ DEFAULT_CREDENTIALS = {
 class Simulator:
     """The state and the Flask app; `start()` serves it on 127.0.0.1 in a thread."""
 
-    def __init__(self, credentials: dict[str, str] | None = None):
+    def __init__(self, credentials: dict[str, str] | None = None, record_timings: bool = False):
         self.credentials = {**DEFAULT_CREDENTIALS, **(credentials or {})}
+        self.timings: list[dict[str, Any]] | None = [] if record_timings else None
         self.lock = threading.RLock()
         self.ids = itertools.count(1000)
         self.reset()
@@ -228,6 +234,28 @@ class Simulator:
         def reset():
             sim.reset()
             return jsonify({"ok": True})
+
+        if sim.timings is not None:
+            @app.before_request
+            def _arrived():
+                g.sim_arrived = time.time()
+
+            @app.after_request
+            def _left(response):
+                body = request.get_json(silent=True) if request.is_json else None
+                tag = next((body.get(k) for k in ("customTag", "clOrdId", "clientId") if body.get(k)), None) \
+                    if isinstance(body, dict) else None
+                if not request.path.startswith("/_sim/"):
+                    sim.timings.append({"path": request.path, "arrived": g.sim_arrived, "left": time.time(),
+                                        "tag": tag})  # list.append is atomic under the GIL
+                return response
+
+            @app.get("/_sim/timings")
+            def timings():
+                out = list(sim.timings)
+                if request.args.get("clear"):
+                    del sim.timings[:len(out)]
+                return jsonify(out)
 
         @app.get("/_sim/orders")
         def orders():
