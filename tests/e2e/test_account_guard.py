@@ -18,10 +18,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from database.tables import trade_positions
 from database.tables_guard import account_guard_trips
 from tests.e2e.receiver import receiver  # noqa: F401 (fixture)
-from tests.e2e.scripted import Clock
+from tests.e2e.scripted import Clock, open_positions
 
 WEBHOOK = "/api/automated-signals/webhook"
 PRICES = "/api/realtime-price"
@@ -48,13 +47,6 @@ def mark(client, clock: Clock, value, minutes: int = 5) -> dict:
 
 def account(items: list[dict], firm: str = "FTMO") -> dict:
     return next(i for i in items if i["firm_code"] == firm and i.get("program_id", 1) == 1)
-
-
-def open_positions(app) -> dict[str, int]:
-    with app.extensions["db_engine"].connect() as connection:
-        rows = connection.execute(select(trade_positions.c.firm_code, trade_positions.c.contracts_open)
-                                  .where(trade_positions.c.status == "OPEN")).all()
-    return {r.firm_code: r.contracts_open for r in rows}
 
 
 def guarded_app(make_app, receiver, clock: Clock, **overrides):

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
 
-from database.tables import trade_positions
 from tests.e2e.receiver import receiver  # noqa: F401 (fixture)
-from tests.e2e.scripted import Clock
+from tests.e2e.scripted import Clock, open_positions
 
 WEBHOOK = "/api/automated-signals/webhook"
 START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
@@ -34,13 +32,6 @@ def post(client, body) -> dict:
     response = client.post(WEBHOOK, data=json.dumps(body), content_type="text/plain")
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
-
-
-def open_positions(app) -> dict[str, int]:
-    with app.extensions["db_engine"].connect() as connection:
-        rows = connection.execute(select(trade_positions.c.firm_code, trade_positions.c.contracts_open)
-                                  .where(trade_positions.c.status == "OPEN")).all()
-    return {r.firm_code: r.contracts_open for r in rows}
 
 
 def scripted(make_app, receiver, clock: Clock, **overrides):
