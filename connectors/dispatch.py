@@ -11,6 +11,11 @@ it). A client order id already in the journal is never sent again.
 An entry is judged for its signal's age (MAX_SIGNAL_AGE_SECONDS, safety/signal_age.py) right
 before it is sent, the last moment possible: one refused is SKIPPED with SIGNAL_TOO_OLD and its
 journal row FAILED (never sent), and the router gives its reservation back (`not_sent`).
+
+Once an order is out, the firm's answer is its outcome: a journal write failing after the send
+(the database refusing connections under load, say) is logged and leaves the row PENDING for
+the reconciler; it never turns a placed order into an error, nor loses the other orders'
+results. A call that raises has an outcome nobody knows: UNKNOWN, kept and reconciled.
 """
 from __future__ import annotations
 
@@ -57,6 +62,14 @@ def _too_old(sub: Submission) -> ConnectorResult | None:
     return ConnectorResult(
         firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=OrderStatus.SKIPPED, dry_run=sub.connector.dry_run,
         reason=verdict.reason, message=verdict.message, order=sub.order.to_dict(), extra={"rule": verdict.rule},
+    )
+
+
+def _unknown(sub: Submission, reason: str, what: str) -> ConnectorResult:
+    return ConnectorResult(
+        firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=OrderStatus.UNKNOWN, dry_run=False,
+        reason=reason, order=sub.order.to_dict(),
+        message=f"{what}; the order may have been placed. It will be reconciled, not resent.",
     )
 
 
@@ -139,24 +152,37 @@ class Dispatcher:
             sub = submissions[i]
             with sub.lock:
                 if future.done():
-                    results[i] = future.result()
+                    results[i] = self._outcome(sub, future)
                     continue
                 sub.abandoned = True
-                self.journal.set_outcome(sub.order.client_order_id, ORDER_UNKNOWN, reason="DEADLINE_EXCEEDED",
-                                         message="no answer within the request deadline", only_if=(ORDER_PENDING,))
+                self._set_outcome(sub, ORDER_UNKNOWN, reason="DEADLINE_EXCEEDED",
+                                  message="no answer within the request deadline", only_if=(ORDER_PENDING,))
             log.warning("%s %s still running at the deadline: UNKNOWN", sub.order.firm_code, sub.order.client_order_id)
-            results[i] = ConnectorResult(
-                firm_code=sub.order.firm_code, program_id=sub.order.program_id, status=OrderStatus.UNKNOWN, dry_run=False,
-                reason="DEADLINE_EXCEEDED", order=sub.order.to_dict(),
-                message="No answer in time; the order may have been placed. It will be reconciled, not resent.",
-            )
+            results[i] = _unknown(sub, "DEADLINE_EXCEEDED", "No answer in time")
         return [r for r in results if r is not None]
+
+    def _outcome(self, sub: Submission, future: Future[ConnectorResult]) -> ConnectorResult:
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - the order may be out: keep it, the reconciler decides
+            log.exception("%s %s: the call raised; UNKNOWN", sub.order.firm_code, sub.order.client_order_id)
+            return _unknown(sub, "CONNECTOR_ERROR", "The connector failed while sending")
+
+    def _set_outcome(self, sub: Submission, status: str, *, reason: str | None, message: str | None,
+                     only_if: tuple[str, ...], firm_order_id: str | None = None) -> None:
+        """Journal an outcome; a failed write leaves the row for the reconciler (module docstring)."""
+        try:
+            self.journal.set_outcome(sub.order.client_order_id, status, reason=reason, message=message,
+                                     firm_order_id=firm_order_id, only_if=only_if)
+        except Exception:  # noqa: BLE001 - the order's outcome stands; only its journal entry lags
+            log.exception("could not journal %s for %s %s; the reconciler will settle it",
+                          status, sub.order.firm_code, sub.order.client_order_id)
 
     def _call(self, sub: Submission, deadline: Deadline) -> ConnectorResult:
         refused = _too_old(sub)
         if refused is not None:  # journalled, never sent: the row says so, and why
-            self.journal.set_outcome(sub.order.client_order_id, ORDER_FAILED, reason=refused.reason,
-                                     message=refused.message, only_if=(ORDER_PENDING,))
+            self._set_outcome(sub, ORDER_FAILED, reason=refused.reason, message=refused.message,
+                              only_if=(ORDER_PENDING,))
             return refused
         result = sub.send(sub.order, deadline)
         status = _journal_status(result)
@@ -164,9 +190,8 @@ class Dispatcher:
         with sub.lock:
             if sub.abandoned and status != OrderStatus.SUCCESS:
                 return result  # late failure: stays UNKNOWN until reconciled (the position was kept)
-            self.journal.set_outcome(sub.order.client_order_id, status, reason=result.reason,
-                                     firm_order_id=result.order_id or None, message=_journal_message(result),
-                                     only_if=(ORDER_PENDING, ORDER_UNKNOWN))
+            self._set_outcome(sub, status, reason=result.reason, firm_order_id=result.order_id or None,
+                              message=_journal_message(result), only_if=(ORDER_PENDING, ORDER_UNKNOWN))
         return result
 
     def _note_contract(self, sub: Submission, result: ConnectorResult) -> None:

@@ -166,9 +166,15 @@ def _create_postgres_engine(url: str, timeouts: DatabaseTimeouts | None) -> Engi
 def _connect_bounded(timeouts: DatabaseTimeouts, _dialect: Any, _record: Any, cargs: Any,
                      cparams: dict[str, Any]) -> Any:
     """``do_connect`` hook: a BoundedConnection whose sessions carry the timeouts. Options from
-    the URL (``?options=-csearch_path=...``) are kept; these come after them, so they win."""
-    cparams["options"] = " ".join(filter(None, (cparams.get("options"), timeouts.session_options())))
-    return stall_guard.connect(timeouts.call_seconds, *cargs, **cparams)
+    the URL (``?options=-csearch_path=...``) are kept; these come after them, so they win.
+
+    `cparams` is the engine's own dict, the same for every connect: the options go to a copy.
+    Appended to it in place they would grow with each connection the pool opens until the
+    startup packet passes PostgreSQL's 10,000-byte limit and every further connect is refused
+    ("invalid length of startup packet").
+    """
+    options = " ".join(filter(None, (cparams.get("options"), timeouts.session_options())))
+    return stall_guard.connect(timeouts.call_seconds, *cargs, **{**cparams, "options": options})
 
 
 def _replace_if_dead(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -101,3 +101,62 @@ def test_the_contract_of_an_entry_finished_after_the_deadline_still_reaches_its_
     assert recorded() == "CON.F.US.ENQ.Z25"
     assert len(sim.orders_for("TOPSTEP")) == 1
     dispatcher.shutdown()
+
+
+def test_an_order_out_at_the_firm_stays_a_success_when_its_journal_write_fails(clean_pg, topstep):
+    """The database refuses connections right after the order went out (as under a connection
+    storm): the answer still carries the firm's SUCCESS, and the journal row stays PENDING for the
+    reconciler, instead of the whole entry failing with 503 while its orders are live."""
+    from connectors.http_client import Deadline
+    from database import create_db_engine
+    from database.engine import DatabaseTimeouts
+    from tests.db_fixtures import postgres_test_url
+    from tests.e2e.gunicorn_harness import CuttableProxy
+
+    sim, connector = topstep
+    repo = ExecutionRepository(clean_pg)
+    proxy = CuttableProxy(postgres_test_url())
+    through_proxy = create_db_engine(proxy.url(), timeouts=DatabaseTimeouts(pool_ms=300))
+    dispatcher = Dispatcher(ConnectorOrderRepository(through_proxy))
+    task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
+
+    def send_then_lose_the_database(o: OrderRequest, deadline: Deadline):
+        result = connector.send_entry_order(o, deadline)
+        proxy.cut()
+        through_proxy.dispose()  # no pooled connection left: the journal write must connect
+        return result
+
+    try:
+        result, = dispatcher.run([Submission(order=order(task_id), connector=connector,
+                                             send=send_then_lose_the_database, position_id=None)])
+        assert (result.status, result.order_id) == ("SUCCESS", str(sim.orders_for("TOPSTEP")[0]["id"]))
+        assert ConnectorOrderRepository(clean_pg).get(order(task_id).client_order_id).status == "PENDING"
+    finally:
+        dispatcher.shutdown()
+        through_proxy.dispose()
+        proxy.close()
+
+
+def test_a_connector_call_that_raises_is_unknown_not_an_error(clean_pg, topstep):
+    """Nobody knows whether a call that raised reached the firm: UNKNOWN (the position is kept and
+    reconciled), and the batch's other orders keep their own results."""
+    from connectors.http_client import Deadline
+
+    sim, connector = topstep
+    repo = ExecutionRepository(clean_pg)
+    dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg))
+    first, second = repo.create_task("T1", "ENTRY", {"trade_id": "T1"}), repo.create_task("T2", "ENTRY", {"trade_id": "T2"})
+
+    def broken(_o: OrderRequest, _deadline: Deadline):
+        raise RuntimeError("connector bug after the request went out")
+
+    try:
+        failed, placed = dispatcher.run([
+            Submission(order=order(first), connector=connector, send=broken, position_id=None),
+            Submission(order=order(second), connector=connector, send=connector.send_entry_order, position_id=None),
+        ])
+        assert (failed.status, failed.reason) == ("UNKNOWN", "CONNECTOR_ERROR")
+        assert placed.status == "SUCCESS"
+        assert len(sim.orders_for("TOPSTEP")) == 1
+    finally:
+        dispatcher.shutdown()

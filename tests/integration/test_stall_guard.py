@@ -59,6 +59,22 @@ def test_every_session_gets_the_timeouts_and_keeps_the_urls_own_options():
         engine.dispose()
 
 
+def test_a_worker_that_has_opened_hundreds_of_connections_still_connects():
+    """Overflow connections come and go under load; each new one must start like the first."""
+    engine = _engine(postgres_url_for(search_path="h4_scratch,public"))
+    try:
+        for _ in range(150):
+            with engine.connect() as connection:
+                connection.invalidate()  # closed: the next checkout opens a new connection
+        with engine.connect() as connection:
+            assert _setting(connection, "statement_timeout") == "600ms"
+            assert _setting(connection, "search_path") == "h4_scratch,public"
+            options = connection.connection.dbapi_connection.info.get_parameters().get("options")
+            assert options is None or options.count("statement_timeout") == 1
+    finally:
+        engine.dispose()
+
+
 def test_the_service_engine_gets_the_settings_limits(make_app, backend):
     engine = make_app().extensions["db_engine"]
     with engine.connect() as connection:
