@@ -148,10 +148,15 @@ def _create_postgres_engine(url: str, timeouts: DatabaseTimeouts | None) -> Engi
     session at connect (libpq ``options``, so no extra round trip), which covers the raw driver
     statements of pg_statements.py too; a path that stalls is bounded by the connection class
     (stall_guard.py).
+    The pool keeps 12 connections: a live worker's request threads (4 on the Procfile's settings)
+    each hold one for their signal while its connector threads (8, connectors/dispatch.py)
+    journal their orders. With fewer, every busy live entry opened and closed overflow
+    connections (hundreds a minute, a process fork each on the server); idle ones cost the
+    server memory only.
     """
     engine = create_engine(
         url,
-        pool_size=5,
+        pool_size=12,
         max_overflow=10,
         pool_timeout=timeouts.pool_ms / 1000 if timeouts is not None else 2,
         connect_args={"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 30, "tcp_user_timeout": 5000},
