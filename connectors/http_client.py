@@ -12,6 +12,7 @@ The three outcomes of sending an order, and why they are kept apart:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Iterable
 
@@ -78,6 +79,18 @@ def _connect_failed(exc: requests.ConnectionError) -> bool:
     return "NewConnectionError" in text or "Connection refused" in text or "Failed to establish" in text
 
 
+def _session_for(base_url: str) -> requests.Session:
+    """A session that reads the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once,
+    for this firm's host, instead of on every call: requests otherwise scans every environment
+    variable and looks for ~/.netrc per request, a tenth of a live worker's time under load.
+    Firm credentials are always explicit, so no .netrc login is lost."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
+
+
 class FirmHttp:
     """A firm's base URL with a pooled session; knows the secret values so it can redact them."""
 
@@ -87,7 +100,7 @@ class FirmHttp:
         until then) instead of the default one-second back-off."""
         self.firm_code = firm_code
         self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
+        self.session = _session_for(self.base_url)
         self.session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0))
         self.session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0))
         self._secrets = [s for s in secrets if s]
