@@ -24,6 +24,12 @@ POLICY_LEDGER = "LEDGER"
 SNAPSHOT_POLICIES = (POLICY_BLOCK, POLICY_LEDGER)
 
 
+class SnapshotUnavailable(ValueError):
+    """The firm answered, and its answer cannot give this account's figures (say, a ProjectX
+    account holding a position: no open P&L over REST). Unlike a timeout, reading again sooner
+    changes nothing, so no earlier refresh is asked for."""
+
+
 @dataclass(frozen=True)
 class AccountSnapshot:
     """The firm's view of one account at `taken_at` (timezone-aware)."""

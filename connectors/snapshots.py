@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
 
-from account_engine.snapshots import AccountSnapshot, SnapshotProvider
+from account_engine.snapshots import AccountSnapshot, SnapshotProvider, SnapshotUnavailable
 from config import Settings
 from connectors.base_connector import BaseConnector
 from connectors.http_client import Deadline
@@ -59,12 +59,12 @@ class ConnectorSnapshots(SnapshotProvider):
         if cached is not None and self._fresh(firm_code, cached):
             return cached
         if failed is not None and time.monotonic() - failed[0] <= READ_BUDGET_SECONDS:
-            self._refresh_soon(firm_code)  # this entry's own read, made by `prefetch`, just failed
+            self._refresh_soon(firm_code, failed[1])  # this entry's own read, made by `prefetch`, just failed
             raise failed[1]
         try:
             return self._read(firm_code, int(program_id), READ_BUDGET_SECONDS)
-        except Exception:
-            self._refresh_soon(firm_code)  # the background job, with its longer budget, warms the cache
+        except Exception as exc:
+            self._refresh_soon(firm_code, exc)  # the background job, with its longer budget, warms the cache
             raise
 
     def prefetch(self, accounts: Iterable[tuple[str, int]]) -> None:
@@ -92,8 +92,10 @@ class ConnectorSnapshots(SnapshotProvider):
             return exc
         return None
 
-    def _refresh_soon(self, firm_code: str) -> None:
-        if self._scheduler is not None:
+    def _refresh_soon(self, firm_code: str, cause: Exception) -> None:
+        """Bring the firm's refresh forward after a read that may succeed with more time; not
+        after an answer that cannot give the figures (every entry would reread the whole firm)."""
+        if self._scheduler is not None and not isinstance(cause, SnapshotUnavailable):
             try:
                 self._scheduler.modify_job(f"snapshot-{firm_code}", next_run_time=self.clock())
             except Exception:  # noqa: BLE001 - the regular run still comes

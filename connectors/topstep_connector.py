@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from account_engine.snapshots import AccountSnapshot
+from account_engine.snapshots import AccountSnapshot, SnapshotUnavailable
 from connectors.base_connector import OrderLookup
 from connectors.http_client import Deadline, NotSent, Rejected
 from connectors.http_connector import HttpConnector
@@ -229,14 +229,15 @@ class TopstepConnector(BracketFitting, HttpConnector):
         # open positions carry size and averagePrice but no profit, and the REST API has no quote, so
         # the equity is known only while the account is flat; otherwise the snapshot fails and
         # {FIRM}_SNAPSHOT_POLICY decides (marks from /api/realtime-price can price it instead).
+        # The positions first: an account holding one cannot be priced, so its balance is not asked for.
         account = self._account(program_id)
+        positions = self._read("/api/Position/searchOpen", {"accountId": account}, deadline).get("positions") or []
+        if positions:
+            raise SnapshotUnavailable(f"{len(positions)} open position(s): ProjectX gives no open P&L over REST")
         found = [a for a in self._read("/api/Account/search", {"onlyActiveAccounts": True}, deadline).get("accounts") or []
                  if a.get("id") == account]
         if not found or found[0].get("balance") is None:
-            raise ValueError(f"account {account} is not among the active accounts")
-        positions = self._read("/api/Position/searchOpen", {"accountId": account}, deadline).get("positions") or []
-        if positions:
-            raise ValueError(f"{len(positions)} open position(s): ProjectX gives no open P&L over REST")
+            raise SnapshotUnavailable(f"account {account} is not among the active accounts")
         balance = Decimal(str(found[0]["balance"]))
         return AccountSnapshot(balance=balance, equity=balance, open_pl=Decimal(0), taken_at=datetime.now(timezone.utc))
 

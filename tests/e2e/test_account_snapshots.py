@@ -111,6 +111,23 @@ def test_a_topstep_account_with_an_open_position_has_no_rest_equity(live_app, si
     assert second["connector_results"] == []
 
 
+def test_an_account_holding_a_position_costs_the_firm_one_read_per_entry(live_app, sim, db):
+    """No balance is asked for an account that cannot be priced anyway, and the firm-wide
+    background refresh is not brought forward for it: rereading changes nothing while the
+    position is open (ProjectX answers, it simply has no open P&L over REST)."""
+    app = live_app(ROUTE_TO_FIRMS="TOPSTEP", TOPSTEP_SNAPSHOT_POLICY="LEDGER")
+    client = app.test_client()
+    assert by_firm(post(client, _entry(1)).get_json()["connector_results"])["TOPSTEP"]["status"] == "SUCCESS"
+    job = app.extensions["execution_router"].snapshot_provider._scheduler.get_job("snapshot-TOPSTEP")
+    regular_run = job.next_run_time
+    sent = len(sim.requests)
+    second = post(client, dict(_entry(2), trade_id="SNAP_2", action="buy")).get_json()
+    assert _states(second)[("TOPSTEP", 1)]["source"] == "LEDGER_FALLBACK"
+    reads = [path for _, path in sim.requests[sent:] if path in ("/api/Position/searchOpen", "/api/Account/search")]
+    assert reads == ["/api/Position/searchOpen"]
+    assert job.next_run_time == regular_run
+
+
 def test_the_background_refresh_keeps_entries_off_the_firms_clock(live_app, sim, db):
     """The job the scheduler runs every half FTMO_SNAPSHOT_MAX_AGE_SECONDS: after it, an entry
     needs no account read of its own."""
