@@ -116,15 +116,15 @@ class Dispatcher:
         give back what it claimed for them (a journalled row that was never sent is reconciled as
         "not at the firm"). Dry-run submissions are not journalled (True).
         """
-        return [
-            sub.connector.dry_run or self.journal.record_submission(
-                client_order_id=sub.order.client_order_id, firm_code=sub.order.firm_code,
-                program_id=sub.order.program_id, task_id=sub.order.task_id, trade_id=sub.order.trade_id,
-                action=sub.order.action, contracts=sub.order.contracts, position_id=sub.position_id,
-                request=sub.order.to_dict(),
-            )
-            for sub in submissions
-        ]
+        live = [sub for sub in submissions if not sub.connector.dry_run]
+        fresh = iter(self.journal.record_submissions([
+            {"client_order_id": sub.order.client_order_id, "firm_code": sub.order.firm_code,
+             "program_id": sub.order.program_id, "task_id": sub.order.task_id, "trade_id": sub.order.trade_id,
+             "action": sub.order.action, "contracts": sub.order.contracts, "position_id": sub.position_id,
+             "request": sub.order.to_dict()}
+            for sub in live
+        ]) if live else [])
+        return [sub.connector.dry_run or next(fresh) for sub in submissions]
 
     def run(self, submissions: list[Submission], recorded: list[bool] | None = None) -> list[ConnectorResult]:
         """Send the batch in parallel inside one deadline; `recorded` is `record(submissions)` when

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import Engine, func, select, update
 
@@ -74,16 +74,25 @@ class ConnectorOrderRepository:
     ) -> bool:
         """Write the PENDING row; False when this client order id was already submitted (a
         replay), in which case the caller must not send it again."""
-        values = {
+        return self.record_submissions([{
             "client_order_id": client_order_id, "firm_code": firm_code, "program_id": program_id,
             "task_id": task_id, "trade_id": trade_id, "action": action, "contracts": contracts,
-            "position_id": position_id, "status": ORDER_PENDING, "request": checked_document(request, "request"),
-        }
+            "position_id": position_id, "request": request,
+        }])[0]
+
+    def record_submissions(self, submissions: Sequence[Mapping[str, Any]]) -> list[bool]:
+        """`record_submission` for a batch (each item its keyword arguments), in one transaction:
+        every row is written or, on an error, none is, and a batch of many accounts costs one
+        commit instead of one each."""
         with self._db.transaction() as connection:
-            inserted = insert_or_skip(
-                connection, connector_orders, values, ("client_order_id",), (connector_orders.c.id,)
-            ).scalar_one_or_none()
-        return inserted is not None
+            return [
+                insert_or_skip(
+                    connection, connector_orders,
+                    {**fields, "status": ORDER_PENDING, "request": checked_document(fields["request"], "request")},
+                    ("client_order_id",), (connector_orders.c.id,),
+                ).scalar_one_or_none() is not None
+                for fields in submissions
+            ]
 
     def set_outcome(
         self,

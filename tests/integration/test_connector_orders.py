@@ -160,3 +160,24 @@ def test_a_connector_call_that_raises_is_unknown_not_an_error(clean_pg, topstep)
         assert len(sim.orders_for("TOPSTEP")) == 1
     finally:
         dispatcher.shutdown()
+
+
+def test_a_batch_is_journalled_whole_or_not_at_all(db_engine):
+    """Every order of a batch is journalled before any is sent; a batch whose write fails leaves
+    no row behind (nothing half-recorded), and a replayed batch is recognised order by order."""
+    repo = ExecutionRepository(db_engine)
+    journal = ConnectorOrderRepository(db_engine)
+    task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
+
+    def fields(program_id: int, request: object) -> dict:
+        o = order(task_id)
+        return dict(client_order_id=client_order_id(task_id, "TOPSTEP", program_id, "ENTRY"), firm_code="TOPSTEP",
+                    program_id=program_id, task_id=task_id, trade_id="T1", action="ENTRY", contracts=2,
+                    position_id=None, request=request if request is not None else o.to_dict())
+
+    with pytest.raises(Exception):  # the second order's request cannot be stored as JSON
+        journal.record_submissions([fields(1, None), fields(2, {"price": float("nan")})])
+    assert journal.unresolved() == []
+    assert journal.record_submissions([fields(1, None), fields(2, None)]) == [True, True]
+    assert journal.record_submissions([fields(2, None), fields(3, None)]) == [False, True]
+    assert sorted(r.program_id for r in journal.unresolved()) == [1, 2, 3]

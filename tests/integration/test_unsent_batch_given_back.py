@@ -51,18 +51,20 @@ def _live_router(app) -> tuple[ExecutionRouter, dict[str, Recording]]:
     return router, connectors
 
 
-def _fail_journal_on_second_order(router: ExecutionRouter) -> None:
-    journal = router.desk.dispatcher.journal
-    real = journal.record_submission
+def _fail_journal_on_second_order(monkeypatch) -> None:
+    """The batch's journal write fails at its second order (the first row already inserted)."""
+    import database.orders_repository as orders
+
+    real = orders.checked_document
     calls = {"n": 0}
 
-    def flaky(**kwargs: Any) -> bool:
+    def flaky(document: Any, field: str) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("journal write failed")
-        return real(**kwargs)
+        return real(document, field)
 
-    journal.record_submission = flaky  # type: ignore[method-assign]
+    monkeypatch.setattr(orders, "checked_document", flaky)
 
 
 def _positions(db) -> list[tuple[str, str, int]]:
@@ -70,9 +72,9 @@ def _positions(db) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in rows]
 
 
-def test_entry_reservations_are_released_when_the_batch_fails_before_sending(app, db):
+def test_entry_reservations_are_released_when_the_batch_fails_before_sending(app, db, monkeypatch):
     router, connectors = _live_router(app)
-    _fail_journal_on_second_order(router)
+    _fail_journal_on_second_order(monkeypatch)
     result = router.route(dict(GUIDE_PAYLOAD))
     assert "journal write failed" in result["error"]
     assert [c.sent for c in connectors.values()] == [[], []]  # nothing left
@@ -80,11 +82,11 @@ def test_entry_reservations_are_released_when_the_batch_fails_before_sending(app
     router.close()
 
 
-def test_exit_claims_are_given_back_with_their_pl_when_the_batch_fails_before_sending(app, db):
+def test_exit_claims_are_given_back_with_their_pl_when_the_batch_fails_before_sending(app, db, monkeypatch):
     router, connectors = _live_router(app)
     assert router.route(dict(GUIDE_PAYLOAD))["routed"] is True
     opened = _positions(db)
-    _fail_journal_on_second_order(router)  # the entry's two orders are journalled; the 2nd exit fails
+    _fail_journal_on_second_order(monkeypatch)  # the entry's two orders are journalled; the 2nd exit fails
     result = router.route(dict(EXIT))
     assert "journal write failed" in result["error"]
     assert [[o.action for o in c.sent] for c in connectors.values()] == [["ENTRY"], ["ENTRY"]]  # no exit left
