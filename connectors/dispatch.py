@@ -73,6 +73,14 @@ def _unknown(sub: Submission, reason: str, what: str) -> ConnectorResult:
     )
 
 
+def _entry_contract(sub: Submission, result: ConnectorResult) -> tuple[int, str] | None:
+    """(position id, firm contract) of an entry order that may have reached the firm."""
+    contract = result.extra.get("contract")
+    if not contract or sub.position_id is None or sub.order.action != "ENTRY" or result.status == OrderStatus.FAILED:
+        return None
+    return sub.position_id, contract
+
+
 def _journal_status(result: ConnectorResult) -> str:
     """The journal row's state, as the plain text its column holds."""
     if result.status == OrderStatus.SKIPPED:  # e.g. ALREADY_FLAT_AT_FIRM on an exit: the goal (flat) holds
@@ -92,14 +100,12 @@ def _journal_message(result: ConnectorResult) -> str | None:
 
 
 class Dispatcher:
-    def __init__(self, journal: ConnectorOrderRepository, budget: float = REQUEST_DEADLINE, max_workers: int = 8,
-                 on_contract: Callable[[int, str], None] | None = None):
-        """`on_contract(position_id, contract)`: told the firm contract an entry order went out
-        for, as soon as its connector returns - also after the request's deadline, when nobody
-        waits for the result any more - so the exit closes that contract."""
+    def __init__(self, journal: ConnectorOrderRepository, budget: float = REQUEST_DEADLINE, max_workers: int = 8):
+        """The journal also notes the firm contract each entry order went out for, as soon as its
+        connector returns - also after the request's deadline, when nobody waits for the result
+        any more - so the exit closes that contract."""
         self.journal = journal
         self.budget = budget
-        self.on_contract = on_contract
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="connector")
 
     def shutdown(self) -> None:
@@ -169,11 +175,13 @@ class Dispatcher:
             return _unknown(sub, "CONNECTOR_ERROR", "The connector failed while sending")
 
     def _set_outcome(self, sub: Submission, status: str, *, reason: str | None, message: str | None,
-                     only_if: tuple[str, ...], firm_order_id: str | None = None) -> None:
-        """Journal an outcome; a failed write leaves the row for the reconciler (module docstring)."""
+                     only_if: tuple[str, ...], firm_order_id: str | None = None,
+                     position_contract: tuple[int, str] | None = None) -> None:
+        """Journal an outcome (and an entry's contract); a failed write leaves the row for the
+        reconciler (module docstring)."""
         try:
             self.journal.set_outcome(sub.order.client_order_id, status, reason=reason, message=message,
-                                     firm_order_id=firm_order_id, only_if=only_if)
+                                     firm_order_id=firm_order_id, only_if=only_if, position_contract=position_contract)
         except Exception:  # noqa: BLE001 - the order's outcome stands; only its journal entry lags
             log.exception("could not journal %s for %s %s; the reconciler will settle it",
                           status, sub.order.firm_code, sub.order.client_order_id)
@@ -186,20 +194,19 @@ class Dispatcher:
             return refused
         result = sub.send(sub.order, deadline)
         status = _journal_status(result)
-        self._note_contract(sub, result)
+        contract = _entry_contract(sub, result)
         with sub.lock:
             if sub.abandoned and status != OrderStatus.SUCCESS:
-                return result  # late failure: stays UNKNOWN until reconciled (the position was kept)
+                if contract is not None:  # late failure: stays UNKNOWN until reconciled (the position was kept)
+                    self._record_contract(*contract)
+                return result
             self._set_outcome(sub, status, reason=result.reason, firm_order_id=result.order_id or None,
-                              message=_journal_message(result), only_if=(ORDER_PENDING, ORDER_UNKNOWN))
+                              message=_journal_message(result), only_if=(ORDER_PENDING, ORDER_UNKNOWN),
+                              position_contract=contract)
         return result
 
-    def _note_contract(self, sub: Submission, result: ConnectorResult) -> None:
-        contract = result.extra.get("contract")
-        if (self.on_contract is None or not contract or sub.position_id is None or sub.order.action != "ENTRY"
-                or result.status == OrderStatus.FAILED):
-            return
+    def _record_contract(self, position_id: int, contract: str) -> None:
         try:
-            self.on_contract(sub.position_id, contract)
+            self.journal.record_contract(position_id, contract)
         except Exception:  # the order is out: a failed note must not turn it into an error
-            log.exception("could not record contract %s for position %s", contract, sub.position_id)
+            log.exception("could not record contract %s for position %s", contract, position_id)

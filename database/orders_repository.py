@@ -5,13 +5,15 @@ order leaves, so no crash or timeout can make a submission invisible.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from database.json_documents import checked_document
+from database.position_repository import note_position_contract
 from database.statements import insert_or_skip
 from database.tables_connector_orders import (
     ORDER_PENDING,
@@ -20,6 +22,8 @@ from database.tables_connector_orders import (
     connector_orders,
 )
 from database.unit_of_work import Connections, connections
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,14 @@ class ConnectorOrderRepository:
         firm_order_id: str | None = None,
         message: str | None = None,
         only_if: tuple[str, ...] | None = None,
+        position_contract: tuple[int, str] | None = None,
     ) -> bool:
         """Record a status; with ``only_if`` only from those statuses (so a late answer never
-        overwrites a reconciled result). True when the row changed."""
+        overwrites a reconciled result). True when the row changed.
+
+        `position_contract`: (position id, firm contract) of an entry, noted on its position in
+        the same transaction (`note_position_contract`), whether or not the status changed: one
+        commit per order instead of two. A contract too long to record is logged and skipped."""
         if status not in ORDER_STATUSES:
             raise ValueError(f"status must be one of {ORDER_STATUSES}, got {status!r}")
         values: dict[str, Any] = {"status": status, "reason": reason, "message": message, "updated_at": func.now()}
@@ -115,7 +124,22 @@ class ConnectorOrderRepository:
         if only_if is not None:
             statement = statement.where(connector_orders.c.status.in_(only_if))
         with self._db.transaction() as connection:
-            return connection.execute(statement.values(**values)).rowcount > 0
+            changed = connection.execute(statement.values(**values)).rowcount > 0
+            if position_contract is not None:
+                self._note_contract(connection, *position_contract)
+            return changed
+
+    def record_contract(self, position_id: int, contract: str) -> None:
+        """The contract of an entry whose journal row is left as it is (a late failure)."""
+        with self._db.transaction() as connection:
+            self._note_contract(connection, position_id, contract)
+
+    @staticmethod
+    def _note_contract(connection: Connection, position_id: int, contract: str) -> None:
+        try:
+            note_position_contract(connection, position_id, contract)
+        except ValueError as exc:  # the exit falls back to the front contract of its day
+            log.error("position %s: %s", position_id, exc)
 
     def get(self, client_order_id: str) -> ConnectorOrderRecord | None:
         with self._db.transaction() as connection:

@@ -91,6 +91,22 @@ def restore_position_in(connection: Connection, position_id: int, contracts: int
 POSITION_LOCK_NAMESPACE = 0x706F736C
 
 
+def note_position_contract(connection: Connection, position_id: int, contract: str) -> None:
+    """The firm's contract an entry order went out for (sent, answered or not): its exit closes
+    that contract. Recorded once; a later call changes nothing. Never shortened: an id longer
+    than the column is refused (ValueError, on both backends) and the exit falls back to the
+    front contract, instead of looking up a wrong one."""
+    limit = trade_positions.c.firm_contract.type.length
+    if limit is not None and len(contract) > limit:
+        raise ValueError(f"firm contract {contract[:80]!r} is longer than {limit} characters; not recorded")
+    connection.execute(
+        update(trade_positions)
+        .where(trade_positions.c.id == position_id)
+        .where(trade_positions.c.firm_contract.is_(None))
+        .values(firm_contract=contract, updated_at=func.now())
+    )
+
+
 def lock_firm_positions(connection: Connection, firm_code: str) -> None:
     """Serialise "read open contracts -> reserve" per firm across processes and instances.
 
@@ -183,19 +199,6 @@ class PositionRepository:
                 tuple(POSITION_COLUMNS),
             ).first()
         return position_from_row(row) if row is not None else None
-
-    def record_position_contract(self, position_id: int, contract: str) -> None:
-        """The firm's contract an entry order went out for (sent, answered or not): its exit
-        closes that contract. Recorded once; a later call changes nothing. Never shortened: an id
-        longer than the column fails here (the caller logs it) and the exit falls back to the
-        front contract, instead of looking up a wrong one."""
-        with self._db.transaction() as connection:
-            connection.execute(
-                update(trade_positions)
-                .where(trade_positions.c.id == position_id)
-                .where(trade_positions.c.firm_contract.is_(None))
-                .values(firm_contract=contract, updated_at=func.now())
-            )
 
     def release_position(self, position_id: int) -> None:
         """The entry order failed: mark the position RELEASED with nothing open.

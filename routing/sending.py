@@ -48,9 +48,7 @@ class OrderDesk:
     def dispatcher(self) -> Dispatcher:
         with self._lock:  # gunicorn threads: one pool per desk, not one per first request
             if self._dispatcher is None:
-                # the contract each entry traded, so its exit closes that one and not the front of the day
-                self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine),
-                                              on_contract=self.repository.record_position_contract)
+                self._dispatcher = Dispatcher(ConnectorOrderRepository(self.repository.engine))
             return self._dispatcher
 
     def close(self) -> None:

@@ -77,7 +77,7 @@ def test_the_contract_of_an_entry_finished_after_the_deadline_still_reaches_its_
 
     sim, connector = topstep
     repo = ExecutionRepository(clean_pg)
-    dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg), budget=0.3, on_contract=repo.record_position_contract)
+    dispatcher = Dispatcher(ConnectorOrderRepository(clean_pg), budget=0.3)
     task_id = repo.create_task("T1", "ENTRY", {"trade_id": "T1"})
     position = repo.open_position(trade_id="T1", firm_code="TOPSTEP", program_id=1, symbol="NQ", side="LONG",
                                   contracts=2, entry_price="16500", stop_price="16475", task_id=task_id,
@@ -181,3 +181,43 @@ def test_a_batch_is_journalled_whole_or_not_at_all(db_engine):
     assert journal.record_submissions([fields(1, None), fields(2, None)]) == [True, True]
     assert journal.record_submissions([fields(2, None), fields(3, None)]) == [False, True]
     assert sorted(r.program_id for r in journal.unresolved()) == [1, 2, 3]
+
+
+def test_an_entry_contract_is_noted_with_its_outcome_and_an_overlong_one_is_refused(db_engine):
+    """The contract an entry went out for lands on its position with the journal's outcome; one
+    longer than the column is not recorded at all (never cut short into another contract's id),
+    on both backends, and the order's outcome is recorded regardless."""
+    from dataclasses import replace as with_extra
+
+    from connectors.http_client import Deadline
+    from connectors.orders import ConnectorResult, OrderStatus
+
+    repo = ExecutionRepository(db_engine)
+    journal = ConnectorOrderRepository(db_engine)
+    dispatcher = Dispatcher(journal)
+
+    class Placed:  # a live connector whose answer names the contract it traded
+        dry_run = False
+
+    def entry(trade_id: str, contract: str) -> tuple[Submission, int]:
+        task_id = repo.create_task(trade_id, "ENTRY", {"trade_id": trade_id})
+        o = with_extra(order(task_id), trade_id=trade_id)
+        position = repo.open_position(trade_id=trade_id, firm_code="TOPSTEP", program_id=1, symbol="NQ", side="LONG",
+                                      contracts=2, entry_price="16500", stop_price="16475", task_id=task_id,
+                                      client_order_id=o.client_order_id, dry_run=False)
+
+        def send(sent: OrderRequest, _deadline: Deadline) -> ConnectorResult:
+            return ConnectorResult("TOPSTEP", 1, OrderStatus.SUCCESS, False, order_id="77",
+                                   order=sent.to_dict(), extra={"contract": contract})
+
+        return Submission(order=o, connector=Placed(), send=send, position_id=position.id), position.id  # type: ignore[arg-type]
+
+    try:
+        fits, fits_id = entry("T1", "CON.F.US.ENQ.Z25")
+        overlong, overlong_id = entry("T2", "C" * 65)
+        assert [r.status for r in dispatcher.run([fits, overlong])] == ["SUCCESS", "SUCCESS"]
+        contracts = {p.id: p.firm_contract for t in ("T1", "T2") for p in repo.open_positions_for_trade(t)}
+        assert contracts == {fits_id: "CON.F.US.ENQ.Z25", overlong_id: None}
+        assert [journal.get(s.order.client_order_id).status for s in (fits, overlong)] == ["SUCCESS", "SUCCESS"]
+    finally:
+        dispatcher.shutdown()
