@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from bench.run_bench import Server, cpu_model, free_port, loadavg, reset_database  # noqa: E402
 
 FIRMS = ("FTMO", "APEX", "TOPSTEP")
@@ -262,9 +263,14 @@ def measure(total_accounts: int, levels: list[int], requests: int, db: str, work
         for c in levels:
             time.sleep(1.0)  # let the warm-up's background snapshot reads finish
             sim.timings(clear=True)
+            pids = {"router": server.proc.pid, "simulator": sim.proc.pid}
+            before = cpu.snapshot(pids) if cpu.available() else None
             sent = send_all(server.port, f"a{total_accounts}c{c}", requests, c)
+            spent = ({k: v - before[k] for k, v in cpu.snapshot(pids).items()} if before is not None else {})
             time.sleep(0.3)
             result = analyse(sent, sim.timings(clear=True), accounts, whole_window=(c == 1))
+            # CPU per entry moves far less with the machine's other load than latency does (bench/cpu.py)
+            result["cpu_ms_per_entry"] = {k: v * 1000 / requests for k, v in spent.items()}
             out["levels"].append({"concurrency": c, **result})
         return out
     finally:
@@ -283,8 +289,9 @@ def markdown(results: dict[str, Any]) -> str:
              f"{results['requests']} entries per level; firm latency {results['firm_latency'] * 1000:.0f} ms; load average before / after: {results['loadavg_before']} / "
              f"{results['loadavg_after']}.", "",
              "| accounts (FTMO/APEX/TOPSTEP) | c | entries | errors | orders at the simulator / expected | "
-             "to order p50 / p99 ms | answer p50 / p99 ms | overhead p50 / p99 ms | overhead p50 per account ms |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "to order p50 / p99 ms | answer p50 / p99 ms | overhead p50 / p99 ms | overhead p50 per account ms | "
+             "CPU ms per entry: router / simulator / PostgreSQL |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results["runs"]:
         split = "/".join(str(run["split"].get(f, 0)) for f in FIRMS)
         for lv in run["levels"]:
@@ -293,7 +300,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{'' if not lv['errors'] else ' (' + ', '.join(f'{k}: {v}' for k, v in lv['statuses'].items() if k != '200') + ')'} | "
                 f"{lv['orders']} / {lv['orders_expected']} | {fmt(lv['to_order_p50_ms'])} / {fmt(lv['to_order_p99_ms'])} | "
                 f"{fmt(lv['answer_p50_ms'])} / {fmt(lv['answer_p99_ms'])} | "
-                f"{fmt(lv['overhead_p50_ms'])} / {fmt(lv['overhead_p99_ms'])} | {fmt(lv['per_account_overhead_p50_ms'], 3)} |")
+                f"{fmt(lv['overhead_p50_ms'])} / {fmt(lv['overhead_p99_ms'])} | {fmt(lv['per_account_overhead_p50_ms'], 3)} | "
+                f"{' / '.join(fmt(lv.get('cpu_ms_per_entry', {}).get(k), 1) for k in ('router', 'simulator', 'postgres'))} |")
     lines += ["", "Targets:"] + [f"- {t}" for t in results["targets"]]
     return "\n".join(lines)
 
