@@ -270,7 +270,8 @@ def measure(total_accounts: int, levels: list[int], requests: int, db: str, work
             time.sleep(0.3)
             result = analyse(sent, sim.timings(clear=True), accounts, whole_window=(c == 1))
             # CPU per entry moves far less with the machine's other load than latency does (bench/cpu.py)
-            result["cpu_ms_per_entry"] = {k: v * 1000 / requests for k, v in spent.items()}
+            # (a PostgreSQL process that ended during the level took its CPU with it: not reported)
+            result["cpu_ms_per_entry"] = {k: v * 1000 / requests for k, v in spent.items() if v >= 0}
             out["levels"].append({"concurrency": c, **result})
         return out
     finally:
