@@ -8,13 +8,15 @@ run inside a caller's transaction (the ledger closes contracts and records their
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Sequence, Union
 
 from sqlalchemy import Connection, Engine, exists, func, select, text, update
 
 from domain.position import PositionSide, PositionStatus
 
-from database.errors import EntryRateLimitError, PositionLimitError, PositionNotFoundError
+from database.errors import EntryRateLimitError, PositionLimitError, PositionNotFoundError, RepositoryError
 from database.records import POSITION_COLUMNS, EntryRateCap, PositionRecord, position_from_row
 from database.statements import insert_or_skip
 from database.tables import trade_positions
@@ -128,6 +130,55 @@ def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """One entry order's claim on its position (`PositionRepository.reserve_positions`)."""
+
+    trade_id: str
+    firm_code: str
+    program_id: int
+    symbol: str
+    side: str
+    contracts: int
+    entry_price: Decimal | float | int | str | None
+    stop_price: Decimal | float | int | str | None
+    task_id: int | None
+    client_order_id: str | None
+    dry_run: bool
+    firm_position_limit: int | None = None
+    rate_cap: EntryRateCap | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Re-checked under the firm's lock (a position limit or an entry rate cap)."""
+        return self.firm_position_limit is not None or self.rate_cap is not None
+
+
+Reserved = Union[PositionRecord, None, PositionLimitError, EntryRateLimitError]
+"""A claim's outcome: the position, None (already claimed), or why it was refused."""
+
+
+def _position_values(r: Reservation) -> dict[str, Any]:
+    if r.side not in _SIDES:
+        raise ValueError(f"side must be one of {_SIDES}, got {r.side!r}")
+    positive_int(r.contracts, "contracts")
+    return {
+        "trade_id": r.trade_id,
+        "firm_code": r.firm_code,
+        "program_id": r.program_id,
+        "symbol": r.symbol,
+        "side": r.side,
+        "contracts_opened": r.contracts,
+        "contracts_open": r.contracts,
+        "entry_price": exact_price(r.entry_price, "entry_price"),
+        "stop_price": exact_price(r.stop_price, "stop_price"),
+        "status": PositionStatus.OPEN,
+        "dry_run": bool(r.dry_run),
+        "client_order_id": r.client_order_id,
+        "opened_task_id": r.task_id,
+    }
+
+
 class PositionRepository:
     """The positions trades opened; one transaction per call."""
 
@@ -135,70 +186,61 @@ class PositionRepository:
         self._db = connections(engine)
         self._engine = self._db.engine
 
-    def open_position(
-        self,
-        *,
-        trade_id: str,
-        firm_code: str,
-        program_id: int,
-        symbol: str,
-        side: str,
-        contracts: int,
-        entry_price: Decimal | float | int | str | None,
-        stop_price: Decimal | float | int | str | None,
-        task_id: int | None,
-        client_order_id: str | None,
-        dry_run: bool,
-        firm_position_limit: int | None = None,
-        rate_cap: EntryRateCap | None = None,
-    ) -> PositionRecord | None:
+    def open_position(self, **reservation: Any) -> PositionRecord | None:
         """Claim the right to open ``trade_id`` at ``firm_code``/``program_id``; None if taken.
+        One `Reservation` (its fields as keywords) through `reserve_positions`; a refusal raises
+        (``PositionLimitError``, ``EntryRateLimitError``)."""
+        (outcome,) = self.reserve_positions([Reservation(**reservation)])
+        if isinstance(outcome, RepositoryError):
+            raise outcome
+        return outcome
 
-        Call this *before* sending the order: the unique key (trade_id, firm_code, program_id)
-        makes exactly one worker win, so a repeated or concurrent signal never sends a second
-        order. If the order then fails, ``release_position`` records that nothing is open.
+    def reserve_positions(self, reservations: Sequence[Reservation]) -> list[Reserved]:
+        """Claim an entry's positions, each before its order is sent, in one transaction.
 
-        With ``firm_position_limit`` the firm's open contracts are re-counted under a per-firm
-        lock in the same transaction, and ``PositionLimitError`` is raised if this reservation
-        would exceed it: two simultaneous entries can never both pass a limit only one fits. A live
-        reservation counts live positions only, a dry-run one every position.
-        ``rate_cap`` is re-checked the same way (``EntryRateLimitError``): the safety guard's
-        earlier count is a fast first pass that parallel entries can all pass at once.
+        The unique key (trade_id, firm_code, program_id) makes exactly one worker win, so a
+        repeated or concurrent signal never sends a second order: a claim already taken is None.
+        If an order then fails, ``release_position`` records that nothing is open.
+
+        A firm with ``firm_position_limit`` or ``rate_cap`` is locked once (firms in sorted order,
+        so two batches never wait on each other crosswise), its open contracts and recent
+        entries are counted under that lock, and each claim is checked against them plus the
+        batch's own earlier claims: a claim that would pass the limit gets ``PositionLimitError``
+        (or ``EntryRateLimitError``) in its place and the others go on; two simultaneous
+        entries can never both pass a limit only one fits. A live claim counts live positions
+        only, a dry-run one every position. An error of any other kind claims nothing.
         """
-        if side not in _SIDES:
-            raise ValueError(f"side must be one of {_SIDES}, got {side!r}")
-        positive_int(contracts, "contracts")
-        values = {
-            "trade_id": trade_id,
-            "firm_code": firm_code,
-            "program_id": program_id,
-            "symbol": symbol,
-            "side": side,
-            "contracts_opened": contracts,
-            "contracts_open": contracts,
-            "entry_price": exact_price(entry_price, "entry_price"),
-            "stop_price": exact_price(stop_price, "stop_price"),
-            "status": PositionStatus.OPEN,
-            "dry_run": bool(dry_run),
-            "client_order_id": client_order_id,
-            "opened_task_id": task_id,
-        }
+        rows = [_position_values(r) for r in reservations]  # every claim checked before any is written
+        out: list[Reserved] = []
         with self._db.transaction() as connection:
-            if firm_position_limit is not None or rate_cap is not None:
+            for firm_code in sorted({r.firm_code for r in reservations if r.checked}):
                 lock_firm_positions(connection, firm_code)
-            if firm_position_limit is not None:
-                open_now = _open_contracts(connection, firm_code, live_book=not dry_run)
-                if open_now + contracts > firm_position_limit:
-                    raise PositionLimitError(firm_code, open_now, contracts, firm_position_limit)
-            if rate_cap is not None:
-                recent = entries_reserved_since(connection, firm_code, rate_cap.since)
-                if recent + 1 > rate_cap.max_entries:
-                    raise EntryRateLimitError(firm_code, recent, rate_cap.max_entries)
-            row = insert_or_skip(
-                connection, trade_positions, values, ("trade_id", "firm_code", "program_id"),
-                tuple(POSITION_COLUMNS),
-            ).first()
-        return position_from_row(row) if row is not None else None
+            opened: dict[tuple[str, bool], int] = {}  # (firm, live book) -> open contracts, this batch's too
+            entered: dict[str, int] = {}  # firm -> entries reserved in the cap's window, this batch's too
+            for r, values in zip(reservations, rows):
+                book = (r.firm_code, not r.dry_run)
+                if r.firm_position_limit is not None:
+                    if book not in opened:
+                        opened[book] = _open_contracts(connection, r.firm_code, live_book=not r.dry_run)
+                    if opened[book] + r.contracts > r.firm_position_limit:
+                        out.append(PositionLimitError(r.firm_code, opened[book], r.contracts, r.firm_position_limit))
+                        continue
+                if r.rate_cap is not None:
+                    if r.firm_code not in entered:
+                        entered[r.firm_code] = entries_reserved_since(connection, r.firm_code, r.rate_cap.since)
+                    if entered[r.firm_code] + 1 > r.rate_cap.max_entries:
+                        out.append(EntryRateLimitError(r.firm_code, entered[r.firm_code], r.rate_cap.max_entries))
+                        continue
+                row = insert_or_skip(
+                    connection, trade_positions, values, ("trade_id", "firm_code", "program_id"),
+                    tuple(POSITION_COLUMNS),
+                ).first()
+                if row is not None and book in opened:
+                    opened[book] += r.contracts
+                if row is not None and r.firm_code in entered:
+                    entered[r.firm_code] += 1
+                out.append(position_from_row(row) if row is not None else None)
+        return out
 
     def release_position(self, position_id: int) -> None:
         """The entry order failed: mark the position RELEASED with nothing open.

@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from config import RuleBook
 from connectors import FAILED, BaseConnector, ConnectorResult, OrderRequest
@@ -24,6 +24,7 @@ from database import EntryRateLimitError, ExecutionRepository, PositionLimitErro
 from database.ledger_repository import ClosedContracts
 from database.unit_of_work import Connections
 from database.orders_repository import ConnectorOrderRepository
+from database.position_repository import Reservation
 from routing.exit_plan import SIMULATED_POSITION, ExitStep
 from routing.results import AccountClose, skipped
 from safety.guard import SafetyGuard, rate_limited
@@ -65,8 +66,7 @@ class OrderDesk:
         decided: list[ConnectorResult | None] = []  # None: the slot of a reserved order
         checks: list[dict] = []
         with self._given_back_if_unsent(lambda: [db.tasks.release_position(p.id) for _, p in reserved]):
-            for order in orders:
-                outcome = self._reserve(db, order)
+            for order, outcome in self._reserve(db, list(orders)):
                 if isinstance(outcome, PositionRecord):
                     reserved.append((order, outcome))
                     decided.append(None)
@@ -82,27 +82,37 @@ class OrderDesk:
                 db.tasks.release_position(position.id)
         return _in_order(decided, sent), tuple(checks)
 
-    def _reserve(self, db: Connections, order: OrderRequest) -> PositionRecord | tuple[ConnectorResult, dict | None]:
-        connector = self.connectors.get(order.firm_code)
-        if connector is None:
-            return skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)), None
-        try:  # re-checks max_position_size and MAX_ORDERS_PER_MINUTE under a per-firm database lock
-            position = db.tasks.open_position(
-                trade_id=order.trade_id, firm_code=order.firm_code, program_id=order.program_id,
-                symbol=order.symbol, side=order.direction, contracts=order.contracts,
-                entry_price=order.entry_price, stop_price=order.stop_loss, task_id=order.task_id,
-                client_order_id=order.client_order_id, dry_run=connector.dry_run,
-                firm_position_limit=self.rules.risk(order.firm_code).max_position_size,
-                rate_cap=self.guard.entry_rate_cap(order.firm_code),
+    def _reserve(self, db: Connections, orders: list[OrderRequest]
+                 ) -> Iterator[tuple[OrderRequest, PositionRecord | tuple[ConnectorResult, dict | None]]]:
+        """Each order with its position, or the result of not reserving it. All claims in one
+        transaction, which re-checks max_position_size and MAX_ORDERS_PER_MINUTE under each
+        firm's database lock."""
+        routed = [o for o in orders if o.firm_code in self.connectors]
+        claims = iter(db.tasks.reserve_positions([
+            Reservation(
+                trade_id=o.trade_id, firm_code=o.firm_code, program_id=o.program_id, symbol=o.symbol,
+                side=o.direction, contracts=o.contracts, entry_price=o.entry_price, stop_price=o.stop_loss,
+                task_id=o.task_id, client_order_id=o.client_order_id, dry_run=self.connectors[o.firm_code].dry_run,
+                firm_position_limit=self.rules.risk(o.firm_code).max_position_size,
+                rate_cap=self.guard.entry_rate_cap(o.firm_code),
             )
-        except PositionLimitError as exc:
-            return skipped(order, "POSITION_LIMIT_REACHED", f"{exc}; a simultaneous entry took the capacity first."), None
-        except EntryRateLimitError as exc:
-            return rate_limited(order, exc.recent, exc.limit)
-        if position is None:
-            return skipped(order, "TRADE_ALREADY_OPENED",
-                           f"Trade {order.trade_id} already opened at {order.firm_code} program {order.program_id}."), None
-        return position
+            for o in routed
+        ]) if routed else [])
+        for order in orders:
+            if order.firm_code not in self.connectors:
+                yield order, (skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)), None)
+                continue
+            claim = next(claims)
+            if isinstance(claim, PositionLimitError):
+                yield order, (skipped(order, "POSITION_LIMIT_REACHED",
+                                      f"{claim}; a simultaneous entry took the capacity first."), None)
+            elif isinstance(claim, EntryRateLimitError):
+                yield order, rate_limited(order, claim.recent, claim.limit)
+            elif claim is None:
+                yield order, (skipped(order, "TRADE_ALREADY_OPENED",
+                                      f"Trade {order.trade_id} already opened at {order.firm_code} program {order.program_id}."), None)
+            else:
+                yield order, claim
 
     # -- exits ------------------------------------------------------------------------------------
     def send_exits(self, db: Connections, steps: Iterable[ExitStep], *, actor: str, now: datetime

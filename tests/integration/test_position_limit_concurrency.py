@@ -140,3 +140,70 @@ def test_the_reservation_recount_keeps_live_and_paper_apart(clean_pg):
         reserve("LIVE2", False)  # 2 live + 2 > 3
     with pytest.raises(PositionLimitError):
         reserve("PAPER2", True)  # 4 open in all + 2 > 3
+
+
+def _claim(trade_id: str, firm: str, program_id: int, contracts: int, **caps) -> "Reservation":
+    from database.position_repository import Reservation
+
+    return Reservation(trade_id=trade_id, firm_code=firm, program_id=program_id, symbol="NQ", side="LONG",
+                       contracts=contracts, entry_price="16500", stop_price="16475", task_id=None,
+                       client_order_id=None, dry_run=False, **caps)
+
+
+def test_one_entrys_claims_count_each_other_against_the_firms_limits(clean_pg):
+    """An entry's claims are made together: each is checked against what is open plus the
+    claims before it in the same entry, a refused one leaves the others standing."""
+    import datetime as dt
+
+    from database import EntryRateLimitError
+    from database.records import EntryRateCap
+
+    repo = ExecutionRepository(clean_pg)
+    cap = EntryRateCap(max_entries=2, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
+    assert repo.open_position(trade_id="OLD", firm_code="FTMO", program_id=1, symbol="NQ", side="LONG", contracts=3,
+                              entry_price="16500", stop_price="16475", task_id=None, client_order_id=None,
+                              dry_run=False) is not None
+    outcomes = repo.reserve_positions([
+        _claim("T1", "FTMO", 1, 2, firm_position_limit=6),   # 3 open + 2 = 5: fits
+        _claim("T1", "FTMO", 2, 2, firm_position_limit=6),   # 5 + 2 = 7 > 6: refused
+        _claim("T1", "FTMO", 3, 1, firm_position_limit=6),   # 5 + 1 = 6: fits
+        _claim("T1", "APEX", 1, 1, rate_cap=cap),
+        _claim("T1", "APEX", 2, 1, rate_cap=cap),
+        _claim("T1", "APEX", 3, 1, rate_cap=cap),            # the third entry in the window: refused
+        _claim("OLD", "FTMO", 1, 1),                          # already claimed
+    ])
+    kinds = [type(o).__name__ if o is not None else None for o in outcomes]
+    assert kinds == ["PositionRecord", "PositionLimitError", "PositionRecord",
+                     "PositionRecord", "PositionRecord", "EntryRateLimitError", None]
+    assert isinstance(outcomes[5], EntryRateLimitError) and outcomes[5].recent == 2
+    assert repo.open_contracts_for_firm("FTMO") == 6
+
+
+def test_a_batch_whose_claim_is_invalid_claims_nothing(clean_pg):
+    repo = ExecutionRepository(clean_pg)
+    with pytest.raises(ValueError):
+        repo.reserve_positions([_claim("T1", "FTMO", 1, 2), _claim("T1", "FTMO", 2, 0)])
+    assert repo.open_positions_for_trade("T1") == []
+
+
+def test_parallel_entries_over_two_firms_neither_deadlock_nor_pass_the_limits(clean_pg):
+    """Entries naming the firms in opposite orders lock them in one order, so none waits on
+    another crosswise (which PostgreSQL would end with a deadlock error), and both limits hold."""
+    barrier = threading.Barrier(WORKERS)
+
+    def entry(index: int) -> list[str]:
+        engine = create_db_engine(postgres_test_url())
+        try:
+            firms = ["FTMO", "APEX"] if index % 2 else ["APEX", "FTMO"]
+            barrier.wait(timeout=30)
+            outcomes = ExecutionRepository(engine).reserve_positions(
+                [_claim(f"T{index}", firm, 1, 2, firm_position_limit=5) for firm in firms])
+            return [type(o).__name__ for o in outcomes]
+        finally:
+            engine.dispose()
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        outcomes = [kind for kinds in pool.map(entry, range(WORKERS)) for kind in kinds]
+    assert outcomes.count("PositionRecord") == 4 and outcomes.count("PositionLimitError") == 2 * WORKERS - 4
+    repo = ExecutionRepository(clean_pg)
+    assert (repo.open_contracts_for_firm("FTMO"), repo.open_contracts_for_firm("APEX")) == (4, 4)
