@@ -266,11 +266,12 @@ def test_tradovate_penalty_ticket_is_honoured_once(live_app, sim):
 
 def test_tradovate_penalty_longer_than_the_deadline_fails_unsent(live_app, sim, db):
     client = live_app(ROUTE_TO_FIRMS="APEX").test_client()
-    post(client, dict(ENTRY, trade_id="T-warm"))
+    post(client, dict(ENTRY, trade_id="T-warm"))  # logged in before the penalty
+    sent_before = len(opens(sim, "APEX"))
     sim.set_faults("APEX", penalty=1, penalty_time=30)
     result = post(client, ENTRY).get_json()["connector_results"][0]
     assert (result["status"], result["reason"]) == ("FAILED", "PENALTY")
-    assert len(opens(sim, "APEX")) == 1  # only the warm-up order
+    assert len(opens(sim, "APEX")) == sent_before  # the penalised order never reached the firm
     status = db.execute(text("SELECT status FROM trade_positions WHERE trade_id = :t"), {"t": ENTRY["trade_id"]}).scalar_one()
     assert status == "RELEASED"
 

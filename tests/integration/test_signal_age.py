@@ -102,14 +102,14 @@ def test_an_entry_that_got_too_old_while_reserving_is_not_sent_and_gives_its_res
     check (a lock wait at the reservation, say) counts too."""
     router = live_app.extensions["execution_router"]
     clock = router.clock = ShiftingClock()
-    reserve = ExecutionRepository.open_position
+    reserve = ExecutionRepository.reserve_positions
 
-    def slow_reservation(self, **kwargs):
-        position = reserve(self, **kwargs)
+    def slow_reservation(self, claims):
+        positions = reserve(self, claims)
         clock.offset = dt.timedelta(seconds=8)  # as if the reservation had waited 8 s
-        return position
+        return positions
 
-    monkeypatch.setattr(ExecutionRepository, "open_position", slow_reservation)
+    monkeypatch.setattr(ExecutionRepository, "reserve_positions", slow_reservation)
     body = post(live_app.test_client(), ENTRY).get_json()
     assert_refused_for_age(body, {"FTMO", "APEX", "TOPSTEP"})
     assert all(r["mode"] == "LIVE" for r in body["connector_results"])
