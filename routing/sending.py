@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Mapping
 
 from config import RuleBook
 from connectors import FAILED, BaseConnector, ConnectorResult, OrderRequest
@@ -24,7 +24,7 @@ from database import EntryRateLimitError, ExecutionRepository, PositionLimitErro
 from database.ledger_repository import ClosedContracts
 from database.unit_of_work import Connections
 from database.orders_repository import ConnectorOrderRepository
-from database.position_repository import Reservation
+from database.position_repository import Reservation, Reserved
 from routing.exit_plan import SIMULATED_POSITION, ExitStep
 from routing.results import AccountClose, skipped
 from safety.guard import SafetyGuard, rate_limited
@@ -62,11 +62,18 @@ class OrderDesk:
         """Reserve each order's position (in `db`), then send; a refused order releases its
         reservation. Returns the connector results (in order) and the safety checks a
         reservation added."""
+        orders = list(orders)
+        claims: list[Reserved] = []  # committed together (live): all given back if the batch fails unsent
         reserved: list[tuple[OrderRequest, PositionRecord]] = []
         decided: list[ConnectorResult | None] = []  # None: the slot of a reserved order
         checks: list[dict] = []
-        with self._given_back_if_unsent(lambda: [db.tasks.release_position(p.id) for _, p in reserved]):
-            for order, outcome in self._reserve(db, list(orders)):
+        with self._given_back_if_unsent(lambda: [db.tasks.release_position(c.id) for c in claims
+                                                 if isinstance(c, PositionRecord)]):
+            claims.extend(self._reserve(db, [o for o in orders if o.firm_code in self.connectors]))
+            routed = iter(claims)
+            for order in orders:
+                outcome = self._decided(order, next(routed)) if order.firm_code in self.connectors else (
+                    skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)), None)
                 if isinstance(outcome, PositionRecord):
                     reserved.append((order, outcome))
                     decided.append(None)
@@ -82,13 +89,12 @@ class OrderDesk:
                 db.tasks.release_position(position.id)
         return _in_order(decided, sent), tuple(checks)
 
-    def _reserve(self, db: Connections, orders: list[OrderRequest]
-                 ) -> Iterator[tuple[OrderRequest, PositionRecord | tuple[ConnectorResult, dict | None]]]:
-        """Each order with its position, or the result of not reserving it. All claims in one
-        transaction, which re-checks max_position_size and MAX_ORDERS_PER_MINUTE under each
-        firm's database lock."""
-        routed = [o for o in orders if o.firm_code in self.connectors]
-        claims = iter(db.tasks.reserve_positions([
+    def _reserve(self, db: Connections, orders: list[OrderRequest]) -> list[Reserved]:
+        """Claim the routed orders' positions in one transaction, which re-checks
+        max_position_size and MAX_ORDERS_PER_MINUTE under each firm's database lock."""
+        if not orders:
+            return []
+        return db.tasks.reserve_positions([
             Reservation(
                 trade_id=o.trade_id, firm_code=o.firm_code, program_id=o.program_id, symbol=o.symbol,
                 side=o.direction, contracts=o.contracts, entry_price=o.entry_price, stop_price=o.stop_loss,
@@ -96,23 +102,20 @@ class OrderDesk:
                 firm_position_limit=self.rules.risk(o.firm_code).max_position_size,
                 rate_cap=self.guard.entry_rate_cap(o.firm_code),
             )
-            for o in routed
-        ]) if routed else [])
-        for order in orders:
-            if order.firm_code not in self.connectors:
-                yield order, (skipped(order, "NO_CONNECTOR", no_connector_message(order.firm_code)), None)
-                continue
-            claim = next(claims)
-            if isinstance(claim, PositionLimitError):
-                yield order, (skipped(order, "POSITION_LIMIT_REACHED",
-                                      f"{claim}; a simultaneous entry took the capacity first."), None)
-            elif isinstance(claim, EntryRateLimitError):
-                yield order, rate_limited(order, claim.recent, claim.limit)
-            elif claim is None:
-                yield order, (skipped(order, "TRADE_ALREADY_OPENED",
-                                      f"Trade {order.trade_id} already opened at {order.firm_code} program {order.program_id}."), None)
-            else:
-                yield order, claim
+            for o in orders
+        ])
+
+    @staticmethod
+    def _decided(order: OrderRequest, claim: Reserved) -> PositionRecord | tuple[ConnectorResult, dict | None]:
+        """The order's position, or the result of its refused claim."""
+        if isinstance(claim, PositionLimitError):
+            return skipped(order, "POSITION_LIMIT_REACHED", f"{claim}; a simultaneous entry took the capacity first."), None
+        if isinstance(claim, EntryRateLimitError):
+            return rate_limited(order, claim.recent, claim.limit)
+        if claim is None:
+            return skipped(order, "TRADE_ALREADY_OPENED",
+                           f"Trade {order.trade_id} already opened at {order.firm_code} program {order.program_id}."), None
+        return claim
 
     # -- exits ------------------------------------------------------------------------------------
     def send_exits(self, db: Connections, steps: Iterable[ExitStep], *, actor: str, now: datetime
