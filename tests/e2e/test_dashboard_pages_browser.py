@@ -74,7 +74,7 @@ def screenshot(browser, name: str) -> None:
 
 def test_a_trader_reads_accounts_trades_and_analytics_in_the_browser(served, browser, sim):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     app, base = served
     engine = app.extensions["db_engine"]
@@ -128,6 +128,7 @@ def test_a_trader_reads_accounts_trades_and_analytics_in_the_browser(served, bro
     Select(browser.find_element(By.CSS_SELECTOR, '#journal-filters select[name="firm"]')).select_by_visible_text("APEX")
     Select(browser.find_element(By.CSS_SELECTOR, '#journal-filters select[name="outcome"]')).select_by_visible_text("LOSS")
     browser.find_element(By.CSS_SELECTOR, "#journal-filters button").click()
+    WebDriverWait(browser, 10).until(lambda b: "outcome=LOSS" in b.current_url)  # the filtered page loaded
     rows = browser.find_elements(By.CSS_SELECTOR, "#journal tr[data-journal-row]")
     assert [r.get_attribute("data-journal-row") for r in rows] == [f"{T_LOSS}|APEX|1"]
     csv_url = browser.find_element(By.ID, "csv-link").get_attribute("href")
