@@ -4,7 +4,8 @@ behind the loss checks' `SnapshotProvider` seam.
 An entry must not wait on a firm for its loss checks: snapshots are cached per account and kept
 fresh by a background job (APScheduler) every half `{FIRM}_SNAPSHOT_MAX_AGE_SECONDS`; an entry
 that finds its account's snapshot older than that reads it once itself, bounded by
-`READ_BUDGET_SECONDS` (well inside the request's deadline), and a read that fails brings the
+`READ_BUDGET_SECONDS` (`FIRST_READ_BUDGET_SECONDS` for the first, which logs in too; both well
+inside the request's deadline), and a read that fails brings the
 background refresh forward (it has a longer budget). A failed read raises: AccountService
 then follows `{FIRM}_SNAPSHOT_POLICY` (BLOCK the entry, or the LEDGER) and says which in the
 result. Some firms also ask for it (Tradovate calls repeated snapshot requests "an anti-pattern").
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 
 READ_BUDGET_SECONDS = 0.25
 """One account read inside an entry (TradingView gives the whole request 3 s)."""
+FIRST_READ_BUDGET_SECONDS = 0.6
+"""An account's first read (nothing cached yet): it also logs in to the firm and looks the
+account up (Tradovate: the token, the account list, then the snapshot), which the entry's order
+would need anyway. Bounded so that it and the order dispatch's deadline (2.2 s) stay inside
+TradingView's 3 s."""
 
 
 def _utc_now() -> datetime:
@@ -62,7 +68,7 @@ class ConnectorSnapshots(SnapshotProvider):
             self._refresh_soon(firm_code, failed[1])  # this entry's own read, made by `prefetch`, just failed
             raise failed[1]
         try:
-            return self._read(firm_code, int(program_id), READ_BUDGET_SECONDS)
+            return self._read(firm_code, int(program_id), self._budget(key))
         except Exception as exc:
             self._refresh_soon(firm_code, exc)  # the background job, with its longer budget, warms the cache
             raise
@@ -87,7 +93,7 @@ class ConnectorSnapshots(SnapshotProvider):
 
     def _read_quietly(self, key: tuple[str, int]) -> Exception | None:
         try:
-            self._read(key[0], key[1], READ_BUDGET_SECONDS)
+            self._read(key[0], key[1], self._budget(key))
         except Exception as exc:  # noqa: BLE001 - raised by the entry's fetch
             return exc
         return None
@@ -149,6 +155,10 @@ class ConnectorSnapshots(SnapshotProvider):
         with self._lock:
             self._cache[(firm_code, program_id)] = snapshot
         return snapshot
+
+    def _budget(self, key: tuple[str, int]) -> float:
+        with self._lock:
+            return READ_BUDGET_SECONDS if key in self._cache else FIRST_READ_BUDGET_SECONDS
 
     def _fresh(self, firm_code: str, snapshot: AccountSnapshot) -> bool:
         """Young enough to use without reading again: half the firm's allowed age."""

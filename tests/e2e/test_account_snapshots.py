@@ -140,3 +140,16 @@ def test_the_background_refresh_keeps_entries_off_the_firms_clock(live_app, sim,
     body = post(app.test_client(), _entry(1)).get_json()
     assert _states(body)[("FTMO", 1)]["source"] == "SNAPSHOT"
     assert len([p for _, p in sim.requests if p.endswith("/accountInformation")]) == reads == 1
+
+
+def test_the_first_entry_after_start_gets_the_firms_figures_through_its_login(live_app, sim, db):
+    """A firm 100 ms away: the first read logs in, lists the accounts and reads the snapshot
+    (three calls), longer than an entry's usual 0.25 s read. The first entry after a start still
+    gets the firm's own figures instead of being blocked; later reads need the snapshot call only."""
+    sim.set_faults("APEX", latency=0.1)
+    client = live_app(ROUTE_TO_FIRMS="APEX", APEX_SNAPSHOT_MAX_AGE_SECONDS="2").test_client()
+    first = post(client, _entry(1)).get_json()
+    assert _states(first)[("APEX", 1)]["source"] == "SNAPSHOT"
+    assert by_firm(first["connector_results"])["APEX"]["status"] == "SUCCESS"
+    second = post(client, _entry(2)).get_json()  # the order dropped the snapshot: read again, warm
+    assert _states(second)[("APEX", 1)]["source"] == "SNAPSHOT"
