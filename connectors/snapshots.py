@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 READ_BUDGET_SECONDS = 0.25
 """One account read inside an entry (TradingView gives the whole request 3 s)."""
 FIRST_READ_BUDGET_SECONDS = 0.6
-"""An account's first read (nothing cached yet): it also logs in to the firm and looks the
+"""An account's reads until one succeeds (after a start): it also logs in to the firm and looks the
 account up (Tradovate: the token, the account list, then the snapshot), which the entry's order
 would need anyway. Bounded so that it and the order dispatch's deadline (2.2 s) stay inside
 TradingView's 3 s."""
@@ -48,6 +48,7 @@ class ConnectorSnapshots(SnapshotProvider):
         self.settings = settings
         self.clock = clock
         self._cache: dict[tuple[str, int], AccountSnapshot] = {}
+        self._known: set[tuple[str, int]] = set()  # read once since the start: logged in, account found
         self._lock = threading.Lock()
         self._failed: dict[tuple[str, int], tuple[float, Exception]] = {}  # a prefetch's failure, for its fetch
         self._pool: ThreadPoolExecutor | None = None
@@ -154,11 +155,12 @@ class ConnectorSnapshots(SnapshotProvider):
         snapshot = connector.account_snapshot(program_id, Deadline(budget))
         with self._lock:
             self._cache[(firm_code, program_id)] = snapshot
+            self._known.add((firm_code, program_id))
         return snapshot
 
     def _budget(self, key: tuple[str, int]) -> float:
         with self._lock:
-            return READ_BUDGET_SECONDS if key in self._cache else FIRST_READ_BUDGET_SECONDS
+            return READ_BUDGET_SECONDS if key in self._known else FIRST_READ_BUDGET_SECONDS
 
     def _fresh(self, firm_code: str, snapshot: AccountSnapshot) -> bool:
         """Young enough to use without reading again: half the firm's allowed age."""

@@ -153,3 +153,6 @@ def test_the_first_entry_after_start_gets_the_firms_figures_through_its_login(li
     assert by_firm(first["connector_results"])["APEX"]["status"] == "SUCCESS"
     second = post(client, _entry(2)).get_json()  # the order dropped the snapshot: read again, warm
     assert _states(second)[("APEX", 1)]["source"] == "SNAPSHOT"
+    sim.set_faults("APEX", latency=0.35)  # one call now outlasts an entry's usual 0.25 s read
+    third = post(client, _entry(3)).get_json()
+    assert _states(third)[("APEX", 1)]["source"] == "BLOCKED"  # the longer budget was the first read's only
